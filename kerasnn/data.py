@@ -1,0 +1,240 @@
+"""Loading MNIST and Fashion-MNIST into a seeded, stratified train/validation/test split."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+
+DATASETS = {
+    # Name used by the API -> folder name under $KERASNN_DATA_DIR.
+    "mnist": "mnist",
+    "fashion_mnist": "fashion-mnist",
+}
+
+CLASS_NAMES = {
+    "mnist": tuple(str(digit) for digit in range(10)),
+    "fashion_mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+}
+
+SCALES = ("unit", "symmetric")
+
+# The four standard IDX files, without their optional ".gz" ending.
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+_IMAGE_MAGIC = 2051
+_LABEL_MAGIC = 2049
+
+
+class DataError(ValueError):
+    """A dataset file is missing, truncated or corrupted, or cannot be downloaded."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images as float32 arrays of shape (n, 28, 28), labels as int32 arrays of shape (n,)."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_validation: np.ndarray
+    y_validation: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    scale: str = "unit"
+    source: str = ""
+
+    def subset(self, train_size: int) -> Dataset:
+        """The same dataset with only the first `train_size` training images."""
+        if not 0 < train_size:
+            raise ValueError(f"train_size must be a positive integer, got {train_size}")
+        return dataclasses.replace(
+            self, x_train=self.x_train[:train_size], y_train=self.y_train[:train_size]
+        )
+
+    def describe(self) -> str:
+        return (
+            f"{self.name}: {len(self.y_train)} train, {len(self.y_validation)} validation, "
+            f"{len(self.y_test)} test images ({self.source})"
+        )
+
+
+def _open(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror}") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, gzip.BadGzipFile) as error:
+            raise DataError(f"{path} is not a valid gzip file ({error})") from None
+    return raw
+
+
+def _parse_idx(path: Path, magic: int) -> np.ndarray:
+    """Parses one IDX file, checking its magic number and its length against its header."""
+    raw = _open(path)
+    kind = "images" if magic == _IMAGE_MAGIC else "labels"
+    header_size = 16 if magic == _IMAGE_MAGIC else 8
+    if len(raw) < header_size:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes, shorter than an IDX header")
+    found = int.from_bytes(raw[:4], "big")
+    if found != magic:
+        raise DataError(f"{path} has magic number {found}, expected {magic} for an IDX {kind} file")
+    count = int.from_bytes(raw[4:8], "big")
+    shape = (count,)
+    if magic == _IMAGE_MAGIC:
+        rows, columns = int.from_bytes(raw[8:12], "big"), int.from_bytes(raw[12:16], "big")
+        if (rows, columns) != (28, 28):
+            raise DataError(f"{path} holds {rows}x{columns} images, expected 28x28")
+        shape = (count, 28, 28)
+    expected = header_size + int(np.prod(shape))
+    if len(raw) != expected:
+        problem = "truncated" if len(raw) < expected else "longer than its header says"
+        raise DataError(
+            f"{path} is {problem}: {len(raw)} bytes, header promises {expected} ({count} {kind})"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"missing file {folder / stem}.gz (or without .gz) in the dataset folder")
+
+
+def read_idx_folder(folder: str | os.PathLike) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Reads the four standard IDX files of `folder` as ((x_train, y_train), (x_test, y_test))."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"dataset folder {folder} does not exist")
+    arrays = {}
+    for key, stem in IDX_FILES.items():
+        path = _find(folder, stem)
+        arrays[key] = _parse_idx(path, _IMAGE_MAGIC if key.endswith("images") else _LABEL_MAGIC)
+        if key.endswith("labels") and arrays[key].size and arrays[key].max() > 9:
+            raise DataError(f"{path} holds label {int(arrays[key].max())}; labels must lie in 0-9")
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if len(images) != len(labels):
+            raise DataError(
+                f"{folder}: {split} set has {len(images)} images but {len(labels)} labels"
+            )
+    return (
+        (arrays["train_images"], arrays["train_labels"]),
+        (arrays["test_images"], arrays["test_labels"]),
+    )
+
+
+def _download(name: str):
+    import keras
+
+    loader = getattr(keras.datasets, name)
+    try:
+        return loader.load_data()
+    except Exception as error:  # Keras raises several types for network failures.
+        raise DataError(
+            f"could not download {name} through Keras ({type(error).__name__}: {error}); "
+            "the network may be unreachable. Point KERASNN_DATA_DIR at a folder holding "
+            f"{DATASETS[name]}/ with the four IDX files, or pass data_dir=."
+        ) from None
+
+
+def _stratified_split(labels: np.ndarray, validation_size: int, seed: int):
+    """Indices (train, validation), validation holding each class in proportion."""
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    # Largest-remainder allocation, so the class quotas add up to validation_size exactly.
+    exact = counts * validation_size / len(labels)
+    quota = np.floor(exact).astype(int)
+    shortfall = validation_size - quota.sum()
+    quota[np.argsort(-(exact - quota), kind="stable")[:shortfall]] += 1
+    validation = np.concatenate(
+        [
+            rng.permutation(np.flatnonzero(labels == label))[:take]
+            for label, take in zip(classes, quota, strict=True)
+        ]
+    )
+    mask = np.ones(len(labels), dtype=bool)
+    mask[validation] = False
+    # Shuffle both sides so that neither is ordered by class.
+    return rng.permutation(np.flatnonzero(mask)), rng.permutation(validation)
+
+
+def _scale(images: np.ndarray, scale: str) -> np.ndarray:
+    images = images.astype(np.float32) / np.float32(255.0)
+    return images * np.float32(2.0) - np.float32(1.0) if scale == "symmetric" else images
+
+
+def load_dataset(
+    name: str,
+    *,
+    validation_size: int = 10_000,
+    seed: int = 0,
+    data_dir: str | os.PathLike | None = None,
+    scale: str = "unit",
+) -> Dataset:
+    """Loads a dataset with a stratified validation split carved out of its training set.
+
+    Args:
+        name: "mnist" or "fashion_mnist".
+        validation_size: images moved from the training set into the validation set.
+        seed: seeds the validation split, so the same seed gives the same split.
+        data_dir: a folder holding the four IDX files. Without it the loader looks in
+            $KERASNN_DATA_DIR/<mnist|fashion-mnist>/, then downloads through Keras.
+        scale: "unit" maps pixels to [0, 1], "symmetric" to [-1, 1].
+
+    Returns:
+        A frozen `Dataset`; the test set is the official one, untouched.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    if data_dir is None and os.environ.get("KERASNN_DATA_DIR"):
+        data_dir = Path(os.environ["KERASNN_DATA_DIR"]) / DATASETS[name]
+    if data_dir is not None:
+        (x_train, y_train), (x_test, y_test) = read_idx_folder(data_dir)
+        source = f"IDX files in {data_dir}"
+    else:
+        (x_train, y_train), (x_test, y_test) = _download(name)
+        source = "keras.datasets download"
+    if not 0 < validation_size < len(y_train):
+        raise ValueError(
+            f"validation_size must lie between 1 and {len(y_train) - 1}, got {validation_size}"
+        )
+    train_index, validation_index = _stratified_split(y_train, validation_size, seed)
+    return Dataset(
+        name=name,
+        x_train=_scale(x_train[train_index], scale),
+        y_train=y_train[train_index].astype(np.int32),
+        x_validation=_scale(x_train[validation_index], scale),
+        y_validation=y_train[validation_index].astype(np.int32),
+        x_test=_scale(x_test, scale),
+        y_test=y_test.astype(np.int32),
+        class_names=CLASS_NAMES[name],
+        scale=scale,
+        source=source,
+    )
