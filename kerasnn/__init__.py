@@ -2,7 +2,7 @@
 
 from kerasnn.data import DataError, Dataset, load_dataset
 from kerasnn.models import ModelConfig, build_model
-from kerasnn.objective import DivergedError, pareto, penalized
+from kerasnn.objective import DivergedError, pareto, penalized, score
 from kerasnn.training import TrainConfig, TrainResult, train
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "load_dataset",
     "pareto",
     "penalized",
+    "score",
     "train",
 ]
 __version__ = "0.1.0"

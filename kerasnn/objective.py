@@ -29,10 +29,15 @@ def penalized(result: TrainResult, penalty: float = DEFAULT_PENALTY) -> float:
     Raises:
         DivergedError: the run diverged or finished no epoch; it is reported, not scored.
     """
+    val_accuracy, gap = pareto(result)
+    return score(val_accuracy, result.train_accuracy, penalty)
+
+
+def score(val_accuracy: float, train_accuracy: float, penalty: float = DEFAULT_PENALTY) -> float:
+    """The penalized formula on plain numbers, e.g. to report it after every epoch."""
     if not (math.isfinite(penalty) and penalty >= 0):
         raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}")
-    val_accuracy, gap = pareto(result)
-    return val_accuracy - penalty * max(0.0, gap)
+    return val_accuracy - penalty * max(0.0, train_accuracy - val_accuracy)
 
 
 def pareto(result: TrainResult) -> tuple[float, float]:
