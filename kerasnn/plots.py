@@ -1,0 +1,78 @@
+"""Figures the seed reports show: learning curves and first-layer weights as 28x28 images."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # Figures go to files; no display is needed or assumed.
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.PathLike) -> None:
+    """Training vs validation loss and accuracy per epoch, one row per labelled run.
+
+    Training figures are the inference-mode ones (`train_loss`, `train_accuracy`), so the
+    distance between the two lines is the overfitting the objective penalises.
+    """
+    rows = max(1, len(histories))
+    figure, axes = plt.subplots(rows, 2, figsize=(10, 3.2 * rows), squeeze=False)
+    for (label, history), (loss_axis, accuracy_axis) in zip(histories.items(), axes, strict=False):
+        epochs = np.arange(1, len(history["val_loss"]) + 1)
+        for axis, metric, name in (
+            (loss_axis, "loss", "loss"),
+            (accuracy_axis, "accuracy", "accuracy"),
+        ):
+            axis.plot(epochs, history[f"train_{metric}"], "o-", ms=3, label="training")
+            axis.plot(epochs, history[f"val_{metric}"], "s-", ms=3, label="validation")
+            axis.set_xlabel("epoch")
+            axis.set_ylabel(name)
+            axis.grid(alpha=0.3)
+        loss_axis.set_title(f"{label}: cross-entropy", fontsize=9)
+        accuracy_axis.set_title(f"{label}: accuracy", fontsize=9)
+        accuracy_axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def plot_weights(
+    kernel: np.ndarray,
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+    labels: list[str] | None = None,
+    limit: int = 32,
+) -> None:
+    """Draws the columns of a (784, units) kernel as 28x28 images on a shared colour scale.
+
+    Args:
+        kernel: the first Dense layer's kernel.
+        path: where the PNG goes.
+        title: the figure's title.
+        labels: one caption per unit (e.g. class names for softmax regression).
+        limit: at most this many units are drawn.
+    """
+    kernel = np.asarray(kernel, dtype=np.float32)
+    if kernel.ndim != 2 or kernel.shape[0] != 784:
+        raise ValueError(f"kernel must have shape (784, units), got {kernel.shape}")
+    units = min(kernel.shape[1], limit)
+    columns = min(units, 8 if units > 10 else units)
+    rows = math.ceil(units / columns)
+    scale = float(np.abs(kernel[:, :units]).max()) or 1.0
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(1.4 * columns, 1.5 * rows + 0.4), squeeze=False
+    )
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < units:
+            axis.imshow(kernel[:, index].reshape(28, 28), cmap="seismic", vmin=-scale, vmax=scale)
+            axis.set_title(labels[index] if labels else f"unit {index}", fontsize=7)
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)

@@ -1,0 +1,303 @@
+"""Running one study: opening or continuing it, training its trials and keeping count."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import optuna
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+from optuna.trial import TrialState
+from optuna_integration import KerasPruningCallback
+
+from kerasnn import DivergedError, TrainConfig, train
+from kerasnn import objective as scoring
+from kerasnn.plots import plot_curves
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+# Trials that will finish without anyone asking for a new one.
+PENDING = (TrialState.RUNNING, TrialState.WAITING)
+
+# The settings that define what a study's trials mean; a stored study is continued only
+# when these match, so its trials stay comparable.
+IDENTITY = ("study", "dataset", "objective", "directions", "epochs", "subset", "penalty")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    study: str = "overfitting"
+    dataset: str = "fashion_mnist"
+    trials: int = 40
+    epochs: int = 20
+    seed: int = 0
+    subset: int | None = None
+    timeout: float | None = None
+    storage: str = "sqlite:///reports/kerasnn.db"
+    study_name: str = ""
+    sampler: str = "tpe"
+    pruner: str = "median"
+    objective: str = "penalized"
+    penalty: float = scoring.DEFAULT_PENALTY
+    reports: str = "reports"
+    max_failures: int = 5  # Consecutive failed trials that stop the study.
+    command: str = ""  # The command line that produced the study, for its summary.
+
+    @property
+    def directions(self) -> list[str]:
+        if self.objective == "pareto":
+            return list(scoring.PARETO_DIRECTIONS)
+        return [scoring.DIRECTION]
+
+    def identity(self) -> dict:
+        values = dataclasses.asdict(self)
+        values["directions"] = self.directions
+        return {key: values[key] for key in IDENTITY}
+
+
+class SettingsMismatch(ValueError):
+    """A stored study was made with other settings than the ones asked for now."""
+
+
+class SurplusTrial(Exception):
+    """Other workers already started the study's last trials; this one is not needed."""
+
+
+def make_sampler(settings: Settings, search_space: dict | None):
+    name, seed = settings.sampler, settings.seed
+    if search_space is not None:
+        return optuna.samplers.GridSampler(search_space, seed=seed)
+    if name == "grid":
+        raise ValueError(f"study {settings.study!r} has no grid; choose another sampler")
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+    if name == "nsga2" or (name == "tpe" and settings.objective == "pareto"):
+        # TPE handles two objectives too, but NSGA-II is the standard choice for a front.
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+
+
+def make_pruner(settings: Settings):
+    if settings.pruner == "none" or settings.objective == "pareto":
+        # Optuna cannot prune multi-objective trials.
+        return optuna.pruners.NopPruner()
+    if settings.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=2, max_resource=settings.epochs)
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+
+
+def open_study(settings: Settings, storage, search_space=None, fresh=False) -> optuna.Study:
+    """Creates the study or loads a stored one with the same identity; never changes another."""
+    names = optuna.get_all_study_names(storage)
+    if settings.study_name in names:
+        if fresh:
+            optuna.delete_study(study_name=settings.study_name, storage=storage)
+        else:
+            stored = optuna.load_study(study_name=settings.study_name, storage=storage)
+            check_identity(stored, settings)
+    study = optuna.create_study(
+        storage=storage,
+        study_name=settings.study_name,
+        directions=settings.directions,
+        sampler=make_sampler(settings, search_space),
+        pruner=make_pruner(settings),
+        load_if_exists=True,
+    )
+    # A worker that raced another's creation checks the identity the other one stored.
+    check_identity(study, settings)
+    for key, value in settings.identity().items():
+        study.set_user_attr(key, value)
+    if settings.objective == "pareto":
+        study.set_metric_names(["val_accuracy", "gap"])
+    else:
+        study.set_metric_names(["objective"])
+    return study
+
+
+def check_identity(study: optuna.Study, settings: Settings) -> None:
+    stored = study.user_attrs
+    if not stored:
+        return
+    differences = [
+        f"{key} {stored[key]!r} (asked for {value!r})"
+        for key, value in settings.identity().items()
+        if key in stored and stored[key] != value
+    ]
+    if differences:
+        raise SettingsMismatch(
+            f"study {settings.study_name!r} in this storage was made with "
+            + ", ".join(differences)
+            + "; use another --study-name, or --fresh to delete and restart it"
+        )
+
+
+def count(study: optuna.Study, states) -> int:
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+class _Record(keras.callbacks.Callback):
+    """Adds the per-epoch penalized score to the logs, for the pruning callback after it."""
+
+    def __init__(self, penalty: float):
+        super().__init__()
+        self.penalty = penalty
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs = epoch + 1
+        if logs is not None and "val_accuracy" in logs:
+            logs["objective"] = scoring.score(
+                logs["val_accuracy"], logs["train_accuracy"], self.penalty
+            )
+
+
+def _rounded(history: dict[str, list[float]]) -> dict[str, list[float]]:
+    return {key: [round(float(value), 6) for value in values] for key, values in history.items()}
+
+
+class TrialObjective:
+    """The function Optuna calls per trial: suggest, train, measure, store, score."""
+
+    def __init__(self, study_module, settings: Settings, dataset, target: int):
+        self.module = study_module
+        self.settings = settings
+        self.dataset = dataset
+        self.target = target
+        self.artifacts = FileSystemArtifactStore(_artifact_dir(settings.reports))
+        self.base = TrainConfig(epochs=settings.epochs, seed=settings.seed)
+
+    def __call__(self, trial: optuna.Trial):
+        self._refuse_surplus(trial)
+        model_config, train_config = self.module.suggest(trial, self.base)
+        trial.set_user_attr("model_config", dataclasses.asdict(model_config))
+        trial.set_user_attr("train_config", dataclasses.asdict(train_config))
+        trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")
+        record = _Record(self.settings.penalty)
+        callbacks = [record]
+        if len(self.settings.directions) == 1:
+            callbacks.append(KerasPruningCallback(trial, "objective"))
+        started = time.perf_counter()
+        try:
+            result = train(model_config, train_config, self.dataset, callbacks=callbacks)
+        except optuna.TrialPruned:
+            trial.set_user_attr("epochs", record.epochs)
+            trial.set_user_attr("seconds", time.perf_counter() - started)
+            raise
+        except KeyboardInterrupt:
+            trial.set_user_attr("fail_reason", "interrupted (SIGINT or SIGTERM)")
+            raise
+        finally:
+            gc.collect()
+        summary = result.summary()
+        for key, value in summary.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            trial.set_user_attr(key, value)
+        trial.set_user_attr("history", _rounded(result.history))
+        try:
+            values = (
+                scoring.pareto(result)
+                if self.settings.objective == "pareto"
+                else scoring.penalized(result, self.settings.penalty)
+            )
+        except DivergedError as error:
+            trial.set_user_attr("fail_reason", str(error))
+            raise
+        trial.set_user_attr(
+            "objective",
+            scoring.score(result.val_accuracy, result.train_accuracy, self.settings.penalty),
+        )
+        self._upload(trial, result)
+        return values
+
+    def _refuse_surplus(self, trial: optuna.Trial) -> None:
+        # Workers check the count before asking for a trial, but two of them may ask at the
+        # same moment; the later-numbered trial then steps aside so the target is exact.
+        ahead = [
+            other
+            for other in trial.study.get_trials(deepcopy=False, states=FINISHED + PENDING)
+            if other.number < trial.number
+        ]
+        if len(ahead) >= self.target:
+            trial.set_user_attr("fail_reason", "surplus: the target was reached by other workers")
+            raise SurplusTrial(f"trial {trial.number} is beyond the target of {self.target}")
+
+    def _upload(self, trial: optuna.Trial, result) -> None:
+        """Stores the learning curves (for the dashboard) and first-layer weights as artifacts."""
+        with tempfile.TemporaryDirectory() as folder:
+            curves = Path(folder) / f"curves-trial-{trial.number}.png"
+            plot_curves({f"trial {trial.number}": result.history}, curves)
+            upload_artifact(
+                artifact_store=self.artifacts,
+                file_path=str(curves),
+                study_or_trial=trial,
+                mimetype="image/png",
+            )
+            weights = Path(folder) / f"weights-trial-{trial.number}.npy"
+            np.save(weights, result.model.layers[2].get_weights()[0].astype(np.float16))
+            upload_artifact(
+                artifact_store=self.artifacts,
+                file_path=str(weights),
+                study_or_trial=trial,
+                mimetype="application/octet-stream",
+            )
+
+
+def _artifact_dir(reports: str) -> str:
+    folder = Path(reports) / "artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
+
+
+class StudyFailing(RuntimeError):
+    """Too many trials in a row failed."""
+
+
+def run(study: optuna.Study, study_module, settings: Settings, dataset, target: int, progress):
+    """Trains trials until `target` trials of the study have finished (by any worker).
+
+    Returns the number of trials this process ran.
+    """
+    trial_objective = TrialObjective(study_module, settings, dataset, target)
+    deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
+    ran = failures = 0
+    done = []  # Every trial this process ran, as Optuna hands them to its callback.
+    while True:
+        finished = count(study, FINISHED)
+        if finished >= target:
+            break
+        if finished + count(study, PENDING) >= target:
+            # The last trials are running elsewhere; wait in case one of them fails.
+            time.sleep(2)
+            continue
+        if deadline is not None and time.monotonic() >= deadline:
+            progress.note(f"timeout reached with {finished} of {target} trials finished")
+            break
+        study.optimize(
+            trial_objective,
+            n_trials=1,
+            catch=(DivergedError, SurplusTrial),
+            callbacks=[lambda _, frozen: done.append(frozen)],
+            gc_after_trial=True,
+        )
+        trial = done[-1]
+        ran += 1
+        progress.trial(trial, count(study, FINISHED))
+        if trial.user_attrs.get("fail_reason", "").startswith("surplus"):
+            continue
+        failures = failures + 1 if trial.state == TrialState.FAIL else 0
+        if failures >= settings.max_failures:
+            raise StudyFailing(
+                f"{failures} trials failed in a row "
+                f"(last: {trial.user_attrs.get('fail_reason', '?')}); "
+                "stopping the study. Raise --max-failures to go on regardless."
+            )
+    return ran

@@ -1,0 +1,281 @@
+"""The automatic report of a study, rebuilt from its storage alone."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import optuna  # noqa: E402
+import pandas as pd  # noqa: E402
+from optuna.artifacts import FileSystemArtifactStore, download_artifact  # noqa: E402
+from optuna.trial import TrialState  # noqa: E402
+from optuna.visualization import matplotlib as optuna_plots  # noqa: E402
+
+from kerasnn.plots import plot_curves, plot_weights  # noqa: E402
+
+RESULT_COLUMNS = [
+    "val_accuracy",
+    "train_accuracy",
+    "gap",
+    "test_accuracy",
+    "best_epoch",
+    "epochs",
+    "seconds",
+]
+STATE_ORDER = {"COMPLETE": 0, "PRUNED": 1, "RUNNING": 2, "WAITING": 3, "FAIL": 4}
+CURVES_OF_BEST = 3
+
+
+def ranked_table(study: optuna.Study) -> pd.DataFrame:
+    """Every trial, completed ones ranked best first by the objective, the rest below by state.
+
+    In a two-objective study the `objective` column is the penalized score computed from
+    the pair, which picks the recommended trial from the Pareto front (see `recommended`);
+    `pareto_front` marks the front. Test accuracy is listed, never used to rank.
+    """
+    frame = study.trials_dataframe(attrs=("number", "state", "params", "user_attrs"))
+    if frame.empty:
+        return pd.DataFrame(columns=["rank", "number", "state", "objective", *RESULT_COLUMNS])
+    frame = frame.rename(columns=lambda name: name.removeprefix("user_attrs_"))
+    frame = frame.rename(columns=lambda name: name.removeprefix("params_"))
+    for column in ["objective", *RESULT_COLUMNS, "fail_reason"]:
+        if column not in frame:
+            frame[column] = np.nan
+    complete = frame["state"] == "COMPLETE"
+    if len(study.directions) > 1:
+        front = {trial.number for trial in study.best_trials}
+        frame.insert(4, "pareto_front", frame["number"].isin(front))
+    frame["_state_order"] = frame["state"].map(STATE_ORDER).fillna(5)
+    frame["_key"] = np.where(complete, -frame["objective"].astype(float), np.inf)
+    frame = frame.sort_values(["_state_order", "_key", "number"], kind="stable")
+    frame.insert(0, "rank", np.where(frame["state"] == "COMPLETE", 0, np.nan))
+    frame.loc[frame["state"] == "COMPLETE", "rank"] = np.arange(1, int(complete.sum()) + 1)
+    frame["rank"] = frame["rank"].astype("Int64")
+    hyperparameters = sorted({name for trial in study.trials for name in trial.params})
+    leading = ["rank", "number", "state", "objective"]
+    if "pareto_front" in frame:
+        leading.append("pareto_front")
+    columns = leading + RESULT_COLUMNS + hyperparameters + ["fail_reason"]
+    return frame[[column for column in columns if column in frame]].reset_index(drop=True)
+
+
+def recommended(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The best completed trial; in a Pareto study, the front trial with the best penalized score.
+
+    The rule for two objectives: among the Pareto-optimal trials (no other trial has both a
+    higher validation accuracy and a smaller gap), take the one that maximises
+    val_accuracy - penalty * max(0, gap), the single-objective study's trade-off.
+    """
+    candidates = (
+        study.best_trials
+        if len(study.directions) > 1
+        else study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    )
+    candidates = [trial for trial in candidates if "objective" in trial.user_attrs]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda trial: (trial.user_attrs["objective"], -trial.number))
+
+
+def _placeholder(path: Path, message: str) -> None:
+    figure, axis = plt.subplots(figsize=(6, 2))
+    axis.axis("off")
+    axis.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def _save_optuna_plot(path: Path, draw, notes: list[str]) -> None:
+    """Saves one of Optuna's matplotlib plots, or a figure saying why it cannot be drawn."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            axes = draw()
+        figure = np.ravel(axes)[0].figure
+        figure.set_size_inches(max(figure.get_size_inches()[0], 8), 5)
+        figure.tight_layout()
+        figure.savefig(path, dpi=90)
+        plt.close(figure)
+    except Exception as error:  # Optuna raises several types when there is too little data.
+        message = f"{path.name} not drawn: {str(error) or type(error).__name__}"
+        notes.append(message)
+        _placeholder(path, message)
+
+
+def _target(study):
+    if len(study.directions) > 1:
+        return {
+            "target": lambda trial: trial.user_attrs.get("objective", math.nan),
+            "target_name": "penalized score",
+        }
+    return {"target_name": "objective"}
+
+
+def _weights(study, trial, artifact_dir: Path, path: Path, notes: list[str]) -> None:
+    metas = [
+        meta
+        for meta in optuna.artifacts.get_all_artifact_meta(trial, storage=study._storage)
+        if meta.filename.startswith("weights")
+    ]
+    if not metas:
+        notes.append(f"weights.png not drawn: trial {trial.number} has no stored weights")
+        _placeholder(path, notes[-1])
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        local = Path(folder) / "weights.npy"
+        try:
+            download_artifact(
+                artifact_store=FileSystemArtifactStore(artifact_dir),
+                file_path=str(local),
+                artifact_id=metas[0].artifact_id,
+            )
+        except Exception as error:
+            notes.append(f"weights.png not drawn: artifact missing from {artifact_dir} ({error})")
+            _placeholder(path, notes[-1])
+            return
+        kernel = np.load(local, allow_pickle=False)
+    units = kernel.shape[1]
+    labels = None
+    if units == 10:
+        labels = [str(index) for index in range(10)]
+    plot_weights(
+        kernel,
+        path,
+        title=f"trial {trial.number}: first-layer weights ({units} units, first {min(units, 32)})",
+        labels=labels,
+    )
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    shown = frame.copy()
+    for column in shown.columns:
+        if shown[column].dtype.kind == "f":
+            shown[column] = shown[column].map(
+                lambda value: "" if pd.isna(value) else f"{value:.4g}"
+            )
+    shown = shown.astype(object).where(shown.notna(), "")
+    rows = [list(shown.columns), ["---"] * len(shown.columns), *shown.values.tolist()]
+    return "\n".join("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)
+
+
+def write_report(study: optuna.Study, folder: Path, settings, artifact_dir: Path) -> Path:
+    """Writes trials.csv/.md, the plots and summary.md for `study` into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    frame = ranked_table(study)
+    frame.to_csv(folder / "trials.csv", index=False)
+    (folder / "trials.md").write_text(f"# Trials of {study.study_name}\n\n{_markdown(frame)}\n")
+
+    target = _target(study)
+    _save_optuna_plot(
+        folder / "history.png",
+        lambda: optuna_plots.plot_optimization_history(study, **target),
+        notes,
+    )
+    _save_optuna_plot(
+        folder / "importances.png",
+        lambda: optuna_plots.plot_param_importances(study, **target),
+        notes,
+    )
+    _save_optuna_plot(
+        folder / "slices.png", lambda: optuna_plots.plot_slice(study, **target), notes
+    )
+    if len(study.directions) > 1:
+        _save_optuna_plot(
+            folder / "pareto.png",
+            lambda: optuna_plots.plot_pareto_front(study, target_names=["val_accuracy", "gap"]),
+            notes,
+        )
+
+    best = recommended(study)
+    complete = frame[frame["state"] == "COMPLETE"]
+    top = [study.trials[number] for number in complete["number"].head(CURVES_OF_BEST)]
+    histories = {
+        f"trial {trial.number} (rank {rank})": trial.user_attrs["history"]
+        for rank, trial in enumerate(top, start=1)
+        if "history" in trial.user_attrs
+    }
+    if histories:
+        plot_curves(histories, folder / "curves.png")
+    else:
+        notes.append("curves.png not drawn: no trial completed")
+        _placeholder(folder / "curves.png", notes[-1])
+    if best is not None:
+        _weights(study, best, artifact_dir, folder / "weights.png", notes)
+    else:
+        notes.append("weights.png not drawn: no trial completed")
+        _placeholder(folder / "weights.png", notes[-1])
+    (folder / "summary.md").write_text(_summary(study, frame, best, settings, notes))
+    return folder
+
+
+def _summary(study, frame, best, settings, notes) -> str:
+    attrs = study.user_attrs
+    states = frame["state"].value_counts().to_dict()
+    lines = [
+        f"# Study {study.study_name}",
+        "",
+        f"Question: {attrs.get('question', '')}",
+        "",
+        f"- dataset: {attrs.get('dataset')} (training subset: {attrs.get('subset') or 'all'})",
+        f"- objective: {attrs.get('objective')} ({', '.join(attrs.get('directions', []))}); "
+        f"penalty weight {attrs.get('penalty')}",
+        f"- epochs per trial at most: {attrs.get('epochs')}",
+        "- trials: " + (", ".join(f"{count} {state}" for state, count in states.items()) or "none"),
+        "",
+    ]
+    if best is None:
+        lines += ["No trial completed, so there is no best configuration.", ""]
+    else:
+        user = best.user_attrs
+        rule = (
+            "the Pareto-front trial with the best val_accuracy - penalty * max(0, gap)"
+            if len(study.directions) > 1
+            else "the best objective"
+        )
+        lines += [
+            f"## Best configuration: trial {best.number} ({rule})",
+            "",
+            "| measure | value |",
+            "|---|---|",
+            f"| objective | {user['objective']:.4f} |",
+            f"| validation accuracy | {user['val_accuracy']:.4f} |",
+            f"| training accuracy (inference mode) | {user['train_accuracy']:.4f} |",
+            f"| gap (train - validation) | {user['gap']:.4f} |",
+            f"| test accuracy (reported, never used to choose) | {user['test_accuracy']:.4f} |",
+            f"| best epoch / epochs trained | {user['best_epoch']} / {user['epochs']} |",
+            "",
+            "Hyperparameters: "
+            + ", ".join(f"`{name}={value}`" for name, value in best.params.items()),
+            "",
+            f"Model: `{user.get('model_config')}`",
+            "",
+            f"Training: `{user.get('train_config')}`",
+            "",
+        ]
+    lines += [
+        "## Files",
+        "",
+        "trials.csv / trials.md (ranked table), history.png, importances.png, slices.png, "
+        "curves.png (best trials' learning curves), weights.png (best model's first layer)"
+        + (", pareto.png" if len(study.directions) > 1 else ""),
+        "",
+    ]
+    if notes:
+        lines += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]
+    lines += [
+        "## Reproduce",
+        "",
+        "```",
+        attrs.get("command") or settings.command,
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
