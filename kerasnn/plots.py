@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # Figures go to files; no display is needed or assumed.
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.PathLike) -> None:
@@ -29,6 +30,7 @@ def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.Pat
             axis.plot(epochs, history[f"train_{metric}"], "o-", ms=3, label="training")
             axis.plot(epochs, history[f"val_{metric}"], "s-", ms=3, label="validation")
             axis.set_xlabel("epoch")
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
             axis.set_ylabel(name)
             axis.grid(alpha=0.3)
         loss_axis.set_title(f"{label}: cross-entropy", fontsize=9)
@@ -73,6 +75,44 @@ def plot_weights(
             axis.set_title(labels[index] if labels else f"unit {index}", fontsize=7)
     if title:
         figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def plot_overlaid(
+    histories: dict[str, dict[str, list[float]]],
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+) -> None:
+    """Several runs on shared axes: accuracy and loss (training dashed, validation solid)
+    and the training-minus-validation accuracy gap per epoch, one colour per run.
+
+    Meant for a sweep of one hyperparameter, where the question is how the curves separate.
+    """
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (label, history) in enumerate(histories.items()):
+        colour = colours[index % len(colours)]
+        epochs = np.arange(1, len(history["val_loss"]) + 1)
+        for axis, metric in ((axes[0], "accuracy"), (axes[1], "loss")):
+            axis.plot(epochs, history[f"train_{metric}"], "--", color=colour, lw=1)
+            axis.plot(epochs, history[f"val_{metric}"], "-", color=colour, lw=1.5, label=label)
+        gap = np.array(history["train_accuracy"]) - np.array(history["val_accuracy"])
+        axes[2].plot(epochs, gap, "-", color=colour, lw=1.5, label=label)
+    for axis, name in zip(
+        axes,
+        ("accuracy (train dashed, val solid)", "cross-entropy", "gap = train - val accuracy"),
+        strict=True,
+    ):
+        axis.set_xlabel("epoch")
+        axis.set_title(name, fontsize=9)
+        axis.grid(alpha=0.3)
+    axes[2].axhline(0, color="grey", lw=0.8)
+    axes[0].legend(fontsize=7)
+    if title:
+        figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)
