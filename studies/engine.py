@@ -8,12 +8,15 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import keras
 import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
@@ -22,7 +25,8 @@ from kerasnn import objective as scoring
 from kerasnn.plots import plot_curves
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-# Trials that will finish without anyone asking for a new one.
+# Trials that count towards the target before they finish: running ones, and queued ones
+# (retries of a dead worker's trial), which the next worker to ask will run.
 PENDING = (TrialState.RUNNING, TrialState.WAITING)
 
 # The settings that define what a study's trials mean; a stored study is continued only
@@ -47,6 +51,7 @@ class Settings:
     penalty: float = scoring.DEFAULT_PENALTY
     reports: str = "reports"
     max_failures: int = 5  # Consecutive failed trials that stop the study.
+    rank: int = 0  # This worker's number among several; offsets the sampler's seed.
     command: str = ""  # The command line that produced the study, for its summary.
 
     @property
@@ -70,7 +75,9 @@ class SurplusTrial(Exception):
 
 
 def make_sampler(settings: Settings, search_space: dict | None):
-    name, seed = settings.sampler, settings.seed
+    # Workers with the same seed would draw the same configurations at the same moments;
+    # each worker's rank gives its sampler a seed of its own.
+    name, seed = settings.sampler, settings.seed + settings.rank
     if search_space is not None:
         return optuna.samplers.GridSampler(search_space, seed=seed)
     if name == "grid":
@@ -82,7 +89,8 @@ def make_sampler(settings: Settings, search_space: dict | None):
     if name == "nsga2" or (name == "tpe" and settings.objective == "pareto"):
         # TPE handles two objectives too, but NSGA-II is the standard choice for a front.
         return optuna.samplers.NSGAIISampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    # The constant liar makes TPE steer away from configurations other workers are running.
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
 
 
 def make_pruner(settings: Settings):
@@ -143,6 +151,76 @@ def count(study: optuna.Study, states) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
+def worker_id() -> str:
+    """host:pid, stored on each trial so that a dead worker's trials can be found."""
+    return f"{os.uname().nodename}:{os.getpid()}"
+
+
+def fail_dead_trials(study: optuna.Study) -> list[int]:
+    """Marks FAIL the RUNNING trials whose worker died, and queues their configurations again.
+
+    RDB storages (PostgreSQL, SQLite) decide by heartbeat: a trial whose worker sent none
+    for the grace period is failed and retried by Optuna's retry callback (see
+    studies.storage), from whichever machine notices first. A journal file has no heartbeat,
+    so this checks the worker's process instead: a RUNNING trial whose worker ran on this
+    host under a pid that no longer exists (or now belongs to a younger process) is failed.
+    Workers on other hosts cannot be checked that way; a journal file is for one host.
+
+    Returns:
+        The numbers of the trials this call failed (journal storage only; Optuna does not
+        say which trials its heartbeat check failed).
+    """
+    storage = study._storage
+    if is_heartbeat_enabled(storage):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna marks fail_stale_trials experimental.
+            optuna.storages.fail_stale_trials(study)
+        return []
+    host = os.uname().nodename
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = str(trial.user_attrs.get("worker", ""))
+        name, _, pid = worker.rpartition(":")
+        if name != host or not pid.isdigit() or _alive(int(pid), trial.datetime_start):
+            continue
+        try:
+            storage.set_trial_user_attr(
+                trial._trial_id, "fail_reason", f"worker {worker} died while running it"
+            )
+            if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+                continue
+        except (UpdateFinishedTrialError, KeyError):
+            continue  # Another worker failed it first (or it finished); it retries it.
+        # Only the worker whose FAIL won gets here, so the configuration is queued once.
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        failed.append(trial.number)
+    return failed
+
+
+def _alive(pid: int, since) -> bool:
+    """Whether process `pid` runs and started before `since` (so the pid was not reused)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime")
+        )
+    except (OSError, StopIteration, ValueError):
+        return True  # No /proc: trust the pid.
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return False  # Killed, not yet reaped by its parent.
+    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return since is None or started <= since.timestamp() + 1
+
+
 class _Record(keras.callbacks.Callback):
     """Adds the per-epoch penalized score to the logs, for the pruning callback after it."""
 
@@ -157,6 +235,19 @@ class _Record(keras.callbacks.Callback):
             logs["objective"] = scoring.score(
                 logs["val_accuracy"], logs["train_accuracy"], self.penalty
             )
+
+
+class _Prune(KerasPruningCallback):
+    """Optuna's pruning callback, except on the epoch where kerasnn stopped a diverged run.
+
+    Pruning that run would file it as PRUNED without a reason; letting it end makes the
+    objective raise DivergedError, so the trial is FAIL with the divergence reason stored.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model is not None and self.model.stop_training:
+            return
+        super().on_epoch_end(epoch, logs)
 
 
 def _rounded(history: dict[str, list[float]]) -> dict[str, list[float]]:
@@ -175,15 +266,16 @@ class TrialObjective:
         self.base = TrainConfig(epochs=settings.epochs, seed=settings.seed)
 
     def __call__(self, trial: optuna.Trial):
+        # First of all, so that a worker killed at any later moment can be recognised.
+        trial.set_user_attr("worker", worker_id())
         self._refuse_surplus(trial)
         model_config, train_config = self.module.suggest(trial, self.base)
         trial.set_user_attr("model_config", dataclasses.asdict(model_config))
         trial.set_user_attr("train_config", dataclasses.asdict(train_config))
-        trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")
         record = _Record(self.settings.penalty)
         callbacks = [record]
         if len(self.settings.directions) == 1:
-            callbacks.append(KerasPruningCallback(trial, "objective"))
+            callbacks.append(_Prune(trial, "objective"))
         started = time.perf_counter()
         try:
             result = train(model_config, train_config, self.dataset, callbacks=callbacks)
@@ -193,6 +285,13 @@ class TrialObjective:
             raise
         except KeyboardInterrupt:
             trial.set_user_attr("fail_reason", "interrupted (SIGINT or SIGTERM)")
+            raise
+        except DivergedError as error:
+            trial.set_user_attr("fail_reason", str(error))
+            raise
+        except Exception as error:
+            # Optuna marks the trial FAIL and re-raises; the report shows why.
+            trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}"[:500])
             raise
         finally:
             gc.collect()
@@ -270,17 +369,26 @@ def run(study: optuna.Study, study_module, settings: Settings, dataset, target: 
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
     ran = failures = 0
     done = []  # Every trial this process ran, as Optuna hands them to its callback.
+    waiting_noted = False
     while True:
+        for number in fail_dead_trials(study):
+            progress.note(f"trial {number}'s worker died; marked FAIL and queued again")
         finished = count(study, FINISHED)
         if finished >= target:
             break
-        if finished + count(study, PENDING) >= target:
-            # The last trials are running elsewhere; wait in case one of them fails.
-            time.sleep(2)
-            continue
         if deadline is not None and time.monotonic() >= deadline:
             progress.note(f"timeout reached with {finished} of {target} trials finished")
             break
+        running = count(study, (TrialState.RUNNING,))
+        if finished + running >= target and not count(study, (TrialState.WAITING,)):
+            # The last trials are running elsewhere; wait in case one of them fails or its
+            # worker dies (the check at the top of the loop then fails and requeues it).
+            if not waiting_noted:
+                progress.note(f"waiting for {running} trial(s) running in other workers")
+                waiting_noted = True
+            time.sleep(2)
+            continue
+        waiting_noted = False
         study.optimize(
             trial_objective,
             n_trials=1,

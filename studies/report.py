@@ -48,6 +48,7 @@ def ranked_table(study: optuna.Study) -> pd.DataFrame:
     for column in ["objective", *RESULT_COLUMNS, "fail_reason"]:
         if column not in frame:
             frame[column] = np.nan
+    _explain_dead_workers(study, frame)
     complete = frame["state"] == "COMPLETE"
     if len(study.directions) > 1:
         front = {trial.number for trial in study.best_trials}
@@ -64,6 +65,23 @@ def ranked_table(study: optuna.Study) -> pd.DataFrame:
         leading.append("pareto_front")
     columns = leading + RESULT_COLUMNS + hyperparameters + ["fail_reason"]
     return frame[[column for column in columns if column in frame]].reset_index(drop=True)
+
+
+def _explain_dead_workers(study: optuna.Study, frame: pd.DataFrame) -> None:
+    """Fills fail_reason for trials that Optuna's heartbeat check failed, which store none."""
+    retried_as = {}
+    for trial in study.trials:
+        original = trial.system_attrs.get("failed_trial", trial.user_attrs.get("retry_of"))
+        if original is not None:
+            retried_as.setdefault(original, trial.number)
+    frame["fail_reason"] = frame["fail_reason"].astype(object)
+    for index in frame.index[(frame["state"] == "FAIL") & frame["fail_reason"].isna()]:
+        number = int(frame.at[index, "number"])
+        if number in retried_as:
+            frame.at[index, "fail_reason"] = (
+                f"its worker stopped sending heartbeats (died); retried as trial "
+                f"{retried_as[number]}"
+            )
 
 
 def recommended(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
@@ -231,7 +249,16 @@ def _summary(study, frame, best, settings, notes) -> str:
         "- trials: " + (", ".join(f"{count} {state}" for state, count in states.items()) or "none"),
         "",
     ]
-    if best is None:
+    if best is None and states and set(states) == {"FAIL"}:
+        reasons = frame["fail_reason"].fillna("no reason stored").value_counts()
+        lines += [
+            f"**Every trial failed ({len(frame)} of {len(frame)})**, so there is no best "
+            "configuration. Reasons:",
+            "",
+            *(f"- {count} x {reason}" for reason, count in reasons.items()),
+            "",
+        ]
+    elif best is None:
         lines += ["No trial completed, so there is no best configuration.", ""]
     else:
         user = best.user_attrs
