@@ -11,6 +11,7 @@ import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import shlex  # noqa: E402
 import signal  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -82,9 +83,16 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
     defaults = _default_settings()
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m studies.run",
         description="Run an Optuna study of kerasnn networks and write its report.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -165,7 +173,37 @@ def parser() -> argparse.ArgumentParser:
         help="stop after this many failed trials in a row",
     )
     p.add_argument("--reports", default=defaults.reports, help="folder for the reports")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="start this many local worker processes on the storage and wait for them "
+        "(use a journal file or PostgreSQL; SQLite makes parallel writers wait)",
+    )
+    p.add_argument(
+        "--rank",
+        type=int,
+        default=0,
+        help="this worker's number when several run one study (the sampler is seeded with "
+        "seed+rank, so workers try different configurations); --workers numbers its own",
+    )
+    p.add_argument(
+        "--heartbeat",
+        type=positive_int,
+        default=HEARTBEAT_INTERVAL,
+        help="seconds between a running trial's heartbeats in an RDB storage; a trial "
+        "without one for 4 times as long (a killed worker's) is marked FAIL and retried",
+    )
+    p.add_argument(
+        "--no-report",
+        action="store_true",
+        help="leave the report to another process (the workers of --workers do)",
+    )
     return p
+
+
+# Kept here rather than imported so that `--help` needs neither Optuna nor SQLAlchemy.
+HEARTBEAT_INTERVAL = 10
 
 
 def _default_settings():
@@ -252,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     names = GROUPS.get(args.study, [args.study])
     if args.study_name and len(names) > 1:
         return usage_error("--study-name names one study; it cannot be used with a group")
+    if args.workers > 1 and len(names) > 1:
+        return usage_error("--workers runs one study; start the group's studies one by one")
+    if args.workers > 1 and args.report_only:
+        return usage_error("--workers and --report-only cannot be combined")
     status = 0
     for name in names:
         status = run_one(name, args, argv)
@@ -270,6 +312,7 @@ def run_one(name: str, args, argv: list[str]) -> int:
     from studies import engine
     from studies.report import write_report
     from studies.storage import StorageError, open_storage
+    from studies.storage import check as check_storage
 
     module = STUDIES[name]
     study_defaults = getattr(module, "DEFAULTS", {})
@@ -300,23 +343,22 @@ def run_one(name: str, args, argv: list[str]) -> int:
         penalty=args.penalty,
         reports=args.reports,
         max_failures=args.max_failures,
+        rank=args.rank,
         command=_command(argv),
     )
     if settings.sampler == "grid" and search_space is None:
         return usage_error(f"study {name!r} has no grid; --sampler grid needs one")
 
-    reports = Path(settings.reports)
+    # Everything that can be checked is checked before anything is written, so that a bad
+    # command leaves the storage and the reports folder as they were.
     try:
-        reports.mkdir(parents=True, exist_ok=True)
-        probe = reports / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        return usage_error(f"reports folder {reports} cannot be written: {error.strerror}")
-    try:
-        storage = open_storage(settings.storage)
+        check_storage(settings.storage)
     except StorageError as error:
         return usage_error(str(error))
+    reports = Path(settings.reports)
+    problem = _unwritable(reports)
+    if problem:
+        return usage_error(problem)
 
     import optuna
 
@@ -324,9 +366,17 @@ def run_one(name: str, args, argv: list[str]) -> int:
     folder = reports / settings.study_name
     artifact_dir = reports / "artifacts"
     if args.report_only:
+        if not _storage_exists(settings.storage):
+            return usage_error(f"no storage at {_shown(settings.storage)}")
+        try:
+            storage = open_storage(settings.storage, args.heartbeat)
+        except StorageError as error:
+            return usage_error(str(error))
         if settings.study_name not in optuna.get_all_study_names(storage):
             return usage_error(f"no study {settings.study_name!r} in {_shown(settings.storage)}")
         study = optuna.load_study(study_name=settings.study_name, storage=storage)
+        for number in engine.fail_dead_trials(study):
+            print(f"trial {number}'s worker died; marked FAIL and queued again")
         write_report(study, folder, settings, artifact_dir)
         print(f"report rebuilt: {folder}")
         return 0
@@ -342,11 +392,24 @@ def run_one(name: str, args, argv: list[str]) -> int:
         dataset = dataset.subset(settings.subset)
 
     try:
+        storage = open_storage(settings.storage, args.heartbeat)
+    except StorageError as error:
+        return usage_error(str(error))
+    try:
         study = engine.open_study(settings, storage, search_space, fresh=args.fresh)
     except engine.SettingsMismatch as error:
         return usage_error(str(error))
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+        probe = reports / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        return usage_error(f"reports folder {reports} cannot be written: {error.strerror}")
     study.set_user_attr("question", module.QUESTION)
     study.set_user_attr("command", settings.command)
+    if args.workers > 1:
+        return run_workers(study, settings, args, argv, folder, artifact_dir)
 
     finished = engine.count(study, engine.FINISHED)
     progress = Progress(settings.study_name, settings.trials, finished)
@@ -371,9 +434,148 @@ def run_one(name: str, args, argv: list[str]) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if args.no_report:
+        return status
     write_report(study, folder, settings, artifact_dir)
     progress.note(f"report written: {folder}")
     return status
+
+
+def run_workers(study, settings, args, argv: list[str], folder: Path, artifact_dir: Path) -> int:
+    """Runs the study in `args.workers` local processes and reports on the study as a whole.
+
+    Each worker is `python -m studies.run` with this command's options (less --workers and
+    --fresh, which this process has already done); the storage hands each its trials and
+    the shared target stops them together. Their output goes to FOLDER/workers/*.log.
+    """
+    from studies import engine
+    from studies.report import write_report
+
+    if settings.storage.startswith("sqlite"):
+        print(
+            "warning: SQLite locks the whole database on every write, so parallel workers "
+            "wait on each other; use a journal file (*.log) or PostgreSQL for --workers",
+            file=sys.stderr,
+        )
+    child_argv = _without(argv, "--workers", takes_value=True)
+    child_argv = _without(child_argv, "--fresh", takes_value=False)
+    child_argv = _without(child_argv, "--rank", takes_value=True)
+    command = [sys.executable, "-m", "studies.run", *child_argv, "--no-report"]
+    logs = folder / "workers"
+    logs.mkdir(parents=True, exist_ok=True)
+    finished = engine.count(study, engine.FINISHED)
+    progress = Progress(settings.study_name, settings.trials, finished)
+    progress.note(
+        f"{'continuing' if finished else 'starting'} study {settings.study_name} with "
+        f"{args.workers} workers: {finished} of {settings.trials} trials done; "
+        f"storage {_shown(settings.storage)}; worker logs in {logs}"
+    )
+    workers = []
+    for index in range(1, args.workers + 1):
+        log = open(logs / f"worker-{index}.log", "w")  # Closed once the workers exit.
+        rank = ["--rank", str(args.rank + index - 1)]
+        process = subprocess.Popen(
+            command + rank, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+        workers.append((index, process, log))
+    seen = {trial.number for trial in study.get_trials(deepcopy=False) if trial.state.is_finished()}
+    status = 0
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            running = [process for _, process, _ in workers if process.poll() is None]
+            seen |= _report_new_trials(study, seen, progress)
+            if not running:
+                break
+            time.sleep(2)
+    except KeyboardInterrupt as interrupt:
+        progress.note(f"interrupted ({interrupt or 'SIGINT'}); stopping the workers")
+        for _, process, _ in workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for _, process, _ in workers:
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        status = 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for _, _, log in workers:
+            log.close()
+    for index, process, _ in workers:
+        if process.returncode not in (0, None) and status != 130:
+            last = _last_line(logs / f"worker-{index}.log")
+            progress.note(f"worker {index} exited with status {process.returncode}: {last}")
+            status = status or process.returncode
+    for number in engine.fail_dead_trials(study):
+        progress.note(f"trial {number}'s worker died; marked FAIL and queued again")
+    _report_new_trials(study, seen, progress)
+    finished = engine.count(study, engine.FINISHED)
+    progress.note(f"{finished} of {settings.trials} trials finished")
+    if not args.no_report:
+        write_report(study, folder, settings, artifact_dir)
+        progress.note(f"report written: {folder}")
+    return status
+
+
+def _report_new_trials(study, seen: set[int], progress: Progress) -> set[int]:
+    """Prints a progress line for each trial that finished since the last call."""
+    from studies import engine
+
+    new = set()
+    for trial in sorted(study.get_trials(deepcopy=False), key=lambda trial: trial.number):
+        if trial.state.is_finished() and trial.number not in seen | new:
+            new.add(trial.number)
+            progress.trial(trial, engine.count(study, engine.FINISHED))
+    return new
+
+
+def _without(argv: list[str], option: str, takes_value: bool) -> list[str]:
+    kept, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == option:
+            skip = takes_value
+        elif not (takes_value and word.startswith(option + "=")):
+            kept.append(word)
+    return kept
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+    except OSError:
+        return "(no log)"
+    return lines[-1] if lines else "(empty log)"
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why the reports folder cannot be created or written, or None; creates nothing."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"reports folder {folder} cannot be created: {existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"reports folder {folder} cannot be written: {existing} is read-only"
+    return None
+
+
+def _storage_exists(url: str) -> bool:
+    """Whether a file storage exists already (a report must not create an empty one)."""
+    from studies.storage import is_journal
+
+    if is_journal(url):
+        return Path(url).is_file()
+    if url.startswith("sqlite"):
+        import sqlalchemy
+
+        return Path(sqlalchemy.engine.make_url(url).database or "").is_file()
+    return True
 
 
 def _shown(url: str) -> str:
