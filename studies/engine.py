@@ -132,13 +132,15 @@ def open_study(settings: Settings, storage, search_space=None, fresh=False) -> o
 
 def check_identity(study: optuna.Study, settings: Settings) -> None:
     stored = study.user_attrs
-    if not stored:
-        return
     differences = [
         f"{key} {stored[key]!r} (asked for {value!r})"
         for key, value in settings.identity().items()
         if key in stored and stored[key] != value
     ]
+    # A study made by other means carries no identity, but its directions still bind it.
+    directions = [direction.name.lower() for direction in study.directions]
+    if "directions" not in stored and directions != settings.directions:
+        differences.append(f"directions {directions!r} (asked for {settings.directions!r})")
     if differences:
         raise SettingsMismatch(
             f"study {settings.study_name!r} in this storage was made with "

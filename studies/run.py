@@ -17,6 +17,29 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+
+def _import_keras_quietly() -> None:
+    """Imports Keras, and so TensorFlow, with the process's stderr pointed at /dev/null.
+
+    TensorFlow writes start-up lines (oneDNN, CUDA drivers) to file descriptor 2 before its
+    logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says; a usage error would then not be
+    the one line on stderr that it should be. Python errors still reach stderr, after it
+    is restored.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_import_keras_quietly()
+
 from studies import (  # noqa: E402
     overfitting,
     reproduce_000,
@@ -267,6 +290,10 @@ def _command(argv: list[str]) -> str:
 
 
 def _interrupt(signum, frame):
+    # A second signal (Ctrl-C reaches the workers of --workers and their parent forwards
+    # SIGTERM) must not interrupt the clean-up of the first.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -362,7 +389,9 @@ def run_one(name: str, args, argv: list[str]) -> int:
 
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna warns of every failed trial with a traceback (also for SIGTERM and diverged
+    # runs) and of plots it cannot draw; the progress lines and the report say both.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     folder = reports / settings.study_name
     artifact_dir = reports / "artifacts"
     if args.report_only:
@@ -422,7 +451,8 @@ def run_one(name: str, args, argv: list[str]) -> int:
     progress.note(f"{dataset.describe()}; storage {_shown(settings.storage)}")
 
     status = 0
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM,)}
+    # SIGINT too: a worker started in the background inherits SIGINT ignored.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         engine.run(study, module, settings, dataset, settings.trials, progress)
     except KeyboardInterrupt as interrupt:

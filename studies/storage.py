@@ -6,6 +6,7 @@ import importlib.util
 import os
 import random
 import time
+import warnings
 from pathlib import Path
 
 import optuna
@@ -130,15 +131,18 @@ def open_storage(
     grace_period = heartbeat_interval * GRACE_PERIOD // HEARTBEAT_INTERVAL
     for attempt in range(1, OPEN_ATTEMPTS + 1):
         try:
-            return RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                    max_retry=MAX_RETRY
-                ),
-            )
+            with warnings.catch_warnings():
+                # Optuna calls heartbeats experimental; they are used on purpose.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        max_retry=MAX_RETRY
+                    ),
+                )
         except Exception as error:
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
             if attempt < OPEN_ATTEMPTS and _may_be_creation_race(error):

@@ -1,0 +1,140 @@
+"""Services the slow tests start for real: study workers, a PostgreSQL server, ports."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A password that must never show up in output, logs or reports.
+POSTGRES_PASSWORD = "kerasnn-s3cret-pw"
+
+# Small enough that a trial takes seconds: 1000 training images, one epoch.
+SMALL = ["--dataset", "mnist", "--subset", "1000", "--epochs", "1", "--pruner", "none"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def worker_environment() -> dict[str, str]:
+    environment = dict(os.environ)
+    environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    environment["PYTHONUNBUFFERED"] = "1"
+    return environment
+
+
+def start_worker(arguments: list[str], log: Path) -> subprocess.Popen:
+    """Starts `python -m studies.run ARGUMENTS` from the repository, output into `log`."""
+    with open(log, "w") as stream:
+        return subprocess.Popen(
+            [sys.executable, "-m", "studies.run", *arguments],
+            cwd=ROOT,
+            env=worker_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.5):
+    """Polls `condition()` until it returns something true; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Kills a worker the test started, if it is still running, and reaps it."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def postgres_binaries() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster in a temporary folder on 127.0.0.1, removed on exit.
+
+    Debian's initdb/pg_ctl refuse to run as root, so as root they run as the postgres user.
+    The cluster requires a password (scram-sha-256), so URLs in the tests carry a real one.
+    """
+
+    def __init__(self, binaries: Path):
+        self.binaries = binaries
+        self.folder = Path(tempfile.mkdtemp(prefix="kerasnn-pg-"))
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def _run(self, *command) -> None:
+        subprocess.run([*self.as_owner, *map(str, command)], check=True, capture_output=True)
+
+    def start(self) -> str:
+        password_file = self.folder / "password"
+        password_file.write_text(POSTGRES_PASSWORD + "\n")
+        if self.as_owner:
+            shutil.chown(self.folder, "postgres")
+            shutil.chown(password_file, "postgres")
+        self._run(
+            self.binaries / "initdb",
+            "-D",
+            self.data,
+            "-U",
+            "postgres",
+            "--auth=scram-sha-256",
+            f"--pwfile={password_file}",
+            "--no-sync",
+        )
+        self._run(
+            self.binaries / "pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            self.folder / "server.log",
+            "-w",
+            "-o",
+            f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off",
+            "start",
+        )
+        return f"postgresql://postgres:{POSTGRES_PASSWORD}@127.0.0.1:{self.port}/postgres"
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run(self.binaries / "pg_ctl", "-D", self.data, "-m", "immediate", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def create_database(server_url: str, name: str) -> str:
+    """Creates an empty database on the server and returns its URL."""
+    import psycopg2
+    import sqlalchemy
+
+    url = sqlalchemy.engine.make_url(server_url)
+    connection = psycopg2.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database
+    )
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    return url.set(database=name).render_as_string(hide_password=False)

@@ -1,0 +1,254 @@
+"""Many workers on one study: real processes on PostgreSQL and on a journal file, killed and stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import optuna
+import pandas as pd
+import pytest
+from conftest import require
+from optuna.trial import TrialState
+from services import (
+    POSTGRES_PASSWORD,
+    SMALL,
+    ThrowawayPostgres,
+    create_database,
+    postgres_binaries,
+    start_worker,
+    stop,
+    wait_for,
+)
+
+from studies.storage import open_storage
+
+pytestmark = pytest.mark.slow
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL server URL: $KERASNN_POSTGRES_URL, else a throwaway cluster of our own."""
+    given = os.environ.get("KERASNN_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    binaries = postgres_binaries()
+    require(binaries is not None, "PostgreSQL is not installed (apt-get install postgresql)")
+    server = ThrowawayPostgres(binaries)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def data(data_dir):
+    return data_dir
+
+
+def load(storage_url: str, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=open_storage(storage_url))
+
+
+def finished(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+def running_trial_of(storage_url: str, name: str, pid: int):
+    """The RUNNING trial that worker `pid` is training, once it has one."""
+    try:
+        study = load(storage_url, name)
+    except KeyError:
+        return None  # The study does not exist yet.
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("worker", "").endswith(f":{pid}") and trial.params:
+            return trial
+    return None
+
+
+def read(path) -> str:
+    return path.read_text(errors="replace")
+
+
+def test_three_workers_on_postgresql_share_one_study_and_run_exactly_the_target(
+    postgres, data, tmp_path
+):
+    url = create_database(postgres, "three_workers")
+    name = "shared"
+    workers = [
+        start_worker(
+            [*SMALL, "--storage", url, "--study-name", name, "--trials", "4"]
+            + ["--reports", str(tmp_path / f"machine-{index}"), "--rank", str(index)],
+            tmp_path / f"worker-{index}.log",
+        )
+        for index in range(3)
+    ]
+    try:
+        codes = [worker.wait(timeout=400) for worker in workers]
+    finally:
+        for worker in workers:
+            stop(worker)
+    logs = [read(tmp_path / f"worker-{index}.log") for index in range(3)]
+    assert codes == [0, 0, 0], logs
+    for log in logs:
+        assert "Traceback" not in log
+        assert POSTGRES_PASSWORD not in log
+
+    study = load(url, name)
+    assert finished(study) == 4
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    # The only failures allowed are trials that stepped aside because the target was met.
+    assert all(t.user_attrs["fail_reason"].startswith("surplus") for t in failed), failed
+    assert len({trial.user_attrs["worker"] for trial in study.trials}) >= 2
+
+    for index in range(3):
+        table = pd.read_csv(tmp_path / f"machine-{index}" / name / "trials.csv")
+        assert sorted(table["number"]) == [trial.number for trial in study.trials]
+        assert table["rank"].notna().sum() == 4
+        for path in (tmp_path / f"machine-{index}").rglob("*"):
+            if path.is_file() and path.suffix in (".md", ".csv"):
+                assert POSTGRES_PASSWORD not in read(path)
+    assert "***" in study.user_attrs["command"]
+
+
+def test_workers_option_runs_local_processes_on_a_journal_file_and_reports_the_study(
+    data, tmp_path
+):
+    journal = tmp_path / "study.log"
+    reports = tmp_path / "reports"
+    arguments = [*SMALL, "--storage", str(journal), "--study-name", "local", "--trials", "4"]
+    parent = start_worker(
+        [*arguments, "--reports", str(reports), "--workers", "3"], tmp_path / "parent.log"
+    )
+    try:
+        code = parent.wait(timeout=400)
+    finally:
+        stop(parent)
+    output = read(tmp_path / "parent.log")
+    assert code == 0, output
+    assert "with 3 workers" in output
+    assert "4/4 done" in output  # Progress counts the whole study, not one worker's share.
+
+    study = load(str(journal), "local")
+    assert finished(study) == 4
+    assert len({trial.user_attrs["worker"] for trial in study.trials}) >= 2
+    worker_logs = sorted((reports / "local" / "workers").glob("worker-*.log"))
+    assert len(worker_logs) == 3
+    assert not any("Traceback" in read(log) for log in worker_logs)
+    table = pd.read_csv(reports / "local" / "trials.csv")
+    assert sorted(table["number"]) == [trial.number for trial in study.trials]
+    assert (reports / "local" / "summary.md").is_file()
+
+
+def test_a_worker_killed_mid_trial_on_a_journal_file_is_failed_and_retried_by_the_next(
+    data, tmp_path
+):
+    journal = str(tmp_path / "study.log")
+    arguments = [*SMALL, "--storage", journal, "--study-name", "killed", "--trials", "2"]
+    arguments += ["--reports", str(tmp_path / "reports"), "--epochs", "20"]
+    victim = start_worker(arguments, tmp_path / "victim.log")
+    try:
+        doomed = wait_for(
+            lambda: running_trial_of(journal, "killed", victim.pid), 180, "a running trial"
+        )
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+    finally:
+        stop(victim)
+    assert load(journal, "killed").trials[doomed.number].state == TrialState.RUNNING
+
+    # The next worker to start notices that the trial's process is gone.
+    survivor = start_worker(arguments, tmp_path / "survivor.log")
+    try:
+        code = survivor.wait(timeout=300)
+    finally:
+        stop(survivor)
+    output = read(tmp_path / "survivor.log")
+    assert code == 0, output
+    assert f"trial {doomed.number}'s worker died" in output
+
+    study = load(journal, "killed")
+    dead = study.trials[doomed.number]
+    assert dead.state == TrialState.FAIL
+    assert "died" in dead.user_attrs["fail_reason"]
+    retries = [trial for trial in study.trials if trial.user_attrs.get("retry_of") == dead.number]
+    assert len(retries) == 1
+    assert retries[0].state == TrialState.COMPLETE
+    assert retries[0].params == dead.params
+    assert finished(study) == 2
+    table = pd.read_csv(tmp_path / "reports" / "killed" / "trials.csv")
+    assert table.loc[table["number"] == dead.number, "rank"].isna().all()
+    assert table["rank"].notna().sum() == 2
+
+
+def test_a_worker_killed_mid_trial_on_postgresql_is_failed_by_heartbeat_and_retried(
+    postgres, data, tmp_path
+):
+    url = create_database(postgres, "killed_worker")
+    arguments = [*SMALL, "--storage", url, "--study-name", "killed", "--trials", "2"]
+    arguments += ["--reports", str(tmp_path / "reports"), "--heartbeat", "1"]
+    victim = start_worker([*arguments, "--epochs", "10"], tmp_path / "victim.log")
+    survivor = None
+    try:
+        doomed = wait_for(lambda: running_trial_of(url, "killed", victim.pid), 180, "a trial")
+        survivor = start_worker([*arguments, "--epochs", "10", "--rank", "1"], tmp_path / "b.log")
+        victim.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        victim.wait()
+        # With a 1 s heartbeat the grace period is 4 s; the survivor fails the trial when it
+        # next starts a trial or waits for the last ones.
+        wait_for(
+            lambda: load(url, "killed").trials[doomed.number].state == TrialState.FAIL,
+            240,
+            "the dead worker's trial to be failed",
+        )
+        seconds_to_fail = time.monotonic() - killed_at
+        code = survivor.wait(timeout=300)
+    finally:
+        stop(victim)
+        if survivor is not None:
+            stop(survivor)
+    output = read(tmp_path / "b.log")
+    assert code == 0, output
+    print(f"killed worker's trial failed {seconds_to_fail:.0f} s after SIGKILL")
+
+    study = load(url, "killed")
+    retries = [t for t in study.trials if t.system_attrs.get("failed_trial") == doomed.number]
+    assert len(retries) == 1
+    assert retries[0].state == TrialState.COMPLETE
+    assert retries[0].params == doomed.params
+    assert finished(study) == 2
+    table = pd.read_csv(tmp_path / "reports" / "killed" / "trials.csv")
+    row = table[table["number"] == doomed.number].iloc[0]
+    assert row["state"] == "FAIL" and pd.isna(row["rank"])
+    assert "heartbeats" in row["fail_reason"]
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_stopped_worker_fails_its_trial_and_still_writes_the_report(signal_name, data, tmp_path):
+    journal = str(tmp_path / "study.log")
+    reports = tmp_path / "reports"
+    arguments = [*SMALL, "--storage", journal, "--study-name", "stopped", "--trials", "3"]
+    worker = start_worker(
+        [*arguments, "--reports", str(reports), "--epochs", "30"], tmp_path / "worker.log"
+    )
+    try:
+        trial = wait_for(lambda: running_trial_of(journal, "stopped", worker.pid), 180, "a trial")
+        worker.send_signal(getattr(signal, signal_name))
+        code = worker.wait(timeout=120)
+    finally:
+        stop(worker)
+    output = read(tmp_path / "worker.log")
+    assert code == 130, output
+    assert "Traceback" not in output
+    stopped = load(journal, "stopped").trials[trial.number]
+    assert stopped.state == TrialState.FAIL
+    assert stopped.user_attrs["fail_reason"].startswith("interrupted")
+    table = pd.read_csv(reports / "stopped" / "trials.csv")
+    assert table.loc[table["number"] == trial.number, "state"].item() == "FAIL"
+    assert (reports / "stopped" / "summary.md").is_file()
