@@ -1,0 +1,84 @@
+"""Writing benchmark results into their own section of reports/benchmarks.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shlex
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "reports" / "benchmarks.md"
+TITLE = "# Benchmarks\n"
+
+
+def command_line() -> str:
+    """The command that produced a result, as one would type it again."""
+    module = Path(sys.argv[0]).stem
+    return shlex.join(["python", "-m", f"benchmarks.{module}", *sys.argv[1:]])
+
+
+def load_average() -> str:
+    try:
+        return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def machine() -> dict[str, str]:
+    """What the figures depend on: processor, cores, memory, accelerators and versions."""
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    processor = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                processor = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory = f"{pages / 2**30:.0f} GiB"
+    except (OSError, ValueError):
+        memory = "unknown"
+    gpus = tf.config.list_physical_devices("GPU")
+    return {
+        "processor": processor,
+        "cores": str(os.cpu_count()),
+        "memory": memory,
+        "accelerator": ", ".join(gpu.name for gpu in gpus) if gpus else "none (CPU only)",
+        "versions": (
+            f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+            f"Keras {keras.__version__} ({keras.backend.backend()} backend), "
+            f"NumPy {numpy.__version__}"
+        ),
+        "system": platform.platform(),
+    }
+
+
+def describe_machine(info: dict[str, str]) -> str:
+    return "\n".join(f"- {key.capitalize()}: {value}" for key, value in info.items())
+
+
+def write_section(name: str, body: str, path: Path = REPORT) -> Path:
+    """Replaces section `name` of the report (or appends it), leaving other sections alone.
+
+    Sections are delimited by HTML comments, so the speed and study benchmarks can each
+    rewrite their own results without touching the other's.
+    """
+    start, end = f"<!-- section: {name} -->", f"<!-- end of section: {name} -->"
+    block = f"{start}\n{body.strip()}\n{end}\n"
+    text = path.read_text() if path.exists() else TITLE
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end) + r"\n?", re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path

@@ -1,0 +1,205 @@
+"""Tests of kerasnn.training: what `train` measures, when it stops, and that its fast path
+computes what a plain Keras fit computes."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasnn import ModelConfig, TrainConfig, build_model, train, training
+
+# Small enough to train in a second or two; 2,950 is no multiple of the batch sizes used,
+# so every epoch ends with a smaller batch, as in Keras.
+TRAIN_SIZE = 2_950
+SMALL = ModelConfig(hidden_units=64, dropout_rate=0.2)
+SHORT = TrainConfig(batch_size=100, epochs=3, seed=7)
+
+
+@pytest.fixture(scope="module")
+def small(fashion):
+    return fashion.subset(TRAIN_SIZE)
+
+
+def accuracy_of(model, images, labels) -> float:
+    return float(np.mean(np.argmax(model(images, training=False), axis=1) == labels))
+
+
+class Recorder(keras.callbacks.Callback):
+    """Keeps a copy of every epoch's logs and the model's accuracy on the validation set."""
+
+    def __init__(self, dataset):
+        super().__init__()
+        self.dataset = dataset
+        self.logs, self.model_val_accuracy = [], []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.logs.append(dict(logs))
+        self.model_val_accuracy.append(
+            accuracy_of(self.model, self.dataset.x_validation, self.dataset.y_validation)
+        )
+
+
+def test_short_training_reaches_validation_accuracy_far_above_chance(small):
+    result = train(SMALL, SHORT, small)
+
+    assert result.epochs == 3 and not result.diverged
+    assert result.val_accuracy > 0.70  # Chance is 0.10.
+    assert result.test_accuracy > 0.70
+    assert set(result.history) == set(training.HISTORY_KEYS)
+    assert all(len(values) == 3 for values in result.history.values())
+    assert result.best_epoch == 1 + int(np.argmax(result.history["val_accuracy"]))
+    assert math.isclose(result.gap, result.train_accuracy - result.val_accuracy)
+
+
+def test_result_model_holds_the_best_epochs_weights(small):
+    result = train(SMALL, SHORT, small)
+
+    measured = accuracy_of(result.model, small.x_validation, small.y_validation)
+    assert measured == pytest.approx(result.val_accuracy, abs=1e-6)
+    assert result.model.get_layer("dropout").rate == SMALL.dropout_rate
+
+
+def test_same_seed_and_config_give_identical_numbers_even_after_other_runs(small):
+    first = train(SMALL, SHORT, small)
+    # Same shapes, other hyperparameters: reuses the compiled program with other values.
+    train(
+        ModelConfig(hidden_units=64, dropout_rate=0.4, l2=1e-3, learning_rate=3e-3),
+        SHORT,
+        small,
+    )
+    again = train(SMALL, SHORT, small)
+    other_seed = train(SMALL, TrainConfig(batch_size=100, epochs=3, seed=8), small)
+
+    for key in ("loss", "accuracy", "train_loss", "val_loss", "val_accuracy"):
+        assert again.history[key] == first.history[key], key
+    assert again.test_accuracy == first.test_accuracy
+    assert other_seed.history["loss"] != first.history["loss"]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ModelConfig(hidden_units=64),
+        ModelConfig(hidden_units=64, l1=1e-4, l2=1e-3, regularize="both"),
+        ModelConfig(hidden_units=64, optimizer="sgd", learning_rate=0.05, momentum=0.9),
+    ],
+    ids=["adam", "l1_l2_both_layers", "sgd_momentum"],
+)
+def test_fast_path_follows_a_plain_keras_fit_step_for_step(small, config):
+    # Without shuffling and dropout both see the same batches from the same initial
+    # weights, so only floating-point rounding may tell them apart.
+    train_config = TrainConfig(batch_size=128, epochs=2, shuffle=False, seed=3)
+    result = train(config, train_config, small)
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(train_config.seed)
+    model = build_model(config)
+    history = model.fit(
+        small.x_train, small.y_train, batch_size=128, epochs=2, shuffle=False, verbose=0
+    ).history
+
+    np.testing.assert_allclose(result.history["loss"], history["loss"], rtol=2e-3)
+    plain_test = model.evaluate(small.x_test, small.y_test, verbose=0, return_dict=True)
+    assert abs(result.test_accuracy - plain_test["accuracy"]) <= 0.005
+
+
+def test_training_mode_dropout_keeps_each_unit_with_probability_one_minus_rate(small):
+    # Dropout here is kerasnn's own (Keras' draws its masks far slower under XLA on CPU);
+    # like Keras', it zeroes a unit with probability `rate` and scales the rest by
+    # 1 / (1 - rate), so averaged over many masks the logits equal the inference ones.
+    config = ModelConfig(hidden_units=64, dropout_rate=0.5)
+    network = training._compiled(config, batch_size=100, train_size=100)
+    network.start(build_model(config), config, seed=0)
+    images = small.x_train[:100]
+
+    training_logits = tf.function(network._logits, jit_compile=True)
+    inference = network._logits(images).numpy()
+    masked = np.stack(
+        [training_logits(images, tf.constant(step, tf.int64)).numpy() for step in range(400)]
+    )
+    assert not np.allclose(masked[0], masked[1])  # Every step draws new masks.
+    spread = masked.std(axis=0) / np.sqrt(len(masked))
+    assert np.all(np.abs(masked.mean(axis=0) - inference) < 5 * spread + 1e-6)
+
+
+def test_callbacks_see_inference_mode_logs_and_the_current_weights(small):
+    recorder = Recorder(small)
+    result = train(
+        ModelConfig(hidden_units=64, dropout_rate=0.5), SHORT, small, callbacks=[recorder]
+    )
+
+    assert len(recorder.logs) == 3
+    for epoch, logs in enumerate(recorder.logs):
+        for key in ("train_accuracy", "train_loss", "val_accuracy", "val_loss"):
+            assert logs[key] == result.history[key][epoch]
+        assert recorder.model_val_accuracy[epoch] == pytest.approx(logs["val_accuracy"], abs=1e-6)
+    # With half the units dropped, the running training accuracy trails the inference one.
+    assert recorder.logs[-1]["accuracy"] < recorder.logs[-1]["train_accuracy"]
+
+
+def test_a_callbacks_exception_ends_training_and_propagates(small):
+    class Pruned(Exception):
+        pass
+
+    class PruneAtSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise Pruned
+
+    with pytest.raises(Pruned):
+        train(SMALL, SHORT, small, callbacks=[PruneAtSecondEpoch()])
+
+
+def test_a_callback_setting_stop_training_stops_after_that_epoch(small):
+    class StopAtFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = True
+
+    result = train(SMALL, SHORT, small, callbacks=[StopAtFirstEpoch()])
+    assert result.epochs == 1 and result.best_epoch == 1
+
+
+def test_early_stopping_stops_after_patience_epochs_without_a_better_val_accuracy(small):
+    # A learning rate this small leaves the weights as they are: no epoch beats the first.
+    frozen = ModelConfig(hidden_units=64, learning_rate=1e-12)
+    result = train(frozen, TrainConfig(batch_size=100, epochs=10, early_stopping_patience=2), small)
+    assert result.epochs == 3
+    assert result.best_epoch == 1
+
+
+@pytest.mark.parametrize(
+    "config, reason",
+    [
+        (
+            ModelConfig(hidden_units=64, activation="linear", optimizer="sgd", learning_rate=10.0),
+            "non-finite loss at epoch 1",
+        ),
+        (ModelConfig(hidden_units=64, learning_rate=10.0), "exceeds"),
+    ],
+    ids=["sgd_lr_10_overflows", "adam_lr_10_blows_up"],
+)
+def test_huge_learning_rate_is_reported_as_diverged_and_stops_training(small, config, reason):
+    result = train(config, TrainConfig(batch_size=100, epochs=10), small)
+
+    assert result.diverged
+    assert reason in result.divergence_reason
+    assert result.epochs == 1 and result.best_epoch == 0
+    assert math.isnan(result.test_accuracy)
+
+
+def test_keras_fit_path_of_other_backends_trains_and_measures_too(small, monkeypatch):
+    # On KERAS_BACKEND=jax (not installed here) train runs model.fit; its code is backend
+    # independent, so it is exercised here on TensorFlow.
+    monkeypatch.setattr(training, "_run_type", lambda: training._KerasRun)
+    recorder = Recorder(small)
+    result = train(SMALL, SHORT, small, callbacks=[recorder])
+
+    assert result.epochs == 3 and not result.diverged
+    assert result.val_accuracy > 0.70
+    assert recorder.logs[-1]["val_accuracy"] == result.history["val_accuracy"][-1]
+    measured = accuracy_of(result.model, small.x_validation, small.y_validation)
+    assert measured == pytest.approx(result.val_accuracy, abs=1e-6)
