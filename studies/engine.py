@@ -23,6 +23,7 @@ from optuna_integration import KerasPruningCallback
 from kerasnn import DivergedError, TrainConfig, train
 from kerasnn import objective as scoring
 from kerasnn.plots import plot_curves
+from kerasnn.training import BLOW_UP_CROSS_ENTROPY
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # Trials that count towards the target before they finish: running ones, and queued ones
@@ -240,16 +241,23 @@ class _Record(keras.callbacks.Callback):
 
 
 class _Prune(KerasPruningCallback):
-    """Optuna's pruning callback, except on the epoch where kerasnn stopped a diverged run.
+    """Optuna's pruning callback, except on the epoch where a run diverged.
 
-    Pruning that run would file it as PRUNED without a reason; letting it end makes the
-    objective raise DivergedError, so the trial is FAIL with the divergence reason stored.
+    Pruning that run would file it as PRUNED without a reason; letting it end (kerasnn's
+    training stops a diverged run itself) makes the objective raise DivergedError, so the
+    trial is FAIL with the divergence reason stored.
     """
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.model is not None and self.model.stop_training:
+        if _diverging(logs or {}):
             return
         super().on_epoch_end(epoch, logs)
+
+
+def _diverging(logs: dict) -> bool:
+    """kerasnn.training's test for divergence, on one epoch's logs."""
+    losses = [float(logs.get(key, math.nan)) for key in ("loss", "train_loss", "val_loss")]
+    return not all(math.isfinite(loss) for loss in losses) or losses[1] > BLOW_UP_CROSS_ENTROPY
 
 
 def _rounded(history: dict[str, list[float]]) -> dict[str, list[float]]:
