@@ -92,13 +92,15 @@ def plot_overlaid(
     Meant for a sweep of one hyperparameter, where the question is how the curves separate.
     """
     figure, axes = plt.subplots(1, 3, figsize=(14, 4))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = plt.get_cmap("tab10").colors  # Ten distinct colours, enough for any sweep here.
     for index, (label, history) in enumerate(histories.items()):
         colour = colours[index % len(colours)]
         epochs = np.arange(1, len(history["val_loss"]) + 1)
         for axis, metric in ((axes[0], "accuracy"), (axes[1], "loss")):
             axis.plot(epochs, history[f"train_{metric}"], "--", color=colour, lw=1)
-            axis.plot(epochs, history[f"val_{metric}"], "-", color=colour, lw=1.5, label=label)
+            axis.plot(
+                epochs, history[f"val_{metric}"], "o-", ms=2, color=colour, lw=1.5, label=label
+            )
         gap = np.array(history["train_accuracy"]) - np.array(history["val_accuracy"])
         axes[2].plot(epochs, gap, "-", color=colour, lw=1.5, label=label)
     for axis, name in zip(
