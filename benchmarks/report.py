@@ -9,6 +9,9 @@ import shlex
 import sys
 from pathlib import Path
 
+# TensorFlow's start-up lines (no CUDA driver, CPU instructions) would bury the results.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "reports" / "benchmarks.md"
 TITLE = "# Benchmarks\n"

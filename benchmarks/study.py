@@ -1,0 +1,243 @@
+"""What a whole study costs: trials per hour, pruning against none, one worker against two.
+
+    python -m benchmarks.study [--quick] [--trials N] [--epochs N] [--subset N] [--json PATH]
+
+Runs the default study (`python -m studies.run`, overfitting on Fashion-MNIST, TPE
+sampler, seed 0) three times on fresh journal storages in a temporary folder: with the
+median pruner, without pruning (same sampler and seed), and with the median pruner in two
+worker processes. Each run is timed from the command's start to its exit, so Python and
+TensorFlow start-up count too. Epochs trained are summed over all trials, pruned ones
+included; the per-trial overhead is a trial's wall time as Optuna recorded it minus its
+epochs (compiling, building, storing results), for the trials that ran to the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+
+from benchmarks import report
+
+STUDY = "overfitting"
+DATASET = "fashion_mnist"
+SEED = 0
+RUNS = (
+    # (label, pruner, workers)
+    ("median pruner, 1 worker", "median", 1),
+    ("no pruning, 1 worker", "none", 1),
+    ("median pruner, 2 workers", "median", 2),
+)
+
+# The issue's target for pruning; reported, never asserted.
+TARGET_EPOCH_FRACTION = 0.5
+TARGET_OBJECTIVE_POINTS = 0.3
+
+
+def run_study(label, pruner, workers, args, folder: Path) -> dict:
+    storage_path = folder / f"{pruner}-{workers}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "studies.run",
+        STUDY,
+        "--dataset",
+        DATASET,
+        "--trials",
+        str(args.trials),
+        "--epochs",
+        str(args.epochs),
+        "--seed",
+        str(SEED),
+        "--sampler",
+        "tpe",
+        "--pruner",
+        pruner,
+        "--storage",
+        str(storage_path),
+        "--study-name",
+        "benchmark",
+        "--reports",
+        str(folder / "reports"),
+        "--workers",
+        str(workers),
+        "--no-report",
+    ]
+    if args.subset:
+        command += ["--subset", str(args.subset)]
+    started = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise SystemExit(
+            f"{label}: studies.run exited with {completed.returncode}:\n{completed.stderr[-2000:]}"
+        )
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(storage_path))
+    )
+    study = optuna.load_study(study_name="benchmark", storage=storage)
+    trials = study.get_trials(deepcopy=False)
+    states = optuna.trial.TrialState
+    finished = [t for t in trials if t.state in (states.COMPLETE, states.PRUNED)]
+    complete = [t for t in trials if t.state == states.COMPLETE]
+    overheads = [
+        (t.datetime_complete - t.datetime_start).total_seconds()
+        - sum(t.user_attrs["history"]["seconds"])
+        for t in complete
+        if "history" in t.user_attrs
+    ]
+    epoch_seconds = [
+        s for t in complete for s in t.user_attrs.get("history", {}).get("seconds", [])
+    ]
+    return {
+        "run": label,
+        "pruner": pruner,
+        "workers": workers,
+        "wall_s": seconds,
+        "trials_complete": len(complete),
+        "trials_pruned": sum(t.state == states.PRUNED for t in trials),
+        "trials_failed": sum(t.state == states.FAIL for t in trials),
+        "trials_per_hour": 3600 * len(finished) / seconds,
+        "epochs_trained": sum(int(t.user_attrs.get("epochs", 0)) for t in finished),
+        "best_objective": study.best_value if complete else None,
+        "median_trial_overhead_s": statistics.median(overheads) if overheads else None,
+        "median_epoch_s": statistics.median(epoch_seconds) if epoch_seconds else None,
+    }
+
+
+def verdicts(rows: list[dict]) -> list[str]:
+    by_label = {row["run"]: row for row in rows}
+    pruned, unpruned = by_label[RUNS[0][0]], by_label[RUNS[1][0]]
+    one, two = pruned, by_label[RUNS[2][0]]
+    fraction = pruned["epochs_trained"] / unpruned["epochs_trained"]
+    lines = [
+        f"pruning trains {pruned['epochs_trained']} epochs against {unpruned['epochs_trained']} "
+        f"without ({fraction:.0%}; target <= {TARGET_EPOCH_FRACTION:.0%}): "
+        + ("met" if fraction <= TARGET_EPOCH_FRACTION else "NOT met"),
+    ]
+    if pruned["best_objective"] is not None and unpruned["best_objective"] is not None:
+        points = 100 * (unpruned["best_objective"] - pruned["best_objective"])
+        lines.append(
+            f"best objective with pruning {pruned['best_objective']:.4f}, without "
+            f"{unpruned['best_objective']:.4f} ({points:+.2f} points in favour of no pruning; "
+            f"target <= {TARGET_OBJECTIVE_POINTS:g}): "
+            + ("met" if points <= TARGET_OBJECTIVE_POINTS else "NOT met")
+        )
+    lines.append(
+        f"two workers finish {two['trials_per_hour']:.0f} trials per hour against "
+        f"{one['trials_per_hour']:.0f} for one ({two['trials_per_hour'] / one['trials_per_hour']:.2f}x)"
+    )
+    overheads = [r["median_trial_overhead_s"] for r in rows if r["median_trial_overhead_s"]]
+    if overheads:
+        lines.append(
+            "median per-trial overhead (a trial's wall time minus its epochs): "
+            + ", ".join(f"{value:.2f} s" for value in overheads)
+            + " (target <= 1 s): "
+            + ("met" if max(overheads) <= 1.0 else "NOT met")
+        )
+    return lines
+
+
+def markdown(rows: list[dict], args, info: dict, loads: tuple[str, str], seconds: float) -> str:
+    header = (
+        "| run | wall s | trials complete / pruned / failed | trials per hour "
+        "| epochs trained | best objective | median trial overhead s | median epoch s |\n"
+        "|---|---:|---|---:|---:|---:|---:|---:|"
+    )
+
+    def number(value, digits):
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    lines = [
+        f"| {r['run']} | {r['wall_s']:.0f} | {r['trials_complete']} / {r['trials_pruned']} / "
+        f"{r['trials_failed']} | {r['trials_per_hour']:.0f} | {r['epochs_trained']} "
+        f"| {number(r['best_objective'], 4)} | {number(r['median_trial_overhead_s'], 2)} "
+        f"| {number(r['median_epoch_s'], 3)} |"
+        for r in rows
+    ]
+    data = (
+        f"the first {args.subset:,} training images"
+        if args.subset
+        else "all 50,000 training images"
+    )
+    return "\n".join(
+        [
+            "## Study cost",
+            "",
+            f"Command: `{report.command_line()}` ({seconds:.0f} s). Load average (1, 5, 15 min) "
+            f"before: {loads[0]}; after: {loads[1]}.",
+            "",
+            f"The default study (`{STUDY}`, penalized objective) on Fashion-MNIST, {data}, "
+            f"{args.trials} trials of at most {args.epochs} epochs, TPE sampler seed {SEED}, "
+            "journal storage; each run from a fresh storage, timed from start to exit. The "
+            "median pruner is the studies' default (5 start-up trials, 2 warm-up epochs). "
+            "With two workers the sampler of the second is seeded with seed + 1, so it "
+            "samples other configurations.",
+            "",
+            header,
+            *lines,
+            "",
+            *[f"- {line}" for line in verdicts(rows)],
+            "",
+            "Machine:",
+            "",
+            report.describe_machine(info),
+            "",
+            "No GPU was available; every figure is CPU-only.",
+        ]
+    )
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.study", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="12 trials of 6 epochs on 10,000 images"
+    )
+    parser.add_argument("--trials", type=int, default=None, help="trials per run (default 30)")
+    parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 10)")
+    parser.add_argument("--subset", type=int, default=None, help="train on the first N images")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
+    parser.add_argument("--report", type=Path, default=report.REPORT, help="markdown report")
+    args = parser.parse_args(argv)
+    args.trials = args.trials or (12 if args.quick else 30)
+    args.epochs = args.epochs or (6 if args.quick else 10)
+    if args.quick and not args.subset:
+        args.subset = 10_000
+    if not os.environ.get("KERASNN_DATA_DIR"):
+        parser.error("set KERASNN_DATA_DIR to the folder holding mnist/ and fashion-mnist/")
+
+    started = time.perf_counter()
+    load_before = report.load_average()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="kerasnn-study-benchmark-") as folder:
+        for label, pruner, workers in RUNS:
+            row = run_study(label, pruner, workers, args, Path(folder))
+            rows.append(row)
+            print(
+                f"{label}: {row['wall_s']:.0f} s, {row['trials_complete']} complete, "
+                f"{row['trials_pruned']} pruned, {row['epochs_trained']} epochs, "
+                f"best {row['best_objective']}",
+                flush=True,
+            )
+    loads = (load_before, report.load_average())
+    text = markdown(rows, args, report.machine(), loads, time.perf_counter() - started)
+    path = report.write_section("study", text, args.report)
+    print(f"wrote {path}")
+    for line in verdicts(rows):
+        print(line)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
