@@ -162,7 +162,12 @@ def test_a_worker_killed_mid_trial_on_a_journal_file_is_failed_and_retried_by_th
         stop(victim)
     assert load(journal, "killed").trials[doomed.number].state == TrialState.RUNNING
 
-    # The next worker to start notices that the trial's process is gone.
+    # Rebuilding the report (like starting the next worker) notices the process is gone,
+    # fails the trial and queues its configuration; the next worker runs it.
+    rebuild = start_worker([*arguments, "--report-only"], tmp_path / "rebuild.log")
+    assert rebuild.wait(timeout=120) == 0, read(tmp_path / "rebuild.log")
+    assert f"trial {doomed.number}'s worker died" in read(tmp_path / "rebuild.log")
+    assert load(journal, "killed").trials[doomed.number].state == TrialState.FAIL
     survivor = start_worker(arguments, tmp_path / "survivor.log")
     try:
         code = survivor.wait(timeout=300)
@@ -170,7 +175,6 @@ def test_a_worker_killed_mid_trial_on_a_journal_file_is_failed_and_retried_by_th
         stop(survivor)
     output = read(tmp_path / "survivor.log")
     assert code == 0, output
-    assert f"trial {doomed.number}'s worker died" in output
 
     study = load(journal, "killed")
     dead = study.trials[doomed.number]
@@ -252,3 +256,33 @@ def test_a_stopped_worker_fails_its_trial_and_still_writes_the_report(signal_nam
     table = pd.read_csv(reports / "stopped" / "trials.csv")
     assert table.loc[table["number"] == trial.number, "state"].item() == "FAIL"
     assert (reports / "stopped" / "summary.md").is_file()
+
+
+def test_stopping_the_workers_option_stops_every_worker_and_fails_their_trials(data, tmp_path):
+    journal = str(tmp_path / "study.log")
+    reports = tmp_path / "reports"
+    parent = start_worker(
+        [*SMALL, "--storage", journal, "--study-name", "many", "--trials", "6"]
+        + ["--epochs", "30", "--reports", str(reports), "--workers", "2"],
+        tmp_path / "parent.log",
+    )
+
+    def two_running():
+        try:
+            study = load(journal, "many")
+        except KeyError:
+            return False
+        return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))) == 2
+
+    try:
+        wait_for(two_running, 240, "both workers to run a trial")
+        parent.send_signal(signal.SIGTERM)
+        code = parent.wait(timeout=180)
+    finally:
+        stop(parent)
+    assert code == 130, read(tmp_path / "parent.log")
+    study = load(journal, "many")
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+    for trial in study.get_trials(states=(TrialState.FAIL,)):
+        assert trial.user_attrs["fail_reason"].startswith("interrupted")
+    assert (reports / "many" / "summary.md").is_file()
