@@ -28,6 +28,12 @@ EVALUATION_BATCH_SIZE = 2048
 # entry holds a few megabytes of compiled code and one set of weights.
 COMPILED_CACHE_SIZE = 16
 
+# Batches at least this large train in TensorFlow's graph instead of an XLA program. An
+# epoch of them has few steps, so the per-step dispatch that XLA removes costs little;
+# TensorFlow's own (oneDNN) matrix products beat XLA's on the large weight-gradient
+# products; and building the graph takes about 0.3 s where XLA compiles for 1.5 s.
+XLA_BELOW_BATCH_SIZE = 1024
+
 HISTORY_KEYS = (
     "loss",
     "accuracy",
@@ -114,17 +120,20 @@ class TrainResult:
 
 
 class _CompiledNetwork:
-    """The network, with its training epoch compiled by XLA once for all runs of its shapes.
+    """The network, with its training epoch compiled once for all runs of its shapes.
 
     A plain `model.fit` on this CPU spends most of its time between small matrix products:
-    a tf.data iterator and an executor call per batch. Here a whole epoch is one XLA
-    program: the training images stay in memory as a tensor, a loop inside the program
+    a tf.data iterator and an executor call per batch. Here a whole epoch is one call: the
+    training images stay in memory as a tensor, and a loop inside one compiled graph
     gathers each shuffled batch and runs the forward pass, the gradients and the Keras
-    optimizer's update. Compiling takes about a second, more than an epoch, so a compiled
-    network is kept (see `_compiled`) and reused by every later run with the same shapes;
-    learning rate, dropout rate and L1/L2 strengths are variables read by the program, not
-    constants baked into it. `start` loads a run's freshly built initial weights and zeroes
-    the optimizer state, so a reused program computes exactly what a new one would.
+    optimizer's update. Below `XLA_BELOW_BATCH_SIZE` XLA compiles that loop into one
+    program; above it TensorFlow's graph runs it (see there why).
+
+    Compiling costs more than an epoch, so a compiled network is kept (see `_compiled`)
+    and reused by every later run with the same shapes; learning rate, dropout rate and
+    L1/L2 strengths are variables read by the graph, not constants baked into it. `start`
+    loads a run's freshly built initial weights and zeroes the optimizer state, so a
+    reused graph computes exactly what a new one would.
     """
 
     def __init__(self, shape: ModelConfig, *, dropout: bool, penalty: bool, batch_size: int):
@@ -142,7 +151,9 @@ class _CompiledNetwork:
         # One (l1, l2) pair per Dense kernel, zero where the config puts no penalty.
         self.strengths = tf.Variable(tf.zeros((len(self.dense), 2)), trainable=False)
         self.run_seed = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.epoch = tf.function(self._epoch, jit_compile=True, autograph=False)
+        self.epoch = tf.function(
+            self._epoch, jit_compile=batch_size < XLA_BELOW_BATCH_SIZE, autograph=False
+        )
 
     def start(self, model: keras.Model, config: ModelConfig, seed: int) -> None:
         """Resets weights, optimizer state and hyperparameters for a new run of `model`."""
@@ -165,11 +176,12 @@ class _CompiledNetwork:
         for index, layer in enumerate(self.dense[:-1]):
             x = layer.activation(tf.matmul(x, layer.kernel) + layer.bias)
             if step is not None and self.dropout:
-                # Keras' Dropout draws its masks with the "auto" random algorithm, which XLA
-                # on CPU runs about 150 times slower than Threefry: on a 128-unit layer that
-                # doubled the epoch. Same semantics: keep with probability 1 - rate, rescale.
+                # Keras' Dropout draws its masks with the "auto_select" random algorithm,
+                # which XLA on CPU runs about 150 times slower than Philox named outright:
+                # on a 128-unit layer it doubled the epoch. Same semantics: keep each unit
+                # with probability 1 - rate and scale it by 1 / (1 - rate).
                 seed = tf.stack([self.run_seed, step * len(self.dense) + index])
-                noise = tf.random.stateless_uniform(tf.shape(x), seed, alg="threefry")
+                noise = tf.random.stateless_uniform(tf.shape(x), seed, alg="philox")
                 x = tf.where(noise >= self.dropout_rate, x / (1.0 - self.dropout_rate), 0.0)
         output = self.dense[-1]
         return tf.matmul(x, output.kernel) + output.bias
