@@ -833,7 +833,7 @@ def section_002(runs: Runs, figures: Path, plots) -> tuple[str, list[str]]:
     panels.append(("Hidden units", units, {"": (list(SEED_002_HIDDEN.values()), ours)}))
 
     for title, name, values, seed_table in (
-        ("Batch size (fixed iterations)", "batch", BATCHES, SEED_002_BATCH),
+        ("Batch size (4000 iterations)", "batch", BATCHES, SEED_002_BATCH),
         ("L2 strength lambda", "L2", STRENGTHS, SEED_002_L2),
         ("Keep probability", "keep", KEEPS, SEED_002_KEEP),
     ):
