@@ -264,8 +264,11 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
             "run's wall time minus its epochs at the steady rate: building, compiling, "
             "set-up and the final test evaluation; for kerasnn once for shapes not compiled "
             "before in the process, and once for a second run with the same shapes "
-            "(another seed), as a study's later trials are. Test accuracy is after the last "
-            "epoch for both.",
+            "(another seed), as a study's later trials are (a short warm-up run first "
+            "converts the dataset to tensors, once per process). kerasnn runs batches "
+            f"below {training.XLA_BELOW_BATCH_SIZE} as one XLA program per epoch and larger "
+            "ones as one TensorFlow graph per epoch. Test accuracy is after the last epoch "
+            "for both.",
             "",
             header,
             *lines,
@@ -297,6 +300,9 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     load_before = report.load_average()
     dataset = load_dataset("fashion_mnist")
+    # One short run first, so that what a process does once (TensorFlow's start-up, the
+    # dataset's conversion to tensors) is not charged to the first row's overhead.
+    train(ModelConfig(hidden_units=16), TrainConfig(batch_size=1000, epochs=1), dataset)
     flops = matmul_throughput()
     rows = []
     for batch_size, hidden_units in QUICK_ROWS if args.quick else ROWS:
