@@ -1293,7 +1293,23 @@ PROSE: dict[str, dict[str, str]] = {
         "experiments (its figures are lost in the OCR), so its claims are tested rather than "
         "its values compared. Its epoch count is unknown; we train 15 epochs. The seed's "
         "later mixed runs (batch 100-7000 with dropout 0.4, L1+L2 on the output layer) are "
-        "not repeated.",
+        "not repeated, and seed 003 was run on Fashion-MNIST only (not on MNIST).",
+        "evidence": "The cross-entropy table reproduces to float32 precision, with its "
+        "minimum at a = y for all three targets. In 15 epochs the plain network overfits "
+        "only mildly (a gap of about 2.4 points, validation loss barely off its minimum), so "
+        "the differences below are small, and each rests on one run. Most of the seed's "
+        "claims hold in direction: large batches overfit less but learn less; every penalty "
+        "narrows the gap; L2 beats L1 at every placement; sigmoid has the smallest gap of "
+        "the four activations; the three 'optimal' models all overfit less than the plain "
+        "one. Two readings need correcting. Dropout 0.4 is not special: the gap falls "
+        "steadily from 0.1 to 0.5, so 0.5 overfits least and 0.4 comes second. And 'less "
+        "overfitting' from a penalty on the hidden layer (L1, L2 or both) or on both layers "
+        "is mostly underfitting: those runs lose 5 to 14 points of validation accuracy "
+        "(L1+L2 on the hidden layer is 6.6 "
+        "points below L2 alone, not 'slightly'); only L2 on the output layer narrows the gap "
+        "at almost no cost. None of the three 'optimal' models is more accurate on "
+        "validation than the plain network; they trade up to about a point of accuracy for about "
+        "half the gap, which is what the seed's criterion asked for.",
     },
     "004": {
         "did": "**The seed** (a course's numpy two-layer network on MNIST) filled a "
