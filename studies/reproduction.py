@@ -345,7 +345,13 @@ def _weight_rows(kernels: dict[str, np.ndarray], path: Path) -> None:
     for row, (label, kernel) in zip(axes, kernels.items(), strict=False):
         scale = float(np.abs(kernel).max()) or 1.0
         for digit, axis in enumerate(row):
-            axis.imshow(kernel[:, digit].reshape(28, 28), cmap="seismic", vmin=-scale, vmax=scale)
+            axis.imshow(
+                kernel[:, digit].reshape(28, 28),
+                cmap="seismic",
+                vmin=-scale,
+                vmax=scale,
+                interpolation="nearest",
+            )
             axis.set_xticks([])
             axis.set_yticks([])
             if digit == 0:
