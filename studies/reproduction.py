@@ -1210,9 +1210,10 @@ def write_reproduction(storage_url: str, reports: str | os.PathLike = "reports")
 # Where the stored trials came from; written by whoever ran them.
 RUN_NOTE = (
     "The trials ran from clean checkouts (git worktree) of commit 36d2400 (seeds 000, 001, "
-    "003, 004) and 71bef2d (seed 002), because the shared working tree held other "
-    "engineers' uncommitted changes to the training code; the study modules are the "
-    "committed ones."
+    "003, 004: `python -m studies.run reproduce`) and 71bef2d (seed 002: "
+    "`python -m studies.run reproduce-002 --fresh`, replacing a first run at 8 epochs), "
+    "because the shared working tree held other engineers' uncommitted changes to the "
+    "training code; the study modules are the committed ones."
 )
 
 # What each seed did, what could not be matched, and (filled in after reading the results)
