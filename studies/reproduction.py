@@ -545,24 +545,20 @@ def section_003(runs: Runs, figures: Path, plots) -> tuple[str, list[str]]:
                 ),
             ]
         )
+
+    def lower(claim, text, first, second):
+        """A claim that `first` is below `second`, as a table row."""
+        return [claim, text, signed(first - second), claim_verdict(first < second)]
+
     if known("batch=100", "L1 0.01 hidden"):
-        claims.append(
-            [
-                "L1 0.01 on the hidden layer reduces overfitting",
-                f"gap {signed(gap('L1 0.01 hidden'))} vs {signed(gap('batch=100'))} without",
-                signed(gap("L1 0.01 hidden") - gap("batch=100")),
-                claim_verdict(gap("L1 0.01 hidden") < gap("batch=100")),
-            ]
-        )
+        first, second = gap("L1 0.01 hidden"), gap("batch=100")
+        text = f"gap {signed(first)} vs {signed(second)} without"
+        claims.append(lower("L1 0.01 on the hidden layer reduces overfitting", text, first, second))
     if known("L1 0.01 hidden", "L1 0.01 both"):
-        claims.append(
-            [
-                "L1 on both layers: worse accuracy than on the hidden layer",
-                f"val acc {fmt(val('L1 0.01 both'))} vs {fmt(val('L1 0.01 hidden'))}",
-                signed(val("L1 0.01 both") - val("L1 0.01 hidden")),
-                claim_verdict(val("L1 0.01 both") < val("L1 0.01 hidden")),
-            ]
-        )
+        first, second = val("L1 0.01 both"), val("L1 0.01 hidden")
+        text = f"val acc {fmt(first)} vs {fmt(second)}"
+        claim = "L1 on both layers: worse accuracy than on the hidden layer"
+        claims.append(lower(claim, text, first, second))
     penalties = [f"{n} 0.01 {p}" for n in ("L1", "L2") for p in ("hidden", "output", "both")]
     penalties.append("L1+L2 0.01 hidden")
     if known(*penalties):
