@@ -8,11 +8,11 @@ in one process, one after the other. "Plain" is `build_model(config)` (Keras' de
 compile: no XLA on CPU, one step per call) and `model.fit`. "kerasnn" is `kerasnn.train`,
 whose epoch also measures the whole training and validation sets in inference mode; its
 training-only epoch (the figure compared with the plain fit and the floor) is timed on the
-same compiled program right after.
+same compiled program, between the plain fit's epochs.
 
 The floor is the arithmetic alone: 4 x parameters FLOPs per image (the forward product,
 and the two backward products; the input gradient of the first layer is never needed)
-at the matrix-multiply throughput measured in the same run.
+at the matrix-multiply throughput measured in the same run, between the epochs.
 """
 
 from __future__ import annotations
@@ -55,38 +55,54 @@ TARGET_OVERHEAD_S = 1.0
 TARGET_ACCURACY_POINTS = 0.5
 
 
-def matmul_throughput(repeats: int = 5) -> float:
-    """Best single-precision FLOP/s of a large square matrix product, with and without XLA."""
-    a = tf.random.normal((MATMUL_SIZE, MATMUL_SIZE), seed=1)
-    b = tf.random.normal((MATMUL_SIZE, MATMUL_SIZE), seed=2)
-    best = 0.0
-    for jit_compile in (False, True):
-        product = tf.function(tf.matmul, jit_compile=jit_compile)
-        product(a, b).numpy()  # Compiles, and touches the output memory once.
-        for _ in range(repeats):
-            started = time.perf_counter()
-            for _ in range(4):
-                result = product(a, b)
-            result.numpy()
-            seconds = (time.perf_counter() - started) / 4
-            best = max(best, 2 * MATMUL_SIZE**3 / seconds)
-    return best
-
-
-class EpochClock(keras.callbacks.Callback):
-    """Wall time of every epoch, and the weights after the last one."""
+class MatmulClock:
+    """Single-precision FLOP/s of a large square matrix product, with and without XLA."""
 
     def __init__(self):
+        self.a = tf.random.normal((MATMUL_SIZE, MATMUL_SIZE), seed=1)
+        self.b = tf.random.normal((MATMUL_SIZE, MATMUL_SIZE), seed=2)
+        self.products = [tf.function(tf.matmul, jit_compile=jit) for jit in (False, True)]
+        for product in self.products:
+            product(self.a, self.b).numpy()  # Compiles, and touches the output memory once.
+
+    def sample(self) -> float:
+        """The faster of the two products, timed now."""
+        best = 0.0
+        for product in self.products:
+            started = time.perf_counter()
+            product(self.a, self.b).numpy()
+            best = max(best, 2 * MATMUL_SIZE**3 / (time.perf_counter() - started))
+        return best
+
+
+class Interleave(keras.callbacks.Callback):
+    """Times the plain fit's epochs and, between them, one kerasnn epoch and the matmul.
+
+    Other processes share this machine's two cores; alternating the three measurements
+    exposes them to the same load, so their ratios stay meaningful when it changes.
+    """
+
+    def __init__(self, compiled_run, matmul: MatmulClock):
         super().__init__()
-        self.seconds: list[float] = []
+        self.compiled_run, self.matmul = compiled_run, matmul
+        self.plain_s, self.kerasnn_s, self.flops = [], [], []
         self.final_weights = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.started)
+        self.plain_s.append(time.perf_counter() - self.started)
         self.final_weights = self.model.get_weights()
+        started = time.perf_counter()
+        self.compiled_run.fit_epoch(epoch)
+        self.kerasnn_s.append(time.perf_counter() - started)
+        self.flops.append(self.matmul.sample())
+
+
+class FinalWeights(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights = self.model.get_weights()
 
 
 def test_accuracy(model: keras.Model, weights, dataset) -> float:
@@ -100,86 +116,73 @@ def steady(seconds: list[float]) -> float:
     return statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
 
 
-def plain_fit(config: ModelConfig, batch_size: int, epochs: int, dataset) -> dict:
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(SEED)
-    clock = EpochClock()
-    started = time.perf_counter()
-    model = build_model(config)
-    model.fit(
-        dataset.x_train,
-        dataset.y_train,
-        batch_size=batch_size,
-        epochs=epochs,
-        callbacks=[clock],
-        verbose=0,
-    )
-    total = time.perf_counter() - started
-    epoch_s = steady(clock.seconds)
-    return {
-        "epoch_s": epoch_s,
-        "overhead_s": total - epochs * epoch_s,
-        "test_accuracy": test_accuracy(model, clock.final_weights, dataset),
-    }
-
-
 def kerasnn_fit(config: ModelConfig, batch_size: int, epochs: int, dataset, seed: int) -> dict:
     train_config = TrainConfig(batch_size=batch_size, epochs=epochs, seed=seed)
-    clock = EpochClock()
+    final = FinalWeights()
     started = time.perf_counter()
-    result = train(config, train_config, dataset, callbacks=[clock])
+    result = train(config, train_config, dataset, callbacks=[final])
     total = time.perf_counter() - started
     measured_s = steady(result.history["seconds"])
     return {
         "measured_epoch_s": measured_s,
         "overhead_s": total - epochs * measured_s,
-        "test_accuracy": test_accuracy(result.model, clock.final_weights, dataset),
+        "test_accuracy": test_accuracy(result.model, final.weights, dataset),
         "result": result,
         "train_config": train_config,
     }
 
 
-def training_epoch_seconds(config, run: dict, epochs: int, dataset) -> float:
-    """Seconds of kerasnn's training pass alone, on the program `train` just compiled."""
-    compiled = training._CompiledRun(run["result"].model, config, run["train_config"], dataset)
-    seconds = []
-    for epoch in range(epochs):
-        started = time.perf_counter()
-        compiled.fit_epoch(epoch)
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds)
-
-
-def measure_row(batch_size, hidden_units, epochs, dataset, flops_per_second) -> dict:
+def measure_row(batch_size, hidden_units, epochs, dataset, matmul: MatmulClock) -> dict:
     config = ModelConfig(hidden_units=hidden_units, dropout_rate=DROPOUT_RATE)
-    plain = plain_fit(config, batch_size, epochs, dataset)
     cold = kerasnn_fit(config, batch_size, epochs, dataset, seed=SEED)
     # A second run with the same shapes, as a study's later trials are: nothing to compile.
     warm = kerasnn_fit(config, batch_size, epochs, dataset, seed=SEED + 1)
-    epoch_s = training_epoch_seconds(config, cold, epochs, dataset)
-    parameters = cold["result"].model.count_params()
+    # kerasnn's training pass alone, on the program `train` compiled, between plain epochs.
+    compiled_run = training._CompiledRun(
+        cold["result"].model, config, cold["train_config"], dataset
+    )
+    interleave = Interleave(compiled_run, matmul)
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(SEED)
+    started = time.perf_counter()
+    model = build_model(config)
+    setup_s = time.perf_counter() - started
+    model.fit(
+        dataset.x_train,
+        dataset.y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        callbacks=[interleave],
+        verbose=0,
+    )
+    plain_s = steady(interleave.plain_s)
+    epoch_s = steady(interleave.kerasnn_s)
+    flops = statistics.median(interleave.flops[1:])
+    parameters = model.count_params()
     images = len(dataset.y_train)
-    floor_s = 4 * parameters * images / flops_per_second
+    floor_s = 4 * parameters * images / flops
     return {
         "batch_size": batch_size,
         "hidden_units": hidden_units,
-        "plain_epoch_s": plain["epoch_s"],
+        "plain_epoch_s": plain_s,
         "kerasnn_epoch_s": epoch_s,
         "floor_epoch_s": floor_s,
-        "speedup": plain["epoch_s"] / epoch_s,
+        "speedup": plain_s / epoch_s,
         "floor_ratio": epoch_s / floor_s,
-        "plain_test_accuracy": plain["test_accuracy"],
+        "plain_test_accuracy": test_accuracy(model, interleave.final_weights, dataset),
         "kerasnn_test_accuracy": cold["test_accuracy"],
+        "kerasnn_test_accuracy_seed_1": warm["test_accuracy"],
         "first_epoch_overhead_s": cold["overhead_s"],
         "first_epoch_overhead_warm_s": warm["overhead_s"],
-        "plain_first_epoch_overhead_s": plain["overhead_s"],
+        "plain_first_epoch_overhead_s": setup_s + interleave.plain_s[0] - plain_s,
         "kerasnn_measured_epoch_s": cold["measured_epoch_s"],
-        "plain_images_per_s": images / plain["epoch_s"],
+        "plain_images_per_s": images / plain_s,
         "kerasnn_images_per_s": images / epoch_s,
         "parameters": parameters,
         "train_images": images,
         "epochs": epochs,
-        "matmul_gflop_s": flops_per_second / 1e9,
+        "matmul_gflop_s": flops / 1e9,
     }
 
 
@@ -209,9 +212,13 @@ def targets(rows: list[dict]) -> list[str]:
                 f"{verdict(row['floor_ratio'] <= limit)}"
             )
         points = 100 * abs(row["kerasnn_test_accuracy"] - row["plain_test_accuracy"])
+        # Same seed, same initial weights, but other dropout masks and batch orders: how
+        # much kerasnn's own result moves with the seed says what "noise" is here.
+        spread = 100 * abs(row["kerasnn_test_accuracy"] - row["kerasnn_test_accuracy_seed_1"])
         lines.append(
             f"{label}: test accuracy differs by {points:.2f} points "
-            f"(target <= {TARGET_ACCURACY_POINTS:g}): {verdict(points <= TARGET_ACCURACY_POINTS)}"
+            f"(target <= {TARGET_ACCURACY_POINTS:g}): {verdict(points <= TARGET_ACCURACY_POINTS)}; "
+            f"kerasnn with seed 1 instead of 0 differs from itself by {spread:.2f} points"
         )
     worst_cold = max(row["first_epoch_overhead_s"] for row in rows)
     worst_warm = max(row["first_epoch_overhead_warm_s"] for row in rows)
@@ -229,8 +236,8 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
         "| batch | hidden | plain s/epoch | kerasnn s/epoch | floor s/epoch | speed-up "
         "| kerasnn / floor | kerasnn s/epoch incl. measurement | plain images/s "
         "| kerasnn images/s | first-epoch overhead plain / kerasnn new shapes / repeated "
-        "| test accuracy plain / kerasnn |\n"
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+        "| test accuracy plain / kerasnn | matmul GFLOP/s |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|"
     )
     lines = [
         f"| {r['batch_size']} | {r['hidden_units']} | {r['plain_epoch_s']:.3f} "
@@ -239,7 +246,8 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
         f"| {r['plain_images_per_s']:,.0f} | {r['kerasnn_images_per_s']:,.0f} "
         f"| {r['plain_first_epoch_overhead_s']:.2f} / {r['first_epoch_overhead_s']:.2f} / "
         f"{r['first_epoch_overhead_warm_s']:.2f} s "
-        f"| {100 * r['plain_test_accuracy']:.2f} / {100 * r['kerasnn_test_accuracy']:.2f} |"
+        f"| {100 * r['plain_test_accuracy']:.2f} / {100 * r['kerasnn_test_accuracy']:.2f} "
+        f"| {r['matmul_gflop_s']:.0f} |"
         for r in rows
     ]
     first = rows[0]
@@ -253,22 +261,23 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
             f"Fashion-MNIST, {first['train_images']:,} training images, "
             f"Flatten -> Dense(hidden, relu) -> Dropout({DROPOUT_RATE}) -> Dense(10, softmax), "
             f"Adam 1e-3, seed {SEED}, {first['epochs']} epochs per run. Seconds per epoch are "
-            "the median of the epochs after the first. *Plain* is `model.fit` on "
+            "medians over the epochs after the first. *Plain* is `model.fit` on "
             "`build_model(config)` with Keras' default compile (no XLA on CPU, one step per "
-            "call). *kerasnn* is the training pass of `kerasnn.train` (one XLA program per "
-            "epoch); *incl. measurement* adds what `train` also does every epoch: the whole "
-            "training and validation sets in inference mode. The *floor* is "
-            "4 x parameters FLOPs per image at the matrix-multiply throughput measured in "
-            f"this run ({first['matmul_gflop_s']:.0f} GFLOP/s, {MATMUL_SIZE}x{MATMUL_SIZE} "
-            "float32, best of TensorFlow with and without XLA). *First-epoch overhead* is a "
-            "run's wall time minus its epochs at the steady rate: building, compiling, "
-            "set-up and the final test evaluation; for kerasnn once for shapes not compiled "
-            "before in the process, and once for a second run with the same shapes "
-            "(another seed), as a study's later trials are (a short warm-up run first "
-            "converts the dataset to tensors, once per process). kerasnn runs batches "
-            f"below {training.XLA_BELOW_BATCH_SIZE} as one XLA program per epoch and larger "
-            "ones as one TensorFlow graph per epoch. Test accuracy is after the last epoch "
-            "for both.",
+            "call). *kerasnn* is the training pass of `kerasnn.train`: one XLA program per "
+            f"epoch below batch {training.XLA_BELOW_BATCH_SIZE}, one TensorFlow graph per "
+            "epoch from there on; it is timed between the plain fit's epochs, each followed "
+            "by a sample of the matrix-multiply throughput, so that all three see the same "
+            "load from other processes. *incl. measurement* is `train`'s whole epoch, which "
+            "also measures the training and validation sets in inference mode (60,000 "
+            "images forward). The *floor* is 4 x parameters FLOPs per image at the row's "
+            f"median matrix-multiply throughput ({MATMUL_SIZE}x{MATMUL_SIZE} float32, the "
+            "faster of TensorFlow with and without XLA). *First-epoch overhead* is a run's "
+            "wall time minus its epochs at the steady rate: building, compiling, set-up and "
+            "(kerasnn) the final test evaluation; for kerasnn once for shapes not compiled "
+            "before in the process, and once for a second run with the same shapes (another "
+            "seed), as a study's later trials are; a short warm-up run first converts the "
+            "dataset to tensors, once per process. Test accuracy is after the last epoch, "
+            "for both from the same initial weights (seed 0).",
             "",
             header,
             *lines,
@@ -303,10 +312,10 @@ def main(argv=None) -> None:
     # One short run first, so that what a process does once (TensorFlow's start-up, the
     # dataset's conversion to tensors) is not charged to the first row's overhead.
     train(ModelConfig(hidden_units=16), TrainConfig(batch_size=1000, epochs=1), dataset)
-    flops = matmul_throughput()
+    matmul = MatmulClock()
     rows = []
     for batch_size, hidden_units in QUICK_ROWS if args.quick else ROWS:
-        row = measure_row(batch_size, hidden_units, epochs, dataset, flops)
+        row = measure_row(batch_size, hidden_units, epochs, dataset, matmul)
         rows.append(row)
         print(
             f"batch {batch_size:>5} hidden {hidden_units:>4}: plain {row['plain_epoch_s']:.3f} s, "
@@ -316,12 +325,6 @@ def main(argv=None) -> None:
             f"{row['first_epoch_overhead_warm_s']:.2f} s",
             flush=True,
         )
-    # Measured again at the end and the best kept, so a busy moment cannot lower the floor.
-    best_flops = max(flops, matmul_throughput())
-    for row in rows:
-        row["floor_epoch_s"] *= flops / best_flops
-        row["floor_ratio"] = row["kerasnn_epoch_s"] / row["floor_epoch_s"]
-        row["matmul_gflop_s"] = best_flops / 1e9
     loads = (load_before, report.load_average())
     text = markdown(rows, report.machine(), loads, time.perf_counter() - started)
     path = report.write_section("speed", text, args.report)
