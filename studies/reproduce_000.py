@@ -19,7 +19,7 @@ from kerasnn import ModelConfig, TrainConfig
 from studies.reproduction import configure
 
 QUESTION = "Seed 000: when does early stopping trigger, what does shuffling do, how does L2 act?"
-DEFAULTS = {"dataset": "mnist", "epochs": 30, "scale": "symmetric"}
+DEFAULTS = {"dataset": "mnist", "pruner": "none", "epochs": 30, "scale": "symmetric"}
 MODEL = ModelConfig(hidden_units=0, optimizer="sgd", learning_rate=0.01, regularize="output")
 
 _STOPPING = {"epochs": 50, "early_stopping_patience": 2}

@@ -16,7 +16,7 @@ from kerasnn import ModelConfig, TrainConfig
 from studies.reproduction import configure
 
 QUESTION = "Seed 001: does one ReLU layer with weight decay reach 99.7% train / 98.1% val?"
-DEFAULTS = {"dataset": "mnist", "epochs": 20}
+DEFAULTS = {"dataset": "mnist", "pruner": "none", "epochs": 20}
 MODEL = ModelConfig(hidden_units=256, activation="relu", optimizer="sgd", learning_rate=0.1)
 
 SETTINGS = {f"decay={c}": {"l2": c, "regularize": "both"} for c in (0.0, 1e-4, 1e-3)}

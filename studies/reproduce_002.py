@@ -22,7 +22,7 @@ from kerasnn import ModelConfig, TrainConfig
 from studies.reproduction import configure
 
 QUESTION = "Seed 002: how do length, width, batch, L2, dropout and depth move accuracy?"
-DEFAULTS = {"dataset": "fashion_mnist", "epochs": 16}
+DEFAULTS = {"dataset": "fashion_mnist", "pruner": "none", "epochs": 16}
 MODEL = ModelConfig(hidden_units=50, activation="relu", optimizer="sgd", learning_rate=0.1)
 ITERATIONS = 4000
 TRAIN_IMAGES = 50_000

@@ -18,7 +18,7 @@ from kerasnn import ModelConfig, TrainConfig
 from studies.reproduction import configure
 
 QUESTION = "Seed 003: which batch size, dropout, penalty and activation overfit least?"
-DEFAULTS = {"dataset": "fashion_mnist", "epochs": 15}
+DEFAULTS = {"dataset": "fashion_mnist", "pruner": "none", "epochs": 15}
 MODEL = ModelConfig(hidden_units=128, activation="relu", optimizer="adam", learning_rate=1e-3)
 
 _BATCH = {"batch_size": 100}

@@ -18,7 +18,7 @@ from kerasnn import ModelConfig, TrainConfig
 from studies.reproduction import configure
 
 QUESTION = "Seed 004: how do learning rate and L2 strength move a two-layer network's accuracy?"
-DEFAULTS = {"dataset": "mnist", "epochs": 10}
+DEFAULTS = {"dataset": "mnist", "pruner": "none", "epochs": 10}
 MODEL = ModelConfig(
     hidden_units=128,
     activation="sigmoid",

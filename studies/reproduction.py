@@ -3,6 +3,10 @@
 Every number on "our" side of reports/REPRODUCTION.md is read from the Optuna storage (the
 trials' user attributes and weight artifacts) or, for seed 003's cross-entropy table,
 computed here with Keras' own loss; nothing is typed in by hand except the seeds' numbers.
+
+The reproduce_* studies default to no pruning (`"pruner": "none"` in their DEFAULTS): a
+reproduction measures every grid point to its last epoch, since the seeds' worst settings
+are results too and a median pruner would cut exactly those short.
 """
 
 from __future__ import annotations
@@ -50,7 +54,6 @@ def configure(
     `common`) replace fields of `model_config` and `train_config`. An `epochs` override is
     scaled by the run's epochs over `default_epochs`, so `--epochs 1` shortens every run.
     """
-    _measure_every_point(trial)
     name = trial.suggest_categorical("setting", list(settings))
     return apply(settings[name], model_config, train_config, default_epochs, **common)
 
@@ -80,17 +83,6 @@ def apply(
         dataclasses.replace(model_config, **model_changes),
         dataclasses.replace(train_config, **train_changes),
     )
-
-
-def _measure_every_point(trial) -> None:
-    # A reproduction has to measure every grid point to its last epoch: the seeds' worst
-    # settings are results too, and a median pruner would cut exactly those short.
-    study = getattr(trial, "study", None)
-    if study is not None:
-        import optuna
-
-        if not isinstance(study.pruner, optuna.pruners.NopPruner):
-            study.pruner = optuna.pruners.NopPruner()
 
 
 # ---------------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ from studies import (  # noqa: E402
 )
 
 # Study name -> module. Each module has a docstring, QUESTION and suggest(trial, train_config);
-# it may add SEARCH_SPACE (a grid, run by GridSampler) and DEFAULTS (option defaults).
+# it may add SEARCH_SPACE (a grid, run by GridSampler) and DEFAULTS (option defaults:
+# dataset, trials, epochs, pruner, and the pixel scale).
 STUDIES = {
     "overfitting": overfitting,
     "reproduce-000": reproduce_000,
@@ -166,7 +167,12 @@ def parser() -> argparse.ArgumentParser:
         default="tpe",
         help="Optuna sampler (grid studies always use their grid)",
     )
-    p.add_argument("--pruner", choices=PRUNERS, default="median", help="per-epoch pruner")
+    p.add_argument(
+        "--pruner",
+        choices=PRUNERS,
+        default=None,
+        help=f"per-epoch pruner (default: the study's, else {defaults.pruner})",
+    )
     p.add_argument(
         "--objective",
         choices=OBJECTIVES,
@@ -355,7 +361,7 @@ def run_one(name: str, args, argv: list[str]) -> int:
         storage=args.storage,
         study_name=args.study_name or default_name,
         sampler=args.sampler,
-        pruner=args.pruner,
+        pruner=args.pruner or study_defaults.get("pruner", settings.pruner),
         objective=objective_name,
         penalty=args.penalty,
         reports=args.reports,
