@@ -6,6 +6,7 @@ import dataclasses
 import gc
 import math
 import os
+import subprocess
 import tempfile
 import time
 import warnings
@@ -154,6 +155,37 @@ def count(study: optuna.Study, states) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
+def code_version() -> str:
+    """The git commit of the running code ("+changes" when the tree differs), or "unknown".
+
+    Stored on each trial so that a report can say which code produced its numbers.
+    """
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "kerasnn", "studies"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+changes" if changed else "")
+
+
+CODE_VERSION = code_version()
+
+
 def worker_id() -> str:
     """host:pid, stored on each trial so that a dead worker's trials can be found."""
     return f"{os.uname().nodename}:{os.getpid()}"
@@ -278,6 +310,7 @@ class TrialObjective:
     def __call__(self, trial: optuna.Trial):
         # First of all, so that a worker killed at any later moment can be recognised.
         trial.set_user_attr("worker", worker_id())
+        trial.set_user_attr("code_version", CODE_VERSION)
         self._refuse_surplus(trial)
         model_config, train_config = self.module.suggest(trial, self.base)
         trial.set_user_attr("model_config", dataclasses.asdict(model_config))

@@ -1103,6 +1103,10 @@ def _header(runs_by_seed: dict[str, Runs]) -> list[str]:
     ended = [t.datetime_complete for t in trials if t.datetime_complete]
     seconds = sum(float(t.user_attrs.get("seconds") or 0) for t in trials)
     workers = sorted({t.user_attrs.get("worker", "?").split(":")[0] for t in trials})
+    versions = sorted({t.user_attrs.get("code_version", "unknown") for t in trials})
+    commands = sorted(
+        {runs.study.user_attrs.get("command", "") for runs in runs_by_seed.values() if runs.study}
+    )
     seeds = sorted({(t.user_attrs.get("train_config") or {}).get("seed") for t in trials} - {None})
     cpu = platform.processor() or platform.machine()
     try:
@@ -1122,7 +1126,7 @@ def _header(runs_by_seed: dict[str, Runs]) -> list[str]:
         "reports/reproduction/ from the storage without training.",
         "",
         f"- Machine: {platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores "
-        f"visible (shared with other jobs); trials ran on host(s) {', '.join(workers) or '—'}.",
+        f"visible; trials ran on host(s) {', '.join(workers) or '—'}.",
         f"- Versions: Python {sys.version.split()[0]}, TensorFlow {tf.__version__}, Keras "
         f"{keras.__version__}, Optuna {optuna.__version__}, NumPy {np.__version__}.",
         f"- Seed: {', '.join(str(s) for s in seeds) or '—'} (weights, dropout, shuffling and the "
@@ -1130,7 +1134,11 @@ def _header(runs_by_seed: dict[str, Runs]) -> list[str]:
         "percentage points are within run-to-run noise.",
         f"- Runs: {len(trials)} trials, {seconds / 60:.0f} minutes of training, finished "
         + (f"{min(ended):%Y-%m-%d %H:%M} to {max(ended):%Y-%m-%d %H:%M}." if ended else "—.")
-        + f" Report built {datetime.datetime.now():%Y-%m-%d %H:%M}. {RUN_NOTE}",
+        + f" Report built {datetime.datetime.now():%Y-%m-%d %H:%M}. Code: commit(s) "
+        + ", ".join(f"`{version}`" for version in versions)
+        + "; commands: "
+        + ", ".join(f"`{command}`" for command in commands if command)
+        + ".",
         "- Data: 10,000 validation images are split off each training set (stratified, seed "
         "0), leaving 50,000 for training; the test set is evaluated once per configuration, "
         "with the weights of its best validation epoch, and never used to choose. "
@@ -1222,16 +1230,6 @@ def write_reproduction(storage_url: str, reports: str | os.PathLike = "reports")
     path.write_text("\n".join(document).replace("\n\n\n", "\n\n"))
     return path
 
-
-# Where the stored trials came from; written by whoever ran them.
-RUN_NOTE = (
-    "The trials ran from clean checkouts (git worktree) of commit 36d2400 (seeds 000, 001, "
-    "003, 004: `python -m studies.run reproduce`) and 71bef2d (seed 002: "
-    "`python -m studies.run reproduce-002 --fresh`, replacing a first run at 8 epochs), "
-    "because the shared working tree held other engineers' uncommitted changes to the "
-    "training code; seed 003 on MNIST ran from 28eada9 (`python -m studies.run "
-    "reproduce-003 --dataset mnist`). The study modules are the committed ones."
-)
 
 # What each seed did, what could not be matched, and (filled in after reading the results)
 # what the evidence says. Numbers belong in the generated tables, not here.
