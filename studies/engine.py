@@ -186,6 +186,12 @@ def code_version() -> str:
 CODE_VERSION = code_version()
 
 
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB.
+
+
 def worker_id() -> str:
     """host:pid, stored on each trial so that a dead worker's trials can be found."""
     return f"{os.uname().nodename}:{os.getpid()}"
@@ -344,6 +350,8 @@ class TrialObjective:
                 value = None
             trial.set_user_attr(key, value)
         trial.set_user_attr("history", _rounded(result.history))
+        # The process's peak memory so far: flat across a study's trials means no leak.
+        trial.set_user_attr("peak_rss_mb", round(_peak_rss_mb(), 1))
         try:
             values = (
                 scoring.pareto(result)
