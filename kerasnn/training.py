@@ -380,8 +380,9 @@ def train(
 
     Seeds everything from `train_config.seed` and clears the previous run's Keras state,
     so the same arguments give the same numbers on the same machine. On the TensorFlow
-    backend each epoch is one XLA program (see `_CompiledNetwork`); on other backends
-    (KERAS_BACKEND=jax, ...) it is `model.fit`.
+    backend each epoch is one call into a graph compiled once per shape and kept for later
+    runs (see `_CompiledNetwork`); on other backends (KERAS_BACKEND=jax, ...) it is
+    `model.fit`.
 
     After every epoch the whole training and validation sets are measured in inference
     mode; the run stops early when it diverges (a non-finite loss, or a training

@@ -86,8 +86,17 @@ def test_same_seed_and_config_give_identical_numbers_even_after_other_runs(small
         (ModelConfig(hidden_units=64, l1=1e-4, l2=1e-3, regularize="both"), 128),
         (ModelConfig(hidden_units=64, optimizer="sgd", learning_rate=0.05, momentum=0.9), 128),
         (ModelConfig(hidden_units=64, l2=1e-3), training.XLA_BELOW_BATCH_SIZE),
+        (ModelConfig(hidden_units=0, l1=1e-4, regularize="output", optimizer="rmsprop"), 128),
+        (ModelConfig(hidden_units=32, hidden_layers=2, activation="tanh", l2=1e-3), 128),
     ],
-    ids=["adam", "l1_l2_both_layers", "sgd_momentum", "large_batches_without_xla"],
+    ids=[
+        "adam",
+        "l1_l2_both_layers",
+        "sgd_momentum",
+        "large_batches_without_xla",
+        "softmax_regression_rmsprop",
+        "two_hidden_layers",
+    ],
 )
 def test_fast_path_follows_a_plain_keras_fit_step_for_step(small, config, batch_size):
     # Without shuffling and dropout both see the same batches from the same initial
