@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -64,8 +65,18 @@ def machine() -> dict[str, str]:
     }
 
 
-def describe_machine(info: dict[str, str]) -> str:
-    return "\n".join(f"- {key.capitalize()}: {value}" for key, value in info.items())
+def describe_machine(info: dict[str, str]) -> list[str]:
+    """The closing lines of a section: the machine, and whether a GPU took part."""
+    gpu = not info["accelerator"].startswith("none")
+    return [
+        "Machine:",
+        "",
+        *(f"- {key.capitalize()}: {value}" for key, value in info.items()),
+        "",
+        "Figures are from the GPU listed above."
+        if gpu
+        else "No GPU was available; every figure is CPU-only.",
+    ]
 
 
 def write_section(name: str, body: str, path: Path = REPORT) -> Path:
@@ -85,3 +96,15 @@ def write_section(name: str, body: str, path: Path = REPORT) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def publish(name: str, text: str, checks: list[str], rows: list[dict], args) -> None:
+    """Writes a benchmark's section (and, with --json, its rows) and prints its verdicts."""
+    path = write_section(name, text, args.report)
+    print(f"wrote {path}")
+    for line in checks:
+        print(line)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        print(f"wrote {args.json}")

@@ -18,7 +18,6 @@ at the matrix-multiply throughput measured in the same run, between the epochs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -286,11 +285,7 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
             "",
             *[f"- {line}" for line in targets(rows)],
             "",
-            "Machine:",
-            "",
-            report.describe_machine(info),
-            "",
-            "No GPU was available; every figure is CPU-only.",
+            *report.describe_machine(info),
         ]
     )
 
@@ -327,14 +322,7 @@ def main(argv=None) -> None:
         )
     loads = (load_before, report.load_average())
     text = markdown(rows, report.machine(), loads, time.perf_counter() - started)
-    path = report.write_section("speed", text, args.report)
-    print(f"wrote {path}")
-    for line in targets(rows):
-        print(line)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    report.publish("speed", text, targets(rows), rows, args)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ epochs (compiling, building, storing results), for the trials that ran to the en
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -194,11 +193,7 @@ def markdown(rows: list[dict], args, info: dict, loads: tuple[str, str], seconds
             "",
             *[f"- {line}" for line in verdicts(rows)],
             "",
-            "Machine:",
-            "",
-            report.describe_machine(info),
-            "",
-            "No GPU was available; every figure is CPU-only.",
+            *report.describe_machine(info),
         ]
     )
 
@@ -236,14 +231,7 @@ def main(argv=None) -> None:
             )
     loads = (load_before, report.load_average())
     text = markdown(rows, args, report.machine(), loads, time.perf_counter() - started)
-    path = report.write_section("study", text, args.report)
-    print(f"wrote {path}")
-    for line in verdicts(rows):
-        print(line)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    report.publish("study", text, verdicts(rows), rows, args)
 
 
 if __name__ == "__main__":
