@@ -73,7 +73,7 @@ GROUPS: dict[str, list[str]] = {
 
 DATASETS = ("mnist", "fashion_mnist")
 SAMPLERS = ("tpe", "random", "qmc", "grid", "nsga2")
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("percentile", "median", "hyperband", "none")
 OBJECTIVES = ("penalized", "pareto")
 
 
@@ -171,7 +171,9 @@ def parser() -> argparse.ArgumentParser:
         "--pruner",
         choices=PRUNERS,
         default=None,
-        help=f"per-epoch pruner (default: the study's, else {defaults.pruner})",
+        help="per-epoch pruner: percentile keeps trials in the top 10%% of completed ones at "
+        "each epoch, median the top half, hyperband runs successive-halving brackets "
+        f"(default: the study's, else {defaults.pruner})",
     )
     p.add_argument(
         "--objective",

@@ -132,3 +132,26 @@ def test_list_and_help_work_without_training():
     assert helped.returncode == 0
     for option in ("--trials", "--storage", "--report-only", "--objective", "--sampler"):
         assert option in helped.stdout
+
+
+def test_default_pruner_keeps_only_trials_near_the_best_from_the_second_epoch():
+    from studies.engine import Settings, make_pruner
+
+    study = optuna.create_study(direction="maximize", pruner=make_pruner(Settings()))
+    for value in (0.70, 0.80, 0.84, 0.85, 0.86, 0.87):  # Six completed trials.
+        study.add_trial(
+            optuna.trial.create_trial(
+                value=value, intermediate_values={0: value, 1: value, 2: value}
+            )
+        )
+
+    def pruned_at(step, value):
+        trial = study.ask()
+        trial.report(value, step)
+        pruned = trial.should_prune()
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return pruned
+
+    assert not pruned_at(0, 0.50)  # The first epoch is never judged.
+    assert pruned_at(1, 0.85)  # Above the median (0.845), but not in the top tenth.
+    assert not pruned_at(1, 0.869)
