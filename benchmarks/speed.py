@@ -213,7 +213,9 @@ def targets(rows: list[dict]) -> list[str]:
                 f"{label}: {row['floor_ratio']:.2f}x the floor (target <= {limit:g}x): "
                 f"{verdict(row['floor_ratio'] <= limit)}"
             )
-        points = 100 * abs(row["kerasnn_test_accuracy"] - row["plain_test_accuracy"])
+        # Accuracies are whole numbers of test images; rounding keeps a difference of
+        # exactly 0.5 points from reading as 0.50000000001 in floating point.
+        points = round(100 * abs(row["kerasnn_test_accuracy"] - row["plain_test_accuracy"]), 6)
         # Same seed, same initial weights, but other dropout masks and batch orders: how
         # much kerasnn's own result moves with the seed says what "noise" is here.
         spread = 100 * abs(row["kerasnn_test_accuracy"] - row["kerasnn_test_accuracy_seed_1"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import math
 import time
 import weakref
@@ -34,6 +35,22 @@ COMPILED_CACHE_SIZE = 16
 # TensorFlow's own (oneDNN) products beat XLA's on the large weight-gradient products;
 # and building the graph takes about 0.3 s where XLA compiles for 1.5 s per new shape.
 XLA_BELOW_BATCH_SIZE = 512
+
+
+class _OwnTracesFilter(logging.Filter):
+    """Drops TensorFlow's "excessive retracing" warning about kerasnn's compiled epochs.
+
+    Each compiled network traces its epoch function once, by design, but TensorFlow counts
+    the traces of every network's `_epoch` together (they share one code object) and, a
+    few shapes into a study, warns as if one function kept retracing.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("_CompiledNetwork._epoch" in message and "retracing" in message)
+
+
+tf.get_logger().addFilter(_OwnTracesFilter())
 
 HISTORY_KEYS = (
     "loss",

@@ -209,3 +209,11 @@ def test_keras_fit_path_of_other_backends_trains_and_measures_too(small, monkeyp
     assert recorder.logs[-1]["val_accuracy"] == result.history["val_accuracy"][-1]
     measured = accuracy_of(result.model, small.x_validation, small.y_validation)
     assert measured == pytest.approx(result.val_accuracy, abs=1e-6)
+
+
+def test_a_study_of_many_shapes_gets_no_retracing_warning(small, caplog):
+    # Each new shape compiles its own network once, by design; TensorFlow would count those
+    # traces together and warn as if one function kept retracing.
+    for hidden_units in range(20, 28):
+        train(ModelConfig(hidden_units=hidden_units), TrainConfig(batch_size=100, epochs=1), small)
+    assert not [record for record in caplog.records if "retracing" in record.getMessage()]
