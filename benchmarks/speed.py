@@ -46,7 +46,7 @@ SEED = 0
 DROPOUT_RATE = 0.2  # The TensorFlow tutorial's network.
 MATMUL_SIZE = 2048
 
-# The issue's targets; timings are never asserted in tests, only reported here.
+# The speed targets kerasnn sets itself; timings are never asserted in tests, only reported here.
 TARGET_SPEEDUP_BATCH_32 = 6.0
 TARGET_FLOOR_RATIO_BATCH_128 = 4.0
 TARGET_FLOOR_RATIO_LARGE_BATCH = 2.5  # batch >= 512
@@ -189,7 +189,7 @@ def measure_row(batch_size, hidden_units, epochs, dataset, matmul: MatmulClock) 
 
 
 def targets(rows: list[dict]) -> list[str]:
-    """One line per target of issue 5: what it asks, what was measured, met or not."""
+    """One line per speed target: what it asks, what was measured, met or not."""
 
     def verdict(ok):
         return "met" if ok else "NOT met"
@@ -286,7 +286,7 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
             header,
             *lines,
             "",
-            "Targets (issue 5):",
+            "Targets:",
             "",
             *[f"- {line}" for line in targets(rows)],
             "",

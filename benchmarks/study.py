@@ -39,7 +39,7 @@ RUNS = (
     ("percentile pruner, 2 workers", "percentile", 2),
 )
 
-# The target for pruning; reported, never asserted.
+# The target for pruning; reported, never asserted.
 TARGET_EPOCH_FRACTION = 0.5
 TARGET_OBJECTIVE_POINTS = 0.3
 
