@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -116,9 +117,20 @@ def _save_optuna_plot(path: Path, draw, notes: list[str]) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             axes = draw()
-        figure = np.ravel(axes)[0].figure
+        panels = list(np.ravel(axes))
+        figure = panels[0].figure
         figure.set_size_inches(max(figure.get_size_inches()[0], 8), 5)
-        figure.tight_layout()
+        if len(panels) > 1:
+            # Side by side (the slice plot), log axes' minor labels and long category
+            # names run into each other.
+            for panel in panels:
+                panel.tick_params(axis="x", labelrotation=45, labelsize=8)
+                panel.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        # Optuna's colour bar is an extra axis that tight_layout lays over the last panel.
+        colorbars = [extra for extra in figure.axes if extra not in panels]
+        figure.tight_layout(rect=(0, 0, 0.96 if colorbars else 1, 1))
+        for colorbar in colorbars:
+            colorbar.set_position((0.965, 0.15, 0.008, 0.7))
         figure.savefig(path, dpi=90)
         plt.close(figure)
     except Exception as error:  # Optuna raises several types when there is too little data.

@@ -73,7 +73,7 @@ GROUPS: dict[str, list[str]] = {
 
 DATASETS = ("mnist", "fashion_mnist")
 SAMPLERS = ("tpe", "random", "qmc", "grid", "nsga2")
-PRUNERS = ("percentile", "median", "hyperband", "none")
+PRUNERS = ("median", "percentile", "hyperband", "none")
 OBJECTIVES = ("penalized", "pareto")
 
 
@@ -171,8 +171,9 @@ def parser() -> argparse.ArgumentParser:
         "--pruner",
         choices=PRUNERS,
         default=None,
-        help="per-epoch pruner: percentile keeps trials in the top 10%% of completed ones at "
-        "each epoch, median the top half, hyperband runs successive-halving brackets "
+        help="per-epoch pruner: median keeps trials in the top half of completed ones at "
+        "each epoch, percentile the top 10%% (half the epochs, may miss slow starters), "
+        "hyperband runs successive-halving brackets "
         f"(default: the study's, else {defaults.pruner})",
     )
     p.add_argument(
