@@ -277,8 +277,9 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
             f"median matrix-multiply throughput ({MATMUL_SIZE}x{MATMUL_SIZE} float32, the "
             "faster of TensorFlow with and without XLA). *First-epoch overhead* is a run's "
             "wall time minus its later epochs and one epoch at the steady rate: building, "
-            "compiling, set-up and (kerasnn) the final test evaluation; for kerasnn once for shapes not compiled "
-            "before in the process, and once for a second run with the same shapes (another "
+            "compiling, set-up and (kerasnn) the final test evaluation; for kerasnn once for "
+            "shapes not compiled before in the process, and once for a second run with the "
+            "same shapes (another "
             "seed), as a study's later trials are; a short warm-up run first converts the "
             "dataset to tensors, once per process. Test accuracy is after the last epoch, "
             "for both from the same initial weights (seed 0).",

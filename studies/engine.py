@@ -31,11 +31,11 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # (retries of a dead worker's trial), which the next worker to ask will run.
 PENDING = (TrialState.RUNNING, TrialState.WAITING)
 
-# The settings that define what a study's trials mean; a stored study is continued only
-# when these match, so its trials stay comparable.
 # The percentile pruner keeps the trials in this top percentage of the completed ones.
 PERCENTILE_KEPT = 10.0
 
+# The settings that define what a study's trials mean; a stored study is continued only
+# when these match, so its trials stay comparable.
 IDENTITY = ("study", "dataset", "objective", "directions", "epochs", "subset", "penalty")
 
 

@@ -9,7 +9,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from studies.engine import Settings
+from studies.engine import Settings, make_pruner
 from studies.run import main
 from tests.conftest import ROOT
 
@@ -144,8 +144,6 @@ def _pruned_at(study, step, value) -> bool:
 
 
 def _study_with_six_completed_trials(pruner: str) -> optuna.Study:
-    from studies.engine import Settings, make_pruner
-
     study = optuna.create_study(direction="maximize", pruner=make_pruner(Settings(pruner=pruner)))
     for value in (0.70, 0.80, 0.84, 0.85, 0.86, 0.87):
         study.add_trial(
