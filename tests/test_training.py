@@ -1,16 +1,15 @@
-"""Tests of kerasnn.training: what `train` measures, when it stops, and that its fast path
-computes what a plain Keras fit computes."""
+"""Tests of kerasnn.training: what `train` measures, when it stops, and its model.fit path
+(tests/test_compiled.py follows the compiled path)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import keras
 import numpy as np
 import pytest
 
-from kerasnn import ModelConfig, TrainConfig, build_model, train, training
+from kerasnn import ModelConfig, TrainConfig, train, training
 
 # Small enough to train in a second or two; 2,950 is no multiple of the batch sizes used,
 # so every epoch ends with a smaller batch, as in Keras.
@@ -61,75 +60,6 @@ def test_result_model_holds_the_best_epochs_weights(small):
     measured = accuracy_of(result.model, small.x_validation, small.y_validation)
     assert measured == pytest.approx(result.val_accuracy, abs=1e-6)
     assert result.model.get_layer("dropout").rate == SMALL.dropout_rate
-
-
-@pytest.mark.parametrize("batch_size", [100, training.XLA_BELOW_BATCH_SIZE])
-def test_same_seed_and_config_give_identical_numbers_even_after_other_runs(small, batch_size):
-    short = TrainConfig(batch_size=batch_size, epochs=3, seed=7)
-    first = train(SMALL, short, small)
-    # Same shapes, other hyperparameters: reuses the compiled program with other values.
-    other = ModelConfig(hidden_units=64, dropout_rate=0.4, learning_rate=3e-3)
-    train(other, short, small)
-    again = train(SMALL, short, small)
-    other_seed = train(SMALL, dataclasses.replace(short, seed=8), small)
-
-    for key in ("loss", "accuracy", "train_loss", "val_loss", "val_accuracy"):
-        assert again.history[key] == first.history[key], key
-    assert again.test_accuracy == first.test_accuracy
-    assert other_seed.history["loss"] != first.history["loss"]
-
-
-@pytest.mark.parametrize(
-    "config, batch_size",
-    [
-        (ModelConfig(hidden_units=64), 128),
-        (ModelConfig(hidden_units=64, l1=1e-4, l2=1e-3, regularize="both"), 128),
-        (ModelConfig(hidden_units=64, optimizer="sgd", learning_rate=0.05, momentum=0.9), 128),
-        (ModelConfig(hidden_units=64, l2=1e-3), training.XLA_BELOW_BATCH_SIZE),
-        (ModelConfig(hidden_units=0, l1=1e-4, regularize="output", optimizer="rmsprop"), 128),
-        (ModelConfig(hidden_units=32, hidden_layers=2, activation="tanh", l2=1e-3), 128),
-    ],
-    ids=[
-        "adam",
-        "l1_l2_both_layers",
-        "sgd_momentum",
-        "large_batches_without_xla",
-        "softmax_regression_rmsprop",
-        "two_hidden_layers",
-    ],
-)
-def test_fast_path_follows_a_plain_keras_fit_step_for_step(small, config, batch_size):
-    # Without shuffling and dropout both see the same batches from the same initial
-    # weights, so only floating-point rounding may tell them apart.
-    train_config = TrainConfig(batch_size=batch_size, epochs=2, shuffle=False, seed=3)
-    result = train(config, train_config, small)
-
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(train_config.seed)
-    model = build_model(config)
-    history = model.fit(
-        small.x_train, small.y_train, batch_size=batch_size, epochs=2, shuffle=False, verbose=0
-    ).history
-
-    np.testing.assert_allclose(result.history["loss"], history["loss"], rtol=2e-3)
-    plain_test = model.evaluate(small.x_test, small.y_test, verbose=0, return_dict=True)
-    assert abs(result.test_accuracy - plain_test["accuracy"]) <= 0.005
-
-
-def test_training_mode_dropout_keeps_each_unit_with_probability_one_minus_rate(small):
-    # Dropout here is kerasnn's own (Keras' draws its masks far slower under XLA on CPU);
-    # like Keras', it zeroes a unit with probability `rate` and scales the rest by
-    # 1 / (1 - rate), so averaged over many masks the logits equal the inference ones.
-    config = ModelConfig(hidden_units=64, dropout_rate=0.5)
-    network = training._compiled(config, batch_size=100, train_size=100)
-    network.start(build_model(config), config, seed=0)
-    images = small.x_train[:100]
-
-    inference = network._logits(images).numpy()
-    masked = np.stack([network._logits(images, step).numpy() for step in range(400)])
-    assert not np.allclose(masked[0], masked[1])  # Every step draws new masks.
-    spread = masked.std(axis=0) / np.sqrt(len(masked))
-    assert np.all(np.abs(masked.mean(axis=0) - inference) < 5 * spread + 1e-6)
 
 
 def test_callbacks_see_inference_mode_logs_and_the_current_weights(small):
@@ -198,9 +128,10 @@ def test_huge_learning_rate_is_reported_as_diverged_and_stops_training(small, co
 
 
 def test_keras_fit_path_of_other_backends_trains_and_measures_too(small, monkeypatch):
-    # On KERAS_BACKEND=jax (not installed here) train runs model.fit; its code is backend
-    # independent, so it is exercised here on TensorFlow.
-    monkeypatch.setattr(training, "_run_type", lambda: training._KerasRun)
+    # On KERAS_BACKEND=jax (not installed here), and for a model the compiled path cannot
+    # mirror, train runs model.fit; its code is backend independent, so it is exercised here
+    # on TensorFlow.
+    monkeypatch.setattr(training, "_run_type", lambda model: training._KerasRun)
     recorder = Recorder(small)
     result = train(SMALL, SHORT, small, callbacks=[recorder])
 
@@ -209,11 +140,3 @@ def test_keras_fit_path_of_other_backends_trains_and_measures_too(small, monkeyp
     assert recorder.logs[-1]["val_accuracy"] == result.history["val_accuracy"][-1]
     measured = accuracy_of(result.model, small.x_validation, small.y_validation)
     assert measured == pytest.approx(result.val_accuracy, abs=1e-6)
-
-
-def test_a_study_of_many_shapes_gets_no_retracing_warning(small, caplog):
-    # Each new shape compiles its own network once, by design; TensorFlow would count those
-    # traces together and warn as if one function kept retracing.
-    for hidden_units in range(20, 28):
-        train(ModelConfig(hidden_units=hidden_units), TrainConfig(batch_size=100, epochs=1), small)
-    assert not [record for record in caplog.records if "retracing" in record.getMessage()]

@@ -1,0 +1,414 @@
+"""The compiled TensorFlow training path: a mirror of the model, trained one epoch per call."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import weakref
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from kerasnn.data import Dataset
+
+# How many compiled networks to keep. A study mostly revisits a handful of shapes; each
+# entry holds a few megabytes of compiled code and one set of weights.
+COMPILED_CACHE_SIZE = 16
+
+# Batches at least this large train in TensorFlow's graph instead of an XLA program. An
+# epoch of them has at most 100 steps, so the per-step dispatch that XLA removes costs
+# little (measured on this CPU: equal epoch times from batch 256 up, hidden 128 and 512);
+# TensorFlow's own (oneDNN) products beat XLA's on the large weight-gradient products;
+# and building the graph takes about 0.3 s where XLA compiles for 1.5 s per new shape.
+XLA_BELOW_BATCH_SIZE = 512
+
+# The optimizers whose compiled updates the tests follow step for step against model.fit.
+MIRRORED_OPTIMIZERS = (keras.optimizers.Adam, keras.optimizers.SGD, keras.optimizers.RMSprop)
+
+# Optimizer options that make `model.fit` do more than `optimizer.apply` once per batch
+# (swap in averaged weights at the end, scale the loss, apply every few batches).
+_UNMIRRORED_OPTIMIZER_OPTIONS = ("use_ema", "loss_scale_factor", "gradient_accumulation_steps")
+
+
+class _OwnTracesFilter(logging.Filter):
+    """Drops TensorFlow's "excessive retracing" warning about kerasnn's compiled epochs.
+
+    Each compiled network traces its epoch function once, by design, but TensorFlow counts
+    the traces of every network's `_epoch` together (they share one code object) and, a
+    few shapes into a study, warns as if one function kept retracing.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("_CompiledNetwork._epoch" in message and "retracing" in message)
+
+
+tf.get_logger().addFilter(_OwnTracesFilter())
+
+
+def cannot_mirror(model: keras.Model) -> str | None:
+    """Why the compiled path cannot compute exactly what `model.fit` on `model` would.
+
+    The compiled path mirrors a chain Input(28, 28) -> Flatten -> Dense [-> Dropout] ... ->
+    Dense(softmax) in float32, whose Dense layers have a bias and at most an L1L2 kernel
+    regularizer, compiled with sparse categorical crossentropy and Adam, SGD or RMSprop at a
+    fixed learning rate: what `kerasnn.models.build_model` makes.
+
+    Returns:
+        A reason in a few words ("layer 'norm' is a BatchNormalization, ..."), or None when
+        the compiled path mirrors the model.
+    """
+    return _input_reason(model) or _chain_reason(model) or _compile_reason(model)
+
+
+def _input_reason(model: keras.Model) -> str | None:
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        return "it has no defined input"
+    if len(inputs) != 1 or len(outputs) != 1:
+        return "it has more than one input or output"
+    shape = tuple(inputs[0].shape)[1:]
+    if shape != (28, 28):
+        return f"its input shape is {shape}, not (28, 28)"
+    if not model.trainable:
+        return "it is frozen"
+    return None
+
+
+def _chain_reason(model: keras.Model) -> str | None:
+    """Why `model` is not one straight chain of layers the compiled path mirrors, if so."""
+    tensor, previous = model.inputs[0], None
+    for layer in _layers(model):
+        reason = _layer_reason(layer, previous)
+        if reason:
+            return f"layer {layer.name!r} {reason}"
+        try:
+            follows = layer.input is tensor
+        except (AttributeError, ValueError):  # A layer called more than once has no one input.
+            follows = False
+        if not follows:
+            return f"layer {layer.name!r} does not take the previous layer's output alone"
+        tensor, previous = layer.output, layer
+    if type(previous) is not layers.Dense or tensor is not model.outputs[0]:
+        return "it does not end in its last Dense layer"
+    if previous.activation is not keras.activations.softmax:
+        return f"its output layer {previous.name!r} has no softmax activation"
+    return None
+
+
+def _layers(model: keras.Model) -> list[keras.Layer]:
+    return [layer for layer in model.layers if type(layer) is not layers.InputLayer]
+
+
+def _layer_reason(layer: keras.Layer, previous: keras.Layer | None) -> str | None:
+    # Exact types only: a subclass may compute something else under the same name.
+    kind = type(layer)
+    if layer.dtype_policy.name != "float32":
+        return f"computes in {layer.dtype_policy.name}, not float32"
+    if previous is None and kind is not layers.Flatten:
+        return f"is a {kind.__name__} where a Flatten must follow the input"
+    if kind is layers.Flatten:
+        if previous is not None:
+            return "is a second Flatten"
+        # On channels_first, Flatten transposes a 28x28 image before flattening it.
+        return None if layer.data_format == "channels_last" else "flattens channels first"
+    if kind is layers.Dense:
+        return _dense_reason(layer)
+    if kind is layers.Dropout:
+        if type(previous) is not layers.Dense:
+            return "is a Dropout that does not follow a Dense layer"
+        return None if layer.noise_shape is None else "drops with a noise shape"
+    return f"is a {kind.__name__}; only Flatten, Dense and Dropout are mirrored"
+
+
+def _dense_reason(layer: layers.Dense) -> str | None:
+    regularizer = layer.kernel_regularizer
+    if not layer.use_bias:
+        return "has no bias"
+    if not layer.trainable:
+        return "is frozen"
+    if regularizer is not None and type(regularizer) is not keras.regularizers.L1L2:
+        return f"has a {type(regularizer).__name__} kernel regularizer, not an L1L2"
+    if layer.bias_regularizer is not None:
+        return "has a bias regularizer"
+    if layer.activity_regularizer is not None:
+        return "has an activity regularizer"
+    if layer.kernel_constraint is not None or layer.bias_constraint is not None:
+        return "has a weight constraint"
+    if layer.lora_enabled:
+        return "trains a LoRA update"
+    return None
+
+
+def _compile_reason(model: keras.Model) -> str | None:
+    """Why `model`'s loss or optimizer is not the one the compiled path mirrors, if so."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return "it is not compiled"
+    if type(optimizer) not in MIRRORED_OPTIMIZERS:
+        return f"its optimizer {type(optimizer).__name__} is none of Adam, SGD and RMSprop"
+    settings = optimizer.get_config()
+    if not isinstance(settings["learning_rate"], float):
+        return "its learning rate follows a schedule"
+    for option in _UNMIRRORED_OPTIMIZER_OPTIONS:
+        if settings.get(option):
+            return f"its optimizer sets {option}"
+    if model.get_compile_config().get("loss_weights") is not None:
+        return "it weights its loss"
+    if not _is_sparse_cross_entropy(model.loss):
+        return "its loss is not sparse categorical crossentropy on probabilities"
+    return None
+
+
+def _is_sparse_cross_entropy(loss) -> bool:
+    """Whether `loss` is Keras' sparse categorical crossentropy on probabilities, as compiled."""
+    if type(loss) is keras.losses.SparseCategoricalCrossentropy:
+        default = keras.losses.SparseCategoricalCrossentropy().get_config()
+        return {**loss.get_config(), "name": default["name"]} == default
+    if isinstance(loss, str):
+        return loss == "sparse_categorical_crossentropy"
+    return loss is keras.losses.sparse_categorical_crossentropy
+
+
+def _dense_layers(model: keras.Model) -> list[layers.Dense]:
+    return [layer for layer in model.layers if type(layer) is layers.Dense]
+
+
+def _dropout_rates(model: keras.Model) -> list[float]:
+    """Each hidden Dense layer's dropout rate: that of the Dropout right after it, else 0."""
+    rates = []
+    for layer in model.layers:
+        if type(layer) is layers.Dense:
+            rates.append(0.0)
+        elif type(layer) is layers.Dropout:
+            rates[-1] = layer.rate
+    return rates[:-1]  # `cannot_mirror` admits no Dropout after the output layer.
+
+
+def _strengths(model: keras.Model) -> list[list[float]]:
+    """Each Dense kernel's (l1, l2): its L1L2 regularizer's, zero where it has none."""
+    return [
+        [0.0, 0.0] if regularizer is None else [regularizer.l1, regularizer.l2]
+        for regularizer in (layer.kernel_regularizer for layer in _dense_layers(model))
+    ]
+
+
+def _learning_rate(model: keras.Model) -> float:
+    """The learning rate of `model`'s optimizer (a number: `cannot_mirror` refuses schedules)."""
+    return model.optimizer.get_config()["learning_rate"]
+
+
+class _CompiledNetwork:
+    """A mirror of a model, with its training epoch compiled once for all runs of its shapes.
+
+    A plain `model.fit` on this CPU spends most of its time between small matrix products:
+    a tf.data iterator and an executor call per batch. Here a whole epoch is one call: the
+    training images stay in memory as a tensor, and a loop inside one compiled graph
+    gathers each shuffled batch and runs the forward pass, the gradients and the Keras
+    optimizer's update. Below `XLA_BELOW_BATCH_SIZE` XLA compiles that loop into one
+    program; above it TensorFlow's graph runs it (see there why).
+
+    Compiling costs more than an epoch, so a compiled network is kept (see `_compiled`)
+    and reused by every later run with the same shapes; learning rate, dropout rates and
+    L1/L2 strengths are variables read by the graph, not constants baked into it. `start`
+    loads a run's model: its initial weights and those hyperparameters, read from its
+    layers; and zeroes the optimizer state, so a reused graph computes exactly what a new
+    one would.
+    """
+
+    def __init__(self, model: keras.Model, *, dropout: bool, regularized: bool, batch_size: int):
+        # The template's variables are the ones the compiled code reads and updates; each
+        # run copies its own model's weights in at the start and out when needed.
+        self.template = keras.models.clone_model(model)
+        self.dense = _dense_layers(self.template)
+        self.weights = self.template.trainable_variables
+        self.optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+        self.optimizer.build(self.weights)
+        self.dropout, self.regularized, self.batch_size = dropout, regularized, batch_size
+        self.dropout_rates = tf.Variable(tf.zeros(len(self.dense) - 1), trainable=False)
+        # One (l1, l2) pair per Dense kernel, zero where the model has no regularizer.
+        self.strengths = tf.Variable(tf.zeros((len(self.dense), 2)), trainable=False)
+        self.run_seed = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.epoch = tf.function(
+            self._epoch, jit_compile=batch_size < XLA_BELOW_BATCH_SIZE, autograph=False
+        )
+
+    def start(self, model: keras.Model, seed: int) -> None:
+        """Resets weights, optimizer state and hyperparameters for a new run of `model`."""
+        self.template.set_weights(model.get_weights())
+        for variable in self.optimizer.variables:
+            variable.assign(tf.zeros_like(variable))
+        self.optimizer.learning_rate = _learning_rate(model)
+        self.dropout_rates.assign(_dropout_rates(model))
+        self.strengths.assign(_strengths(model))
+        self.run_seed.assign(seed)
+
+    def _logits(self, images, step=None):
+        """The forward pass; with `step` it is the training pass with dropout masks."""
+        x = tf.reshape(images, (-1, 28 * 28))
+        for index, layer in enumerate(self.dense[:-1]):
+            x = layer.activation(tf.matmul(x, layer.kernel) + layer.bias)
+            if step is not None and self.dropout:
+                # Keras' Dropout draws its masks with the "auto_select" random algorithm,
+                # which XLA on CPU runs about 150 times slower than Philox named outright:
+                # on a 128-unit layer it doubled the epoch. Same semantics: keep each unit
+                # with probability 1 - rate and scale it by 1 / (1 - rate).
+                rate = self.dropout_rates[index]
+                seed = tf.stack([self.run_seed, step * len(self.dense) + index])
+                noise = tf.random.stateless_uniform(tf.shape(x), seed, alg="philox")
+                x = tf.where(noise >= rate, x / (1.0 - rate), 0.0)
+        output = self.dense[-1]
+        # Logits, not the softmax: the loss below takes them, as Keras' does on a softmax.
+        return tf.matmul(x, output.kernel) + output.bias
+
+    def _step(self, images, labels, count, step):
+        """One optimizer step on the first `count` images of the batch.
+
+        Returns the step's loss times `count` and the number of correct predictions. Rows
+        past `count` pad the epoch's last batch to the full batch shape; masking them out
+        of the mean gives exactly the gradient of the smaller batch Keras would take, and
+        one compiled step instead of a second one for the leftover images.
+        """
+        valid = tf.cast(tf.range(self.batch_size) < count, tf.float32)
+        count = tf.cast(count, tf.float32)
+        with tf.GradientTape() as tape:
+            logits = self._logits(images, step)
+            cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+            loss = tf.reduce_sum(cross_entropy * valid) / count
+            if self.regularized:
+                # What keras.regularizers.L1L2 adds: l1 * sum(|W|) + l2 * sum(W**2); the
+                # strengths are zero on kernels without a regularizer.
+                for index, layer in enumerate(self.dense):
+                    l1, l2 = self.strengths[index, 0], self.strengths[index, 1]
+                    kernel = layer.kernel
+                    loss += l1 * tf.reduce_sum(tf.abs(kernel)) + l2 * tf.reduce_sum(kernel**2)
+        self.optimizer.apply(tape.gradient(loss, self.weights), self.weights)
+        hits = tf.cast(tf.argmax(logits, 1, output_type=tf.int32) == labels, tf.float32)
+        return loss * count, tf.reduce_sum(hits * valid)
+
+    def _epoch(self, images, labels, order, epoch):
+        """Trains one epoch; returns the mean training loss and accuracy seen along the way.
+
+        `order` holds the epoch's shuffled image indices, padded with zeros to a whole
+        number of batches; like Keras, the images left over make one smaller last batch.
+        """
+        size, batch = images.shape[0], self.batch_size
+        steps = order.shape[0] // batch
+        first_step = tf.cast(epoch, tf.int64) * steps
+
+        def body(step, loss_sum, hits_sum):
+            indices = tf.slice(order, [step * batch], [batch])
+            loss, hits = self._step(
+                tf.gather(images, indices),
+                tf.gather(labels, indices),
+                tf.minimum(batch, size - step * batch),
+                first_step + tf.cast(step, tf.int64),
+            )
+            return step + 1, loss_sum + loss, hits_sum + hits
+
+        _, loss_sum, hits_sum = tf.while_loop(
+            lambda step, *_: step < steps, body, (tf.constant(0), 0.0, 0.0)
+        )
+        return loss_sum / size, hits_sum / size
+
+    def evaluate(self, images, labels):
+        """Cross-entropy without the L1/L2 term and accuracy, in inference mode.
+
+        Eager on purpose: a dozen large operations over the whole set run as fast as an
+        XLA program would, and nothing is compiled for each new set size.
+        """
+        logits = self._logits(images)
+        cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+        hits = tf.cast(tf.argmax(logits, 1, output_type=tf.int32) == labels, tf.float32)
+        return tf.reduce_mean(cross_entropy), tf.reduce_mean(hits)
+
+
+# A study trains on the same `Dataset` object trial after trial; copying 200 MB of images
+# into fresh tensor memory costs up to 0.7 s on this machine, so each dataset is converted
+# once and its tensors live as long as it does.
+_TENSORS: weakref.WeakKeyDictionary[Dataset, dict] = weakref.WeakKeyDictionary()
+
+_COMPILED: collections.OrderedDict[tuple, _CompiledNetwork] = collections.OrderedDict()
+
+
+def _compiled(model: keras.Model, batch_size: int, train_size: int) -> _CompiledNetwork:
+    """The compiled network mirroring `model`, compiled now only if no earlier run was."""
+    reason = cannot_mirror(model)
+    if reason:
+        raise ValueError(f"the compiled path cannot mirror this model: {reason}")
+    dropout = any(rate > 0 for rate in _dropout_rates(model))
+    regularized = any(layer.kernel_regularizer is not None for layer in _dense_layers(model))
+    key = (_program(model), dropout, regularized, batch_size, train_size)
+    if key not in _COMPILED:
+        _COMPILED[key] = _CompiledNetwork(
+            model, dropout=dropout, regularized=regularized, batch_size=batch_size
+        )
+    _COMPILED.move_to_end(key)
+    while len(_COMPILED) > COMPILED_CACHE_SIZE:
+        _COMPILED.popitem(last=False)
+    return _COMPILED[key]
+
+
+def _program(model: keras.Model) -> tuple:
+    """What of `model` is compiled into the program; `start` feeds in the rest as variables.
+
+    That is the layers with their widths and activations, and the optimizer with its
+    settings (momentum, epsilon, ...) except the learning rate; not the dropout rates, the
+    L1/L2 strengths, the learning rate or the weights.
+    """
+    layer_shapes = tuple(
+        (type(layer), getattr(layer, "units", None), getattr(layer, "activation", None))
+        for layer in model.layers
+    )
+    settings = model.optimizer.get_config()
+    del settings["name"], settings["learning_rate"]
+    return layer_shapes, type(model.optimizer), repr(sorted(settings.items()))
+
+
+class CompiledRun:
+    """One `train` run on the compiled network that mirrors its model (see `cannot_mirror`).
+
+    Args:
+        model: the run's freshly built model; its weights are copied in, and its layers
+            give the dropout rates and L1/L2 strengths, its optimizer the learning rate.
+        train_config: batch size, shuffling and seed (of the order and dropout masks).
+        dataset: the data, kept in memory as tensors across runs.
+    """
+
+    def __init__(self, model: keras.Model, train_config, dataset: Dataset):
+        self.network = _compiled(model, train_config.batch_size, len(dataset.y_train))
+        self.network.start(model, train_config.seed)
+        self.dataset, self.shuffle = dataset, train_config.shuffle
+        self.rng = np.random.default_rng(train_config.seed)
+
+    def _split(self, split: str):
+        """The split as tensors, converted once per dataset, not once per run or epoch."""
+        tensors = _TENSORS.setdefault(self.dataset, {})
+        if split not in tensors:
+            images = getattr(self.dataset, f"x_{split}")
+            labels = getattr(self.dataset, f"y_{split}")
+            tensors[split] = (tf.convert_to_tensor(images), tf.convert_to_tensor(labels))
+        return tensors[split]
+
+    def fit_epoch(self, epoch: int) -> tuple[float, float]:
+        images, labels = self._split("train")
+        size = len(self.dataset.y_train)
+        order = self.rng.permutation(size) if self.shuffle else np.arange(size)
+        order = np.pad(order, (0, -size % self.network.batch_size))
+        loss, accuracy = self.network.epoch(
+            images, labels, tf.constant(order, tf.int32), tf.constant(epoch, tf.int64)
+        )
+        return float(loss), float(accuracy)
+
+    def evaluate(self, split: str) -> tuple[float, float]:
+        cross_entropy, accuracy = self.network.evaluate(*self._split(split))
+        return float(cross_entropy), float(accuracy)
+
+    def weights(self) -> list:
+        return self.network.template.get_weights()
+
+    def load(self, weights) -> None:
+        self.network.template.set_weights(weights)
