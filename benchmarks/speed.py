@@ -34,9 +34,9 @@ from kerasnn import (  # noqa: E402
     ModelConfig,
     TrainConfig,
     build_model,
+    compiled,
     load_dataset,
     train,
-    training,  # noqa: E402
 )
 
 # (batch size, hidden units) rows of the table.
@@ -140,9 +140,7 @@ def measure_row(batch_size, hidden_units, epochs, dataset, matmul: MatmulClock) 
     # A second run with the same shapes, as a study's later trials are: nothing to compile.
     warm = kerasnn_fit(config, batch_size, epochs, dataset, seed=SEED + 1)
     # kerasnn's training pass alone, on the program `train` compiled, between plain epochs.
-    compiled_run = training._CompiledRun(
-        cold["result"].model, config, cold["train_config"], dataset
-    )
+    compiled_run = compiled.CompiledRun(cold["result"].model, cold["train_config"], dataset)
     interleave = Interleave(compiled_run, matmul)
 
     keras.backend.clear_session()
@@ -268,7 +266,7 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
             "medians over the epochs after the first. *Plain* is `model.fit` on "
             "`build_model(config)` with Keras' default compile (no XLA on CPU, one step per "
             "call). *kerasnn* is the training pass of `kerasnn.train`: one XLA program per "
-            f"epoch below batch {training.XLA_BELOW_BATCH_SIZE}, one TensorFlow graph per "
+            f"epoch below batch {compiled.XLA_BELOW_BATCH_SIZE}, one TensorFlow graph per "
             "epoch from there on; it is timed between the plain fit's epochs, each followed "
             "by a sample of the matrix-multiply throughput, so that all three see the same "
             "load from other processes. *incl. measurement* is `train`'s whole epoch, which "

@@ -1,22 +1,33 @@
 """kerasnn: fixed-shape fully connected networks for MNIST and Fashion-MNIST, measured honestly."""
 
-from kerasnn.data import DataError, Dataset, load_dataset
-from kerasnn.models import ModelConfig, build_model
-from kerasnn.objective import DivergedError, pareto, penalized, score
-from kerasnn.training import TrainConfig, TrainResult, train
+import importlib
 
-__all__ = [
-    "DataError",
-    "Dataset",
-    "DivergedError",
-    "ModelConfig",
-    "TrainConfig",
-    "TrainResult",
-    "build_model",
-    "load_dataset",
-    "pareto",
-    "penalized",
-    "score",
-    "train",
-]
+# Where each public name lives. They are imported on first use, so that `import kerasnn.data`
+# or a command-line parser does not pay for importing TensorFlow.
+_PUBLIC = {
+    "DataError": "kerasnn.data",
+    "Dataset": "kerasnn.data",
+    "load_dataset": "kerasnn.data",
+    "ModelConfig": "kerasnn.config",
+    "TrainConfig": "kerasnn.config",
+    "build_model": "kerasnn.models",
+    "DivergedError": "kerasnn.objective",
+    "pareto": "kerasnn.objective",
+    "penalized": "kerasnn.objective",
+    "score": "kerasnn.objective",
+    "TrainResult": "kerasnn.training",
+    "train": "kerasnn.training",
+}
+
+__all__ = sorted(_PUBLIC)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'kerasnn' has no attribute {name!r}")
+    return getattr(importlib.import_module(_PUBLIC[name]), name)
+
+
+def __dir__():
+    return __all__

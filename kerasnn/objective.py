@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from kerasnn.training import TrainResult
+if TYPE_CHECKING:
+    from kerasnn.training import TrainResult
 
 # Direction of `penalized`: higher is better.
 DIRECTION = "maximize"
 # Directions of `pareto`: (validation accuracy, gap).
 PARETO_DIRECTIONS = ("maximize", "minimize")
-DEFAULT_PENALTY = 1.0
+# How many points of validation accuracy one point of overfitting costs.
+DEFAULT_GAP_WEIGHT = 1.0
 
 
 class DivergedError(ValueError):
     """The run diverged, so it has no score."""
 
 
-def penalized(result: TrainResult, penalty: float = DEFAULT_PENALTY) -> float:
-    """score = val_accuracy - penalty * max(0, train_accuracy - val_accuracy), at the best epoch.
+def penalized(result: TrainResult, gap_weight: float = DEFAULT_GAP_WEIGHT) -> float:
+    """score = val_accuracy - gap_weight * max(0, train_accuracy - val_accuracy), at the best epoch.
 
     Validation accuracy stays in the score on purpose: a gap-only objective is minimised
     by a network that learns nothing (train and validation both at chance, gap 0). Only
@@ -29,15 +32,17 @@ def penalized(result: TrainResult, penalty: float = DEFAULT_PENALTY) -> float:
     Raises:
         DivergedError: the run diverged or finished no epoch; it is reported, not scored.
     """
-    val_accuracy, gap = pareto(result)
-    return score(val_accuracy, result.train_accuracy, penalty)
+    val_accuracy, _ = pareto(result)
+    return score(val_accuracy, result.train_accuracy, gap_weight)
 
 
-def score(val_accuracy: float, train_accuracy: float, penalty: float = DEFAULT_PENALTY) -> float:
+def score(
+    val_accuracy: float, train_accuracy: float, gap_weight: float = DEFAULT_GAP_WEIGHT
+) -> float:
     """The penalized formula on plain numbers, e.g. to report it after every epoch."""
-    if not (math.isfinite(penalty) and penalty >= 0):
-        raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}")
-    return val_accuracy - penalty * max(0.0, train_accuracy - val_accuracy)
+    if not (math.isfinite(gap_weight) and gap_weight >= 0):
+        raise ValueError(f"gap_weight must be a finite number >= 0, got {gap_weight!r}")
+    return val_accuracy - gap_weight * max(0.0, train_accuracy - val_accuracy)
 
 
 def pareto(result: TrainResult) -> tuple[float, float]:

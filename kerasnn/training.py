@@ -10,8 +10,9 @@ import warnings
 import keras
 
 from kerasnn import compiled
+from kerasnn.config import ModelConfig, TrainConfig
 from kerasnn.data import Dataset
-from kerasnn.models import ModelConfig, build_model
+from kerasnn.models import build_model
 
 # A run whose inference-mode training cross-entropy climbs above this has blown up even if
 # its loss is still finite: a model that always predicts the uniform distribution scores
@@ -31,24 +32,6 @@ HISTORY_KEYS = (
     "val_accuracy",
     "seconds",
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    batch_size: int = 32
-    epochs: int = 10
-    shuffle: bool = True  # Reshuffle the training set before every epoch.
-    early_stopping_patience: int | None = None  # Epochs without a better val accuracy.
-    seed: int = 0  # Seeds weights, dropout masks and shuffling.
-
-    def __post_init__(self):
-        for name in ("batch_size", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        patience = self.early_stopping_patience
-        if patience is not None and (not isinstance(patience, int) or patience < 1):
-            raise ValueError(f"early_stopping_patience must be None or >= 1, got {patience!r}")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -161,18 +144,13 @@ def _run_type(model: keras.Model):
     return compiled.CompiledRun
 
 
-# benchmarks/speed.py times the compiled path through these two names of this module; they
-# can go once it takes them from kerasnn.compiled.
-XLA_BELOW_BATCH_SIZE = compiled.XLA_BELOW_BATCH_SIZE
+def divergence(logs: dict[str, float], epoch: int) -> str:
+    """Why the run counts as diverged after this epoch, or "" if it does not.
 
-
-def _CompiledRun(model, model_config, train_config, dataset):
-    return compiled.CompiledRun(model, train_config, dataset)
-
-
-def _divergence(logs: dict[str, float], epoch: int) -> str:
-    """Why the run counts as diverged after this epoch, or "" if it does not."""
-    if not all(math.isfinite(logs[key]) for key in ("loss", "train_loss", "val_loss")):
+    Missing measures count as non-finite, so a callback can ask about any epoch's logs.
+    """
+    losses = [float(logs.get(key, math.nan)) for key in ("loss", "train_loss", "val_loss")]
+    if not all(math.isfinite(loss) for loss in losses):
         return f"non-finite loss at epoch {epoch + 1}"
     if logs["train_loss"] > BLOW_UP_CROSS_ENTROPY:
         return (
@@ -187,6 +165,8 @@ def train(
     train_config: TrainConfig,
     dataset: Dataset,
     callbacks=(),
+    *,
+    test: bool = True,
 ) -> TrainResult:
     """Trains one configuration on `dataset` and measures it.
 
@@ -210,6 +190,9 @@ def train(
         callbacks: Keras callbacks, called after kerasnn's own measurement each epoch;
             their `logs` carry the inference-mode `train_accuracy`, `val_accuracy`, ...
             An exception they raise (a pruned trial, say) ends the run and propagates.
+        test: evaluate the test set with the best epoch's weights. A search leaves it
+            False, so that no number it stores could be used to choose on the test set;
+            the test accuracy is then NaN.
 
     Returns:
         A `TrainResult` whose model holds the weights of the best epoch.
@@ -228,7 +211,11 @@ def train(
         run, model, train_config, callback_list
     )
     callback_list.on_train_end()
-    return _result(run, model, history, best_epoch, best_weights, divergence_reason)
+    result = _result(run, model, history, best_epoch, best_weights, divergence_reason)
+    if test and best_epoch:
+        test_loss, test_accuracy = run.evaluate("test")
+        result = dataclasses.replace(result, test_loss=test_loss, test_accuracy=test_accuracy)
+    return result
 
 
 def _train_epochs(run, model: keras.Model, train_config: TrainConfig, callback_list):
@@ -245,7 +232,7 @@ def _train_epochs(run, model: keras.Model, train_config: TrainConfig, callback_l
         callback_list.on_epoch_begin(epoch)
         started = time.perf_counter()
         logs = _epoch_logs(run, epoch)
-        divergence_reason = _divergence(logs, epoch)
+        divergence_reason = divergence(logs, epoch)
         weights = run.weights()
         if not divergence_reason and (not best_epoch or logs["val_accuracy"] > best_accuracy):
             best_epoch, best_weights, best_accuracy = epoch + 1, weights, logs["val_accuracy"]
@@ -281,12 +268,10 @@ def _epoch_logs(run, epoch: int) -> dict[str, float]:
 
 
 def _result(run, model, history, best_epoch, best_weights, divergence_reason) -> TrainResult:
-    """The run's result, with the best epoch's weights loaded and evaluated on the test set."""
-    test_loss = test_accuracy = math.nan
+    """The run's result, with the best epoch's weights loaded (the test set not yet seen)."""
     if best_epoch:
         run.load(best_weights)
         model.set_weights(best_weights)
-        test_loss, test_accuracy = run.evaluate("test")
 
     def at_best(key):
         return history[key][best_epoch - 1] if best_epoch else math.nan
@@ -298,8 +283,8 @@ def _result(run, model, history, best_epoch, best_weights, divergence_reason) ->
         train_loss=at_best("train_loss"),
         val_accuracy=at_best("val_accuracy"),
         val_loss=at_best("val_loss"),
-        test_accuracy=test_accuracy,
-        test_loss=test_loss,
+        test_accuracy=math.nan,
+        test_loss=math.nan,
         diverged=bool(divergence_reason),
         divergence_reason=divergence_reason,
         model=model,

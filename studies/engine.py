@@ -1,92 +1,56 @@
-"""Running one study: opening or continuing it, training its trials and keeping count."""
+"""Running one study: its sampler and pruner, opening or continuing it, and the trial loop."""
 
 from __future__ import annotations
 
-import dataclasses
-import gc
-import math
 import os
 import subprocess
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
-import keras
-import numpy as np
 import optuna
-from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages._heartbeat import is_heartbeat_enabled
+from optuna.storages import RDBStorage
 from optuna.trial import TrialState
-from optuna_integration import KerasPruningCallback
 
-from kerasnn import DivergedError, TrainConfig, train
-from kerasnn import objective as scoring
-from kerasnn.plots import plot_curves
-from kerasnn.training import BLOW_UP_CROSS_ENTROPY
-
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-# Trials that count towards the target before they finish: running ones, and queued ones
-# (retries of a dead worker's trial), which the next worker to ask will run.
-PENDING = (TrialState.RUNNING, TrialState.WAITING)
+from kerasnn import DivergedError
+from studies.settings import SEED_LIMIT, Settings, UsageError
 
 # The percentile pruner keeps the trials in this top percentage of the completed ones.
 PERCENTILE_KEPT = 10.0
-
-# The settings that define what a study's trials mean; a stored study is continued only
-# when these match, so its trials stay comparable.
-IDENTITY = ("study", "dataset", "objective", "directions", "epochs", "subset", "penalty")
-
-
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    study: str = "overfitting"
-    dataset: str = "fashion_mnist"
-    trials: int = 40
-    epochs: int = 20
-    seed: int = 0
-    subset: int | None = None
-    timeout: float | None = None
-    storage: str = "sqlite:///reports/kerasnn.db"
-    study_name: str = ""
-    sampler: str = "tpe"
-    pruner: str = "median"
-    objective: str = "penalized"
-    penalty: float = scoring.DEFAULT_PENALTY
-    reports: str = "reports"
-    max_failures: int = 5  # Consecutive failed trials that stop the study.
-    rank: int = 0  # This worker's number among several; offsets the sampler's seed.
-    command: str = ""  # The command line that produced the study, for its summary.
-
-    @property
-    def directions(self) -> list[str]:
-        if self.objective == "pareto":
-            return list(scoring.PARETO_DIRECTIONS)
-        return [scoring.DIRECTION]
-
-    def identity(self) -> dict:
-        values = dataclasses.asdict(self)
-        values["directions"] = self.directions
-        return {key: values[key] for key in IDENTITY}
-
-
-class SettingsMismatch(ValueError):
-    """A stored study was made with other settings than the ones asked for now."""
+# Spreads the seeds of a continued study's samplers far from the ones of earlier runs.
+CONTINUATION_SEED_STEP = 1_000_003
 
 
 class SurplusTrial(Exception):
     """Other workers already started the study's last trials; this one is not needed."""
 
 
-def make_sampler(settings: Settings, search_space: dict | None):
-    # Workers with the same seed would draw the same configurations at the same moments;
-    # each worker's rank gives its sampler a seed of its own.
-    name, seed = settings.sampler, settings.seed + settings.rank
+class DuplicateTrial(Exception):
+    """The sampler proposed a configuration the study already has; it is drawn again."""
+
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+# Trials that count towards the target before they finish: running ones, and queued ones
+# (retries of a dead worker's trial), which the next worker to ask will run.
+PENDING = (TrialState.RUNNING, TrialState.WAITING)
+
+
+class StudyFailing(RuntimeError):
+    """Too many trials in a row failed."""
+
+
+def make_sampler(settings: Settings, search_space: dict | None, trials_so_far: int = 0):
+    """The sampler of this run of the study.
+
+    Its seed is the study seed plus this worker's rank, moved on by the number of trials
+    the study already holds: workers with different ranks, and a continued or extended
+    study, draw configurations of their own instead of repeating the first run's.
+    """
+    name = settings.sampler
+    seed = (settings.seed + settings.rank + trials_so_far * CONTINUATION_SEED_STEP) % SEED_LIMIT
     if search_space is not None:
         return optuna.samplers.GridSampler(search_space, seed=seed)
-    if name == "grid":
-        raise ValueError(f"study {settings.study!r} has no grid; choose another sampler")
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "qmc":
@@ -95,7 +59,14 @@ def make_sampler(settings: Settings, search_space: dict | None):
         # TPE handles two objectives too, but NSGA-II is the standard choice for a front.
         return optuna.samplers.NSGAIISampler(seed=seed)
     # The constant liar makes TPE steer away from configurations other workers are running.
-    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
+    # Everything TPE does is named, since Optuna's defaults change between versions.
+    return optuna.samplers.TPESampler(
+        seed=seed,
+        n_startup_trials=10,
+        multivariate=True,
+        group=True,
+        constant_liar=True,
+    )
 
 
 def make_pruner(settings: Settings):
@@ -108,8 +79,7 @@ def make_pruner(settings: Settings):
         # Keeps a trial only while its best objective so far is in the top tenth of the
         # completed trials' at the same epoch, from the second epoch on. It halves the
         # epochs, but judges on early epochs, where slow starters (heavy dropout, say) look
-        # worse than they end: on the default study it missed the best configuration the
-        # median pruner and no pruning found (see reports/benchmarks.md).
+        # worse than they end (see reports/benchmarks.md).
         return optuna.pruners.PercentilePruner(
             PERCENTILE_KEPT, n_startup_trials=5, n_warmup_steps=1
         )
@@ -118,51 +88,85 @@ def make_pruner(settings: Settings):
     return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
 
 
-def open_study(settings: Settings, storage, search_space=None, fresh=False) -> optuna.Study:
-    """Creates the study or loads a stored one with the same identity; never changes another."""
-    names = optuna.get_all_study_names(storage)
-    if settings.study_name in names:
-        if fresh:
-            optuna.delete_study(study_name=settings.study_name, storage=storage)
-        else:
-            stored = optuna.load_study(study_name=settings.study_name, storage=storage)
-            check_identity(stored, settings)
-    study = optuna.create_study(
-        storage=storage,
-        study_name=settings.study_name,
-        directions=settings.directions,
-        sampler=make_sampler(settings, search_space),
-        pruner=make_pruner(settings),
-        load_if_exists=True,
+def stored_study(storage, name: str) -> optuna.study.StudySummary | None:
+    """The stored study called `name`, read without loading or changing it, or None."""
+    return next(
+        (
+            s
+            for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+            if s.study_name == name
+        ),
+        None,
     )
-    # A worker that raced another's creation checks the identity the other one stored.
-    check_identity(study, settings)
-    for key, value in settings.identity().items():
-        study.set_user_attr(key, value)
-    if settings.objective == "pareto":
-        study.set_metric_names(["val_accuracy", "gap"])
-    else:
-        study.set_metric_names(["objective"])
-    return study
 
 
-def check_identity(study: optuna.Study, settings: Settings) -> None:
-    stored = study.user_attrs
+def check_continuation(settings: Settings, storage) -> None:
+    """Refuses to continue a stored study made with other settings (or to delete a live one)."""
+    stored = stored_study(storage, settings.study_name)
+    if stored is None:
+        return
+    if settings.fresh:
+        study = optuna.load_study(study_name=settings.study_name, storage=storage)
+        fail_dead_trials(study, storage)
+        running = count(study, (TrialState.RUNNING,))
+        if running:
+            raise UsageError(
+                f"study {settings.study_name!r} has {running} trial(s) running in another "
+                "process; stop it (or wait for it) before --fresh deletes the study"
+            )
+        return
+    check_identity(stored.user_attrs, stored.directions, settings)
+
+
+def check_identity(stored: dict, directions, settings: Settings) -> None:
     differences = [
         f"{key} {stored[key]!r} (asked for {value!r})"
         for key, value in settings.identity().items()
         if key in stored and stored[key] != value
     ]
     # A study made by other means carries no identity, but its directions still bind it.
-    directions = [direction.name.lower() for direction in study.directions]
+    directions = [direction.name.lower() for direction in directions]
     if "directions" not in stored and directions != settings.directions:
         differences.append(f"directions {directions!r} (asked for {settings.directions!r})")
     if differences:
-        raise SettingsMismatch(
+        raise UsageError(
             f"study {settings.study_name!r} in this storage was made with "
             + ", ".join(differences)
             + "; use another --study-name, or --fresh to delete and restart it"
         )
+
+
+def open_study(settings: Settings, storage, search_space=None) -> optuna.Study:
+    """Creates the study or continues the stored one; call only once every check has passed.
+
+    With `settings.fresh` the stored study is deleted first. A new study records its
+    identity, its heartbeat interval and the command that made it.
+    """
+    stored = stored_study(storage, settings.study_name)
+    if stored is not None and settings.fresh:
+        optuna.delete_study(study_name=settings.study_name, storage=storage)
+        stored = None
+    trials_so_far = 0
+    if stored is not None:
+        loaded = optuna.load_study(study_name=settings.study_name, storage=storage)
+        trials_so_far = len(loaded.get_trials(deepcopy=False))
+    study = optuna.create_study(
+        storage=storage,
+        study_name=settings.study_name,
+        directions=settings.directions,
+        sampler=make_sampler(settings, search_space, trials_so_far),
+        pruner=make_pruner(settings),
+        load_if_exists=True,
+    )
+    # A worker that raced another's creation checks the identity the other one stored.
+    check_identity(study.user_attrs, study.directions, settings)
+    if "study" not in study.user_attrs:
+        for key, value in settings.identity().items():
+            study.set_user_attr(key, value)
+        study.set_user_attr("heartbeat", settings.heartbeat)
+        names = ["val_accuracy", "gap"] if settings.objective == "pareto" else ["objective"]
+        study.set_metric_names(names)
+    return study
 
 
 def count(study: optuna.Study, states) -> int:
@@ -175,43 +179,21 @@ def code_version() -> str:
     Stored on each trial so that a report can say which code produced its numbers.
     """
     root = Path(__file__).resolve().parents[1]
+
+    def git(*arguments) -> str:
+        return subprocess.run(
+            ["git", *arguments], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "kerasnn", "studies"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        commit = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", "kerasnn", "studies")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("+changes" if changed else "")
 
 
-CODE_VERSION = code_version()
-
-
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB.
-
-
-def worker_id() -> str:
-    """host:pid, stored on each trial so that a dead worker's trials can be found."""
-    return f"{os.uname().nodename}:{os.getpid()}"
-
-
-def fail_dead_trials(study: optuna.Study) -> list[int]:
+def fail_dead_trials(study: optuna.Study, storage) -> list[int]:
     """Marks FAIL the RUNNING trials whose worker died, and queues their configurations again.
 
     RDB storages (PostgreSQL, SQLite) decide by heartbeat: a trial whose worker sent none
@@ -225,8 +207,7 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
         The numbers of the trials this call failed (journal storage only; Optuna does not
         say which trials its heartbeat check failed).
     """
-    storage = study._storage
-    if is_heartbeat_enabled(storage):
+    if isinstance(storage, RDBStorage) and storage.get_heartbeat_interval() is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna marks fail_stale_trials experimental.
             optuna.storages.fail_stale_trials(study)
@@ -238,18 +219,25 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
         name, _, pid = worker.rpartition(":")
         if name != host or not pid.isdigit() or _alive(int(pid), trial.datetime_start):
             continue
-        try:
-            storage.set_trial_user_attr(
-                trial._trial_id, "fail_reason", f"worker {worker} died while running it"
-            )
-            if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
-                continue
-        except (UpdateFinishedTrialError, KeyError):
-            continue  # Another worker failed it first (or it finished); it retries it.
-        # Only the worker whose FAIL won gets here, so the configuration is queued once.
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-        failed.append(trial.number)
+        if _fail(storage, trial, f"worker {worker} died while running it"):
+            # Only the worker whose FAIL won gets here, so the configuration is queued once.
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+            failed.append(trial.number)
     return failed
+
+
+def _fail(storage, trial, reason: str) -> bool:
+    """Marks another process's RUNNING trial FAIL with `reason`; False if it finished first.
+
+    Optuna's public API changes only the trials of this process, so this goes through the
+    storage with the trial's storage id, `FrozenTrial._trial_id`, the one private attribute
+    used here (watch it on Optuna upgrades).
+    """
+    try:
+        storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+        return storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    except (UpdateFinishedTrialError, KeyError):
+        return False  # Another worker failed it first (or it finished); it retries it.
 
 
 def _alive(pid: int, since) -> bool:
@@ -276,201 +264,65 @@ def _alive(pid: int, since) -> bool:
     return since is None or started <= since.timestamp() + 1
 
 
-class _Record(keras.callbacks.Callback):
-    """Adds the per-epoch penalized score to the logs, for the pruning callback after it."""
+def run_trials(study, storage, objective, settings: Settings, progress) -> str:
+    """Trains trials until the study has `settings.trials` finished ones (by any worker).
 
-    def __init__(self, penalty: float):
-        super().__init__()
-        self.penalty = penalty
-        self.epochs = 0
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epochs = epoch + 1
-        if logs is not None and "val_accuracy" in logs:
-            logs["objective"] = scoring.score(
-                logs["val_accuracy"], logs["train_accuracy"], self.penalty
-            )
-
-
-class _Prune(KerasPruningCallback):
-    """Optuna's pruning callback, except on the epoch where a run diverged.
-
-    Pruning that run would file it as PRUNED without a reason; letting it end (kerasnn's
-    training stops a diverged run itself) makes the objective raise DivergedError, so the
-    trial is FAIL with the divergence reason stored.
+    Returns why it stopped ("target reached" or "timeout"); raises StudyFailing after
+    `settings.max_failures` failed trials in a row.
     """
-
-    def on_epoch_end(self, epoch, logs=None):
-        if _diverging(logs or {}):
-            return
-        super().on_epoch_end(epoch, logs)
-
-
-def _diverging(logs: dict) -> bool:
-    """kerasnn.training's test for divergence, on one epoch's logs."""
-    losses = [float(logs.get(key, math.nan)) for key in ("loss", "train_loss", "val_loss")]
-    return not all(math.isfinite(loss) for loss in losses) or losses[1] > BLOW_UP_CROSS_ENTROPY
-
-
-def _rounded(history: dict[str, list[float]]) -> dict[str, list[float]]:
-    return {key: [round(float(value), 6) for value in values] for key, values in history.items()}
-
-
-class TrialObjective:
-    """The function Optuna calls per trial: suggest, train, measure, store, score."""
-
-    def __init__(self, study_module, settings: Settings, dataset, target: int):
-        self.module = study_module
-        self.settings = settings
-        self.dataset = dataset
-        self.target = target
-        self.artifacts = FileSystemArtifactStore(_artifact_dir(settings.reports))
-        self.base = TrainConfig(epochs=settings.epochs, seed=settings.seed)
-
-    def __call__(self, trial: optuna.Trial):
-        # First of all, so that a worker killed at any later moment can be recognised.
-        trial.set_user_attr("worker", worker_id())
-        trial.set_user_attr("code_version", CODE_VERSION)
-        self._refuse_surplus(trial)
-        model_config, train_config = self.module.suggest(trial, self.base)
-        trial.set_user_attr("model_config", dataclasses.asdict(model_config))
-        trial.set_user_attr("train_config", dataclasses.asdict(train_config))
-        record = _Record(self.settings.penalty)
-        callbacks = [record]
-        if len(self.settings.directions) == 1:
-            callbacks.append(_Prune(trial, "objective"))
-        started = time.perf_counter()
-        try:
-            result = train(model_config, train_config, self.dataset, callbacks=callbacks)
-        except optuna.TrialPruned:
-            trial.set_user_attr("epochs", record.epochs)
-            trial.set_user_attr("seconds", time.perf_counter() - started)
-            raise
-        except KeyboardInterrupt:
-            trial.set_user_attr("fail_reason", "interrupted (SIGINT or SIGTERM)")
-            raise
-        except DivergedError as error:
-            trial.set_user_attr("fail_reason", str(error))
-            raise
-        except Exception as error:
-            # Optuna marks the trial FAIL and re-raises; the report shows why.
-            trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}"[:500])
-            raise
-        finally:
-            gc.collect()
-        summary = result.summary()
-        for key, value in summary.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                value = None
-            trial.set_user_attr(key, value)
-        trial.set_user_attr("history", _rounded(result.history))
-        # The process's peak memory so far: flat across a study's trials means no leak.
-        trial.set_user_attr("peak_rss_mb", round(_peak_rss_mb(), 1))
-        try:
-            values = (
-                scoring.pareto(result)
-                if self.settings.objective == "pareto"
-                else scoring.penalized(result, self.settings.penalty)
-            )
-        except DivergedError as error:
-            trial.set_user_attr("fail_reason", str(error))
-            raise
-        trial.set_user_attr(
-            "objective",
-            scoring.score(result.val_accuracy, result.train_accuracy, self.settings.penalty),
-        )
-        self._upload(trial, result)
-        return values
-
-    def _refuse_surplus(self, trial: optuna.Trial) -> None:
-        # Workers check the count before asking for a trial, but two of them may ask at the
-        # same moment; the later-numbered trial then steps aside so the target is exact.
-        ahead = [
-            other
-            for other in trial.study.get_trials(deepcopy=False, states=FINISHED + PENDING)
-            if other.number < trial.number
-        ]
-        if len(ahead) >= self.target:
-            trial.set_user_attr("fail_reason", "surplus: the target was reached by other workers")
-            raise SurplusTrial(f"trial {trial.number} is beyond the target of {self.target}")
-
-    def _upload(self, trial: optuna.Trial, result) -> None:
-        """Stores the learning curves (for the dashboard) and first-layer weights as artifacts."""
-        with tempfile.TemporaryDirectory() as folder:
-            curves = Path(folder) / f"curves-trial-{trial.number}.png"
-            plot_curves({f"trial {trial.number}": result.history}, curves)
-            upload_artifact(
-                artifact_store=self.artifacts,
-                file_path=str(curves),
-                study_or_trial=trial,
-                mimetype="image/png",
-            )
-            weights = Path(folder) / f"weights-trial-{trial.number}.npy"
-            np.save(weights, result.model.layers[2].get_weights()[0].astype(np.float16))
-            upload_artifact(
-                artifact_store=self.artifacts,
-                file_path=str(weights),
-                study_or_trial=trial,
-                mimetype="application/octet-stream",
-            )
-
-
-def _artifact_dir(reports: str) -> str:
-    folder = Path(reports) / "artifacts"
-    folder.mkdir(parents=True, exist_ok=True)
-    return str(folder)
-
-
-class StudyFailing(RuntimeError):
-    """Too many trials in a row failed."""
-
-
-def run(study: optuna.Study, study_module, settings: Settings, dataset, target: int, progress):
-    """Trains trials until `target` trials of the study have finished (by any worker).
-
-    Returns the number of trials this process ran.
-    """
-    trial_objective = TrialObjective(study_module, settings, dataset, target)
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
-    ran = failures = 0
-    done = []  # Every trial this process ran, as Optuna hands them to its callback.
-    waiting_noted = False
+    failures = 0
     while True:
-        for number in fail_dead_trials(study):
+        for number in fail_dead_trials(study, storage):
             progress.note(f"trial {number}'s worker died; marked FAIL and queued again")
         finished = count(study, FINISHED)
-        if finished >= target:
-            break
+        if finished >= settings.trials:
+            return "target reached"
         if deadline is not None and time.monotonic() >= deadline:
-            progress.note(f"timeout reached with {finished} of {target} trials finished")
-            break
-        running = count(study, (TrialState.RUNNING,))
-        if finished + running >= target and not count(study, (TrialState.WAITING,)):
-            # The last trials are running elsewhere; wait in case one of them fails or its
-            # worker dies (the check at the top of the loop then fails and requeues it).
-            if not waiting_noted:
-                progress.note(f"waiting for {running} trial(s) running in other workers")
-                waiting_noted = True
-            time.sleep(2)
+            progress.note(f"timeout reached with {finished} of {settings.trials} trials finished")
+            return "timeout"
+        if _wait_for_others(study, settings.trials, progress):
             continue
-        waiting_noted = False
-        study.optimize(
-            trial_objective,
-            n_trials=1,
-            catch=(DivergedError, SurplusTrial),
-            callbacks=[lambda _, frozen: done.append(frozen)],
-            gc_after_trial=True,
-        )
-        trial = done[-1]
-        ran += 1
+        trial = one_trial(study, objective)
         progress.trial(trial, count(study, FINISHED))
-        if trial.user_attrs.get("fail_reason", "").startswith("surplus"):
+        reason = trial.user_attrs.get("fail_reason", "")
+        if reason.startswith("duplicate"):
+            study.sampler.reseed_rng()  # Draw elsewhere next time.
+            continue
+        if reason.startswith("surplus"):
             continue
         failures = failures + 1 if trial.state == TrialState.FAIL else 0
         if failures >= settings.max_failures:
             raise StudyFailing(
-                f"{failures} trials failed in a row "
-                f"(last: {trial.user_attrs.get('fail_reason', '?')}); "
+                f"{failures} trials failed in a row (last: {reason or '?'}); "
                 "stopping the study. Raise --max-failures to go on regardless."
             )
-    return ran
+
+
+def _wait_for_others(study, target: int, progress) -> bool:
+    """Sleeps a little when the last trials run elsewhere; True if it did.
+
+    It waits in case one of them fails or its worker dies (the caller's next check then
+    fails and requeues it).
+    """
+    running = count(study, (TrialState.RUNNING,))
+    if count(study, FINISHED) + running < target or count(study, (TrialState.WAITING,)):
+        progress.waiting = False
+        return False
+    if not progress.waiting:
+        progress.note(f"waiting for {running} trial(s) running in other workers")
+        progress.waiting = True
+    time.sleep(2)
+    return True
+
+
+def one_trial(study, objective) -> optuna.trial.FrozenTrial:
+    done = []
+    study.optimize(
+        objective,
+        n_trials=1,
+        catch=(DivergedError, SurplusTrial, DuplicateTrial),
+        callbacks=[lambda _, frozen: done.append(frozen)],
+        gc_after_trial=True,
+    )
+    return done[-1]

@@ -19,13 +19,13 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact  # noqa:
 from optuna.trial import TrialState  # noqa: E402
 from optuna.visualization import matplotlib as optuna_plots  # noqa: E402
 
+from kerasnn.data import CLASS_NAMES  # noqa: E402
 from kerasnn.plots import plot_curves, plot_weights  # noqa: E402
 
 RESULT_COLUMNS = [
     "val_accuracy",
     "train_accuracy",
     "gap",
-    "test_accuracy",
     "best_epoch",
     "epochs",
     "seconds",
@@ -39,7 +39,7 @@ def ranked_table(study: optuna.Study) -> pd.DataFrame:
 
     In a two-objective study the `objective` column is the penalized score computed from
     the pair, which picks the recommended trial from the Pareto front (see `recommended`);
-    `pareto_front` marks the front. Test accuracy is listed, never used to rank.
+    `pareto_front` marks the front. Search trials never see the test set.
     """
     frame = study.trials_dataframe(attrs=("number", "state", "params", "user_attrs"))
     if frame.empty:
@@ -90,7 +90,7 @@ def recommended(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
 
     The rule for two objectives: among the Pareto-optimal trials (no other trial has both a
     higher validation accuracy and a smaller gap), take the one that maximises
-    val_accuracy - penalty * max(0, gap), the single-objective study's trade-off.
+    val_accuracy - gap_weight * max(0, gap), the single-objective study's trade-off.
     """
     candidates = (
         study.best_trials
@@ -148,11 +148,12 @@ def _target(study):
     return {"target_name": "objective"}
 
 
-def _weights(study, trial, artifact_dir: Path, path: Path, notes: list[str]) -> None:
+def _weights(storage, trial, settings, path: Path, notes: list[str]) -> None:
+    artifact_dir = settings.artifact_dir
     metas = [
         meta
-        for meta in optuna.artifacts.get_all_artifact_meta(trial, storage=study._storage)
-        if meta.filename.startswith("weights")
+        for meta in optuna.artifacts.get_all_artifact_meta(trial, storage=storage)
+        if meta.filename.startswith("weights") and meta.filename.endswith(".npy")
     ]
     if not metas:
         notes.append(f"weights.png not drawn: trial {trial.number} has no stored weights")
@@ -172,9 +173,9 @@ def _weights(study, trial, artifact_dir: Path, path: Path, notes: list[str]) -> 
             return
         kernel = np.load(local, allow_pickle=False)
     units = kernel.shape[1]
-    labels = None
-    if units == 10:
-        labels = [str(index) for index in range(10)]
+    # A softmax regression's only kernel has a column per class: name them.
+    regression = trial.user_attrs.get("model_config", {}).get("hidden_units") == 0
+    labels = list(CLASS_NAMES[settings.dataset]) if regression else None
     plot_weights(
         kernel,
         path,
@@ -195,36 +196,54 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)
 
 
-def write_report(study: optuna.Study, folder: Path, settings, artifact_dir: Path) -> Path:
-    """Writes trials.csv/.md, the plots and summary.md for `study` into `folder`."""
+def write_report(study: optuna.Study, storage, settings, module) -> Path:
+    """Writes the whole report of `study` (and of its confirmation) into its folder."""
+    folder = settings.folder
     folder.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     frame = ranked_table(study)
     frame.to_csv(folder / "trials.csv", index=False)
     (folder / "trials.md").write_text(f"# Trials of {study.study_name}\n\n{_markdown(frame)}\n")
-
-    target = _target(study)
-    _save_optuna_plot(
-        folder / "history.png",
-        lambda: optuna_plots.plot_optimization_history(study, **target),
-        notes,
-    )
-    _save_optuna_plot(
-        folder / "importances.png",
-        lambda: optuna_plots.plot_param_importances(study, **target),
-        notes,
-    )
-    _save_optuna_plot(
-        folder / "slices.png", lambda: optuna_plots.plot_slice(study, **target), notes
-    )
-    if len(study.directions) > 1:
-        _save_optuna_plot(
-            folder / "pareto.png",
-            lambda: optuna_plots.plot_pareto_front(study, target_names=["val_accuracy", "gap"]),
-            notes,
-        )
-
+    _optuna_plots(study, folder, notes)
     best = recommended(study)
+    _curves(study, frame, folder, notes)
+    if best is not None:
+        _weights(storage, best, settings, folder / "weights.png", notes)
+    else:
+        notes.append("weights.png not drawn: no trial completed")
+        _placeholder(folder / "weights.png", notes[-1])
+    result = _confirmation(study, storage, settings, folder)
+    findings = _findings(study, module, result, folder)
+    answer = _answer_lines(result, study)
+    parts = [
+        _header(study),
+        answer,
+        _best_lines(study, frame, best),
+        findings,
+        _files_lines(study, result, findings, notes),
+        _reproduce_lines(study),
+    ]
+    (folder / "summary.md").write_text("\n".join(line for part in parts for line in part))
+    _dashboard_note(study, answer or _best_lines(study, frame, best))
+    return folder
+
+
+def _optuna_plots(study, folder: Path, notes: list[str]) -> None:
+    target = _target(study)
+    plots = {
+        "history.png": lambda: optuna_plots.plot_optimization_history(study, **target),
+        "importances.png": lambda: optuna_plots.plot_param_importances(study, **target),
+        "slices.png": lambda: optuna_plots.plot_slice(study, **target),
+    }
+    if len(study.directions) > 1:
+        plots["pareto.png"] = lambda: optuna_plots.plot_pareto_front(
+            study, target_names=["val_accuracy", "gap"]
+        )
+    for name, draw in plots.items():
+        _save_optuna_plot(folder / name, draw, notes)
+
+
+def _curves(study, frame, folder: Path, notes: list[str]) -> None:
     complete = frame[frame["state"] == "COMPLETE"]
     top = [study.trials[number] for number in complete["number"].head(CURVES_OF_BEST)]
     histories = {
@@ -237,84 +256,222 @@ def write_report(study: optuna.Study, folder: Path, settings, artifact_dir: Path
     else:
         notes.append("curves.png not drawn: no trial completed")
         _placeholder(folder / "curves.png", notes[-1])
-    if best is not None:
-        _weights(study, best, artifact_dir, folder / "weights.png", notes)
-    else:
-        notes.append("weights.png not drawn: no trial completed")
-        _placeholder(folder / "weights.png", notes[-1])
-    (folder / "summary.md").write_text(_summary(study, frame, best, settings, notes))
-    return folder
 
 
-def _summary(study, frame, best, settings, notes) -> str:
+def _confirmation(study, storage, settings, folder: Path):
+    """The confirmation's answer (None without one); writes confirm.csv of every run."""
+    from studies import confirm
+
+    name = study.study_name + confirm.SUFFIX
+    if name not in {
+        s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+    }:
+        return None
+    confirmation = optuna.load_study(study_name=name, storage=storage)
+    rows = [
+        {
+            "source_trial": trial.user_attrs.get("source_trial"),
+            "seed": trial.user_attrs.get("seed"),
+            "number": trial.number,
+            "state": trial.state.name,
+            **{key: trial.user_attrs.get(key) for key in ("objective", *RESULT_COLUMNS)},
+            "fail_reason": trial.user_attrs.get("fail_reason"),
+        }
+        for trial in confirmation.get_trials(deepcopy=False)
+    ]
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table = table.sort_values(["source_trial", "seed", "number"])
+    table.to_csv(folder / "confirm.csv", index=False)
+    (folder / "confirm.md").write_text(
+        f"# Confirmation runs of {study.study_name}\n\n{_markdown(table)}\n"
+    )
+    return confirm.answer(study, confirmation, settings)
+
+
+def _header(study) -> list[str]:
     attrs = study.user_attrs
-    states = frame["state"].value_counts().to_dict()
-    lines = [
+    states = pd.Series([t.state.name for t in study.trials]).value_counts().to_dict()
+    return [
         f"# Study {study.study_name}",
         "",
         f"Question: {attrs.get('question', '')}",
         "",
         f"- dataset: {attrs.get('dataset')} (training subset: {attrs.get('subset') or 'all'})",
         f"- objective: {attrs.get('objective')} ({', '.join(attrs.get('directions', []))}); "
-        f"penalty weight {attrs.get('penalty')}",
+        f"gap weight {attrs.get('gap_weight')}",
         f"- epochs per trial at most: {attrs.get('epochs')}",
-        "- trials: " + (", ".join(f"{count} {state}" for state, count in states.items()) or "none"),
+        "- search trials: "
+        + (", ".join(f"{count} {state}" for state, count in states.items()) or "none")
+        + (f"; stopped: {attrs['stopped']}" if "stopped" in attrs else ""),
         "",
     ]
+
+
+def _answer_lines(result, study) -> list[str]:
+    """The confirmed answer, first thing in the summary; [] without a confirmation."""
+    if result is None:
+        return []
+    winner = result.winner
+    spreads = winner.spreads
+    lines = [
+        f"## Answer: trial {winner.source}'s configuration",
+        "",
+        f"Confirmed over {len(winner.seeds)} fresh seeds ({', '.join(map(str, winner.seeds))}), "
+        "mean ± standard deviation:",
+        "",
+        f"- objective {spreads['objective']} (95% interval {_interval(spreads['objective'])})",
+        f"- validation accuracy {spreads['val_accuracy']}, gap {spreads['gap']}",
+        f"- test accuracy {_test_text(result)}",
+        "- hyperparameters: " + ", ".join(f"`{k}={v}`" for k, v in winner.params.items()),
+    ]
+    tied = ", ".join(f"trial {c.source}" for c in result.tied)
+    lines.append(f"- tied with it within seed noise: {tied}" if tied else "- tied with it: none")
+    lines += [
+        "",
+        f"Seed noise: the pooled seed standard deviation of the objective is "
+        f"{result.seed_noise:.4f}; differences in the search table smaller than about twice "
+        "this are not meaningful.",
+        "",
+        "| configuration | runs | objective | 95% interval | validation accuracy | gap | against the winner |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for confirmed in result.configurations:
+        s = confirmed.spreads
+        verdict = "winner" if confirmed.versus_winner is None else _against(confirmed)
+        lines.append(
+            f"| trial {confirmed.source} | {s['objective'].n} | {s['objective']} | "
+            f"{_interval(s['objective'])} | {s['val_accuracy']} | {s['gap']} | {verdict} |"
+        )
+    return lines + ["", "Every confirmation run: confirm.csv / confirm.md.", ""]
+
+
+def _against(confirmed) -> str:
+    """The winner against this runner-up, in words."""
+    return "winner is " + confirmed.versus_winner.verdict()
+
+
+def _interval(spread) -> str:
+    return "n/a" if math.isnan(spread.low) else f"{spread.low:.4f} to {spread.high:.4f}"
+
+
+def _test_text(result) -> str:
+    if result.test is None:
+        return "not evaluated yet"
+    return (
+        f"{result.test} over the winner's {result.test.n} runs (evaluated once, for the "
+        "winner only, after it was chosen; never used to choose)"
+    )
+
+
+def _best_lines(study, frame, best) -> list[str]:
+    states = frame["state"].value_counts().to_dict()
     if best is None and states and set(states) == {"FAIL"}:
         reasons = frame["fail_reason"].fillna("no reason stored").value_counts()
-        lines += [
+        return [
             f"**Every trial failed ({len(frame)} of {len(frame)})**, so there is no best "
             "configuration. Reasons:",
             "",
             *(f"- {count} x {reason}" for reason, count in reasons.items()),
             "",
         ]
-    elif best is None:
-        lines += ["No trial completed, so there is no best configuration.", ""]
-    else:
-        user = best.user_attrs
-        rule = (
-            "the Pareto-front trial with the best val_accuracy - penalty * max(0, gap)"
-            if len(study.directions) > 1
-            else "the best objective"
-        )
-        lines += [
-            f"## Best configuration: trial {best.number} ({rule})",
-            "",
-            "| measure | value |",
-            "|---|---|",
-            f"| objective | {user['objective']:.4f} |",
-            f"| validation accuracy | {user['val_accuracy']:.4f} |",
-            f"| training accuracy (inference mode) | {user['train_accuracy']:.4f} |",
-            f"| gap (train - validation) | {user['gap']:.4f} |",
-            f"| test accuracy (reported, never used to choose) | {user['test_accuracy']:.4f} |",
-            f"| best epoch / epochs trained | {user['best_epoch']} / {user['epochs']} |",
-            "",
-            "Hyperparameters: "
-            + ", ".join(f"`{name}={value}`" for name, value in best.params.items()),
-            "",
-            f"Model: `{user.get('model_config')}`",
-            "",
-            f"Training: `{user.get('train_config')}`",
-            "",
-        ]
-    lines += [
-        "## Files",
+    if best is None:
+        return ["No trial completed, so there is no best configuration.", ""]
+    user = best.user_attrs
+    rule = (
+        "the Pareto-front trial with the best val_accuracy - gap_weight * max(0, gap)"
+        if len(study.directions) > 1
+        else "the best objective"
+    )
+    return [
+        f"## Best search trial: trial {best.number} ({rule}, one seed)",
         "",
-        "trials.csv / trials.md (ranked table), history.png, importances.png, slices.png, "
-        "curves.png (best trials' learning curves), weights.png (best model's first layer)"
-        + (", pareto.png" if len(study.directions) > 1 else ""),
+        "| measure | value |",
+        "|---|---|",
+        f"| objective | {user['objective']:.4f} |",
+        f"| validation accuracy | {user['val_accuracy']:.4f} |",
+        f"| training accuracy (inference mode) | {user['train_accuracy']:.4f} |",
+        f"| gap (train - validation) | {user['gap']:.4f} |",
+        f"| best epoch / epochs trained | {user['best_epoch']} / {user['epochs']} |",
+        "",
+        "Hyperparameters: " + ", ".join(f"`{name}={value}`" for name, value in best.params.items()),
+        "",
+        f"Model: `{user.get('model_config')}`",
+        "",
+        f"Training: `{user.get('train_config')}`",
         "",
     ]
+
+
+def _findings(study, module, result, folder: Path) -> list[str]:
+    """findings.png and the generated Findings section, for the study's scientific hyperparameters."""
+    from studies import findings
+
+    scientific = list(getattr(module, "SCIENTIFIC", ()))
+    frame = findings.completed(study)
+    if not scientific or len(frame) < 2:
+        return []
+    confirmed = [c.source for c in result.configurations] if result else []
+    findings.plot_findings(frame, scientific, confirmed, folder / "findings.png")
+    lines = [
+        "## Findings",
+        "",
+        f"From the {len(frame)} completed search trials (one seed each):",
+        "",
+    ]
+    lines += [f"- {sentence}" for sentence in findings.sentences(frame, scientific)]
+    table = findings.importances(study, scientific)
+    if not table.empty:
+        lines += [
+            "",
+            "Importance of each scientific hyperparameter (fANOVA), for accuracy and for the gap apart:",
+            "",
+            "| hyperparameter | for validation accuracy | for the gap |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {name} | {row['val_accuracy']:.2f} | {row['gap']:.2f} |"
+            for name, row in table.iterrows()
+        ]
+    return lines + [
+        "",
+        "findings.png: validation accuracy and gap against each one; confirmed configurations ringed.",
+        "",
+    ]
+
+
+def _files_lines(study, result, findings, notes) -> list[str]:
+    names = ["trials.csv / trials.md (ranked search trials)"]
+    if result is not None:
+        names.append("confirm.csv / confirm.md (confirmation runs)")
+    if findings:
+        names.append("findings.png")
+    names += [
+        "history.png",
+        "importances.png",
+        "slices.png",
+        "curves.png (best trials)",
+        "weights.png",
+    ]
+    if len(study.directions) > 1:
+        names.append("pareto.png")
+    lines = ["## Files", "", ", ".join(names), ""]
     if notes:
         lines += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]
-    lines += [
-        "## Reproduce",
-        "",
-        "```",
-        attrs.get("command") or settings.command,
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
+    return lines
+
+
+def _reproduce_lines(study) -> list[str]:
+    attrs = study.user_attrs
+    lines = ["## Reproduce", "", "```", attrs.get("command", "(not recorded)"), "```", ""]
+    continuations = attrs.get("continuations", [])
+    if continuations:
+        lines += ["Continued with:", "", "```", *continuations, "```", ""]
+    return lines
+
+
+def _dashboard_note(study, lines: list[str]) -> None:
+    """The answer as the study's note in optuna-dashboard, so a browsing user sees it first."""
+    import optuna_dashboard
+
+    optuna_dashboard.save_note(study, "\n".join(lines))

@@ -1,45 +1,20 @@
-"""The one entry point: `python -m studies.run [STUDY]` runs a study and writes its report."""
+"""The one entry point: `python -m studies.run [STUDY]` runs a study and writes its report.
+
+The flow of one study reads top to bottom in `run_study`: settings -> checks -> open or
+continue the study -> search trials -> confirm the best -> report.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+import warnings
 
 # Quiet TensorFlow's start-up chatter before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import shlex  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-
-def _import_keras_quietly() -> None:
-    """Imports Keras, and so TensorFlow, with the process's stderr pointed at /dev/null.
-
-    TensorFlow writes start-up lines (oneDNN, CUDA drivers) to file descriptor 2 before its
-    logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says; a usage error would then not be
-    the one line on stderr that it should be. Python errors still reach stderr, after it
-    is restored.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-_import_keras_quietly()
-
+from kerasnn.data import DATASETS  # noqa: E402
 from studies import (  # noqa: E402
     overfitting,
     reproduce_000,
@@ -48,10 +23,19 @@ from studies import (  # noqa: E402
     reproduce_003,
     reproduce_004,
 )
+from studies.settings import (  # noqa: E402
+    MAX_HEARTBEAT,
+    OBJECTIVES,
+    PRUNERS,
+    SAMPLERS,
+    Settings,
+    UsageError,
+    from_arguments,
+)
 
 # Study name -> module. Each module has a docstring, QUESTION and suggest(trial, train_config);
-# it may add SEARCH_SPACE (a grid, run by GridSampler) and DEFAULTS (option defaults:
-# dataset, trials, epochs, pruner, and the pixel scale).
+# it may add SEARCH_SPACE (a grid, run by GridSampler), DEFAULTS (option defaults) and
+# SCIENTIFIC (the hyperparameters its question is about, for the findings).
 STUDIES = {
     "overfitting": overfitting,
     "reproduce-000": reproduce_000,
@@ -71,30 +55,31 @@ GROUPS: dict[str, list[str]] = {
     ],
 }
 
-DATASETS = ("mnist", "fashion_mnist")
-SAMPLERS = ("tpe", "random", "qmc", "grid", "nsga2")
-PRUNERS = ("median", "percentile", "hyperband", "none")
-OBJECTIVES = ("penalized", "pareto")
+
+class RuntimeFault(RuntimeError):
+    """Something failed while running (a storage, a file); one line, exit status 1."""
 
 
-def _number(convert, minimum, *, inclusive: bool, what: str):
-    """An argparse type: `convert(text)`, finite, and above (or at) `minimum`."""
+def _number(convert, minimum, maximum=float("inf"), *, what: str):
+    """An argparse type: `convert(text)`, finite, at least `minimum` and at most `maximum`."""
 
     def parse(text: str):
         try:
             value = convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not (value >= minimum if inclusive else value > minimum) or value == float("inf"):
+        if not minimum <= value <= maximum or value == float("inf"):
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return value
 
     return parse
 
 
-positive_int = _number(int, 0, inclusive=False, what="a positive integer")
-positive_float = _number(float, 0.0, inclusive=False, what="a positive number")
-non_negative_float = _number(float, 0.0, inclusive=True, what="a number >= 0")
+positive_int = _number(int, 1, what="a positive integer")
+count = _number(int, 0, what="an integer >= 0")
+positive_float = _number(float, 1e-9, what="a positive number")
+non_negative_float = _number(float, 0.0, what="a number >= 0")
+heartbeat = _number(int, 1, MAX_HEARTBEAT, what=f"whole seconds from 1 to {MAX_HEARTBEAT}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -104,196 +89,146 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class _DeprecatedGapWeight(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        print("warning: --penalty is deprecated; use --gap-weight", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def parser() -> argparse.ArgumentParser:
-    defaults = _default_settings()
+    defaults = Settings()
     p = _Parser(
         prog="python -m studies.run",
-        description="Run an Optuna study of kerasnn networks and write its report.",
+        description="Run an Optuna study of kerasnn networks, confirm its best configurations "
+        "over fresh seeds and write its report.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        # Options are matched exactly: a prefix such as --work would otherwise be --workers.
+        allow_abbrev=False,
+        argument_default=None,
     )
     p.add_argument("study", nargs="?", default="overfitting", help="which study (see --list)")
     p.add_argument("--list", action="store_true", help="list the studies and exit")
-    p.add_argument(
-        "--dataset",
-        choices=DATASETS,
-        default=None,
-        help=f"dataset (default: the study's, else {defaults.dataset})",
-    )
+    _study_options(p, defaults)
+    _run_options(p, defaults)
+    _worker_options(p, defaults)
+    return p
+
+
+def _study_options(p, defaults: Settings) -> None:
+    p.add_argument("--dataset", choices=tuple(DATASETS), help="dataset (default: the study's)")
     p.add_argument(
         "--trials",
         type=positive_int,
-        default=None,
         help="target number of finished trials of the study, across all workers "
         f"(default: the grid's size, else {defaults.trials})",
     )
+    p.add_argument("--timeout", type=positive_float, help="stop starting trials after N seconds")
     p.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=None,
-        help="stop starting trials after this many seconds",
+        "--epochs", type=positive_int, help=f"maximum epochs per trial ({defaults.epochs})"
     )
-    p.add_argument(
-        "--epochs",
-        type=positive_int,
-        default=None,
-        help=f"maximum epochs per trial (default: the study's, else {defaults.epochs})",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seeds the sampler and every trial")
-    p.add_argument(
-        "--subset",
-        type=positive_int,
-        default=None,
-        help="train on the first N training images only",
-    )
-    p.add_argument(
-        "--storage",
-        default=defaults.storage,
-        help="SQLAlchemy URL (sqlite:///..., postgresql://...) or a journal path *.log",
-    )
-    p.add_argument(
-        "--study-name",
-        default=None,
-        help="name in the storage (default: STUDY-DATASET, plus -pareto)",
-    )
-    p.add_argument("--fresh", action="store_true", help="delete the stored study and start over")
-    p.add_argument(
-        "--report-only",
-        action="store_true",
-        help="rebuild the report from the storage without training",
-    )
-    p.add_argument(
-        "--sampler",
-        choices=SAMPLERS,
-        default="tpe",
-        help="Optuna sampler (grid studies always use their grid)",
-    )
+    p.add_argument("--seed", type=int, help="seeds the sampler and every trial (0)")
+    p.add_argument("--subset", type=positive_int, help="train on the first N training images")
+    p.add_argument("--sampler", choices=SAMPLERS, help="Optuna sampler (tpe; grids use theirs)")
     p.add_argument(
         "--pruner",
         choices=PRUNERS,
-        default=None,
         help="per-epoch pruner: median keeps trials in the top half of completed ones at "
-        "each epoch, percentile the top 10%% (half the epochs, may miss slow starters), "
-        "hyperband runs successive-halving brackets "
+        "each epoch, percentile the top 10%%, hyperband runs successive-halving brackets "
         f"(default: the study's, else {defaults.pruner})",
     )
     p.add_argument(
         "--objective",
         choices=OBJECTIVES,
-        default="penalized",
-        help="penalized: val_acc - penalty*max(0, gap); pareto: maximise val_acc and minimise gap",
+        help="penalized: val_acc - gap_weight*max(0, gap); pareto: maximise val_acc and "
+        "minimise gap (penalized)",
+    )
+    p.add_argument(
+        "--gap-weight",
+        type=non_negative_float,
+        help=f"weight of the train-validation gap in the penalized objective "
+        f"({defaults.gap_weight:g})",
     )
     p.add_argument(
         "--penalty",
+        dest="gap_weight",
         type=non_negative_float,
-        default=defaults.penalty,
-        help="weight of the train-validation gap in the penalized objective",
+        action=_DeprecatedGapWeight,
+        help="deprecated alias of --gap-weight",
+    )
+    p.add_argument(
+        "--confirm-top",
+        type=count,
+        help=f"re-train the best K configurations over fresh seeds; 0 skips ({defaults.confirm_top})",
+    )
+    p.add_argument(
+        "--confirm-seeds",
+        type=positive_int,
+        help=f"fresh seeds per confirmed configuration ({defaults.confirm_seeds})",
+    )
+
+
+def _run_options(p, defaults: Settings) -> None:
+    p.add_argument(
+        "--storage",
+        help="SQLAlchemy URL (sqlite:///..., postgresql://...) or a journal path *.log "
+        f"({defaults.storage})",
+    )
+    p.add_argument(
+        "--study-name",
+        help="name in the storage (default: STUDY-DATASET plus every identity setting that "
+        "differs from the study's defaults, e.g. -subset2000-epochs2)",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        default=None,
+        help="delete the stored study and start over",
+    )
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        default=None,
+        help="rebuild the report from the storage without training",
     )
     p.add_argument(
         "--max-failures",
         type=positive_int,
-        default=defaults.max_failures,
-        help="stop after this many failed trials in a row",
+        help=f"stop after this many failed trials in a row ({defaults.max_failures})",
     )
-    p.add_argument("--reports", default=defaults.reports, help="folder for the reports")
+    p.add_argument("--reports", help=f"folder for the reports ({defaults.reports})")
+    p.add_argument(
+        "--no-report",
+        action="store_true",
+        default=None,
+        help="leave the report to another process (the workers of --workers do)",
+    )
+
+
+def _worker_options(p, defaults: Settings) -> None:
     p.add_argument(
         "--workers",
         type=positive_int,
-        default=1,
         help="start this many local worker processes on the storage and wait for them "
-        "(use a journal file or PostgreSQL; SQLite makes parallel writers wait)",
+        "(capped by the trials left and the free memory; use a journal file or PostgreSQL)",
     )
     p.add_argument(
         "--rank",
         type=int,
-        default=0,
         help="this worker's number when several run one study (the sampler is seeded with "
         "seed+rank, so workers try different configurations); --workers numbers its own",
     )
     p.add_argument(
         "--heartbeat",
-        type=positive_int,
-        default=HEARTBEAT_INTERVAL,
-        help="seconds between a running trial's heartbeats in an RDB storage; a trial "
-        "without one for 4 times as long (a killed worker's) is marked FAIL and retried",
+        type=heartbeat,
+        help="seconds between a running trial's heartbeats in an RDB storage, fixed when "
+        "the study is created; a trial without one for 4 times as long is failed and "
+        f"retried ({defaults.heartbeat})",
     )
-    p.add_argument(
-        "--no-report",
-        action="store_true",
-        help="leave the report to another process (the workers of --workers do)",
-    )
-    return p
-
-
-# Kept here rather than imported so that `--help` needs neither Optuna nor SQLAlchemy.
-HEARTBEAT_INTERVAL = 10
-
-
-def _default_settings():
-    from studies.engine import Settings
-
-    return Settings()
-
-
-class Progress:
-    """One line per trial: number, state and value, elapsed time, ETA and the best so far."""
-
-    def __init__(self, study_name: str, target: int, already: int):
-        self.name = study_name
-        self.target = target
-        self.already = already
-        self.started = time.monotonic()
-
-    def note(self, message: str) -> None:
-        print(f"[{self.name}] {message}", flush=True)
-
-    def trial(self, trial, finished: int) -> None:
-        elapsed = time.monotonic() - self.started
-        done_here = max(1, finished - self.already)
-        eta = elapsed / done_here * max(0, self.target - finished)
-        user = trial.user_attrs
-        if trial.state.name == "COMPLETE":
-            outcome = (
-                f"objective {user['objective']:.4f} (val {user['val_accuracy']:.4f}, "
-                f"gap {user['gap']:+.4f}, {user['epochs']} epochs)"
-            )
-        elif trial.state.name == "PRUNED":
-            outcome = f"pruned after {user.get('epochs', '?')} epochs"
-        else:
-            outcome = f"failed: {user.get('fail_reason', 'see log')}"
-        self.note(
-            f"trial {trial.number:>3} {trial.state.name:<8} {outcome} | "
-            f"{finished}/{self.target} done, elapsed {_clock(elapsed)}, ETA {_clock(eta)}"
-        )
-
-
-def _clock(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    return f"{minutes}m{seconds:02d}s"
 
 
 def usage_error(message: str) -> int:
     print(f"python -m studies.run: error: {message}", file=sys.stderr)
     return 2
-
-
-def _command(argv: list[str]) -> str:
-    from studies.storage import redact
-
-    shown = list(argv)
-    for index, word in enumerate(shown):
-        if word == "--storage" and index + 1 < len(shown):
-            shown[index + 1] = redact(shown[index + 1])
-        elif word.startswith("--storage="):
-            shown[index] = "--storage=" + redact(word.split("=", 1)[1])
-    return shlex.join(["python", "-m", "studies.run", *shown])
-
-
-def _interrupt(signum, frame):
-    # A second signal (Ctrl-C reaches the workers of --workers and their parent forwards
-    # SIGTERM) must not interrupt the clean-up of the first.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)
-    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,308 +244,68 @@ def main(argv: list[str] | None = None) -> int:
         for name, members in GROUPS.items():
             print(f"{name:<16} runs {', '.join(members)}")
         return 0
+    try:
+        return _run_all(args)
+    except UsageError as error:
+        return usage_error(str(error))
+    except RuntimeFault as error:
+        print(f"python -m studies.run: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _run_all(args) -> int:
     if args.study not in STUDIES and args.study not in GROUPS:
-        return usage_error(
+        raise UsageError(
             f"unknown study {args.study!r}; choose one of {', '.join([*STUDIES, *GROUPS])}"
         )
     names = GROUPS.get(args.study, [args.study])
-    if args.study_name and len(names) > 1:
-        return usage_error("--study-name names one study; it cannot be used with a group")
-    if args.workers > 1 and len(names) > 1:
-        return usage_error("--workers runs one study; start the group's studies one by one")
-    if args.workers > 1 and args.report_only:
-        return usage_error("--workers and --report-only cannot be combined")
+    if len(names) > 1 and args.study_name:
+        raise UsageError("--study-name names one study; it cannot be used with a group")
+    if len(names) > 1 and (args.workers or 1) > 1:
+        raise UsageError("--workers runs one study; start the group's studies one by one")
+    settings = [from_arguments(name, STUDIES[name], args) for name in names]
     status = 0
-    for name in names:
-        status = run_one(name, args, argv)
+    for one in settings:
+        status = run_study(one, STUDIES[one.study])
         if status:
             break
-    if any(name.startswith("reproduce-") for name in names) and status != 2:
+    if any(name.startswith("reproduce-") for name in names) and not args.no_report:
         # The seed-by-seed comparison is rebuilt from the storage after any reproduce run.
         from studies.reproduction import write_reproduction
 
-        print(f"reproduction written: {write_reproduction(args.storage, args.reports)}")
+        with _faults_as_one_line():
+            path = write_reproduction(settings[0].storage, settings[0].reports)
+        print(f"reproduction written: {path}")
     return status
 
 
-def run_one(name: str, args, argv: list[str]) -> int:
-    from kerasnn import DataError, load_dataset
-    from studies import engine
-    from studies.report import write_report
-    from studies.storage import StorageError, open_storage
-    from studies.storage import check as check_storage
+def run_study(settings: Settings, module) -> int:
+    """Checks everything, then runs one study's search, confirmation and report."""
+    from studies import pipeline
 
-    module = STUDIES[name]
-    study_defaults = getattr(module, "DEFAULTS", {})
-    search_space = getattr(module, "SEARCH_SPACE", None)
-    settings = engine.Settings()
-    dataset_name = args.dataset or study_defaults.get("dataset", settings.dataset)
-    objective_name = args.objective
-    default_name = f"{name}-{dataset_name}" + ("-pareto" if objective_name == "pareto" else "")
-    if search_space is not None:
-        grid_size = 1
-        for values in search_space.values():
-            grid_size *= len(values)
-    settings = dataclasses.replace(
-        settings,
-        study=name,
-        dataset=dataset_name,
-        trials=args.trials
-        or (grid_size if search_space else study_defaults.get("trials", settings.trials)),
-        epochs=args.epochs or study_defaults.get("epochs", settings.epochs),
-        seed=args.seed,
-        subset=args.subset,
-        timeout=args.timeout,
-        storage=args.storage,
-        study_name=args.study_name or default_name,
-        sampler=args.sampler,
-        pruner=args.pruner or study_defaults.get("pruner", settings.pruner),
-        objective=objective_name,
-        penalty=args.penalty,
-        reports=args.reports,
-        max_failures=args.max_failures,
-        rank=args.rank,
-        command=_command(argv),
-    )
-    if settings.sampler == "grid" and search_space is None:
-        return usage_error(f"study {name!r} has no grid; --sampler grid needs one")
-
-    # Everything that can be checked is checked before anything is written, so that a bad
-    # command leaves the storage and the reports folder as they were.
-    try:
-        check_storage(settings.storage)
-    except StorageError as error:
-        return usage_error(str(error))
-    reports = Path(settings.reports)
-    problem = _unwritable(reports)
-    if problem:
-        return usage_error(problem)
-
-    import optuna
-
-    # Optuna warns of every failed trial with a traceback (also for SIGTERM and diverged
-    # runs) and of plots it cannot draw; the progress lines and the report say both.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    folder = reports / settings.study_name
-    artifact_dir = reports / "artifacts"
-    if args.report_only:
-        if not _storage_exists(settings.storage):
-            return usage_error(f"no storage at {_shown(settings.storage)}")
-        try:
-            storage = open_storage(settings.storage, args.heartbeat)
-        except StorageError as error:
-            return usage_error(str(error))
-        if settings.study_name not in optuna.get_all_study_names(storage):
-            return usage_error(f"no study {settings.study_name!r} in {_shown(settings.storage)}")
-        study = optuna.load_study(study_name=settings.study_name, storage=storage)
-        for number in engine.fail_dead_trials(study):
-            print(f"trial {number}'s worker died; marked FAIL and queued again")
-        write_report(study, folder, settings, artifact_dir)
-        print(f"report rebuilt: {folder}")
-        return 0
-
-    try:
-        dataset = load_dataset(
-            settings.dataset,
-            scale=study_defaults.get("scale", "unit"),
-        )
-    except (DataError, ValueError) as error:
-        return usage_error(str(error))
-    if settings.subset:
-        dataset = dataset.subset(settings.subset)
-
-    try:
-        storage = open_storage(settings.storage, args.heartbeat)
-    except StorageError as error:
-        return usage_error(str(error))
-    try:
-        study = engine.open_study(settings, storage, search_space, fresh=args.fresh)
-    except engine.SettingsMismatch as error:
-        return usage_error(str(error))
-    try:
-        reports.mkdir(parents=True, exist_ok=True)
-        probe = reports / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        return usage_error(f"reports folder {reports} cannot be written: {error.strerror}")
-    study.set_user_attr("question", module.QUESTION)
-    study.set_user_attr("command", settings.command)
-    if args.workers > 1:
-        return run_workers(study, settings, args, argv, folder, artifact_dir)
-
-    finished = engine.count(study, engine.FINISHED)
-    progress = Progress(settings.study_name, settings.trials, finished)
-    if finished:
-        progress.note(
-            f"continuing study {settings.study_name}: {finished} of {settings.trials} trials done"
-        )
-    else:
-        progress.note(f"starting study {settings.study_name}: {settings.trials} trials")
-    progress.note(f"{dataset.describe()}; storage {_shown(settings.storage)}")
-
-    status = 0
-    # SIGINT too: a worker started in the background inherits SIGINT ignored.
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        engine.run(study, module, settings, dataset, settings.trials, progress)
-    except KeyboardInterrupt as interrupt:
-        progress.note(f"interrupted ({interrupt or 'SIGINT'}); the running trial is marked FAIL")
-        status = 130
-    except engine.StudyFailing as error:
-        progress.note(str(error))
-        status = 1
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if args.no_report:
-        return status
-    write_report(study, folder, settings, artifact_dir)
-    progress.note(f"report written: {folder}")
-    return status
+    with _faults_as_one_line():
+        if settings.report_only:
+            return pipeline.rebuild_report(settings, module)
+        return pipeline.run(settings, module)
 
 
-def run_workers(study, settings, args, argv: list[str], folder: Path, artifact_dir: Path) -> int:
-    """Runs the study in `args.workers` local processes and reports on the study as a whole.
+class _faults_as_one_line:
+    """Turns a storage or file-system failure met while running into RuntimeFault."""
 
-    Each worker is `python -m studies.run` with this command's options (less --workers and
-    --fresh, which this process has already done); the storage hands each its trials and
-    the shared target stops them together. Their output goes to FOLDER/workers/*.log.
-    """
-    from studies import engine
-    from studies.report import write_report
+    def __enter__(self):
+        return self
 
-    if settings.storage.startswith("sqlite"):
-        print(
-            "warning: SQLite locks the whole database on every write, so parallel workers "
-            "wait on each other; use a journal file (*.log) or PostgreSQL for --workers",
-            file=sys.stderr,
-        )
-    child_argv = _without(argv, "--workers", takes_value=True)
-    child_argv = _without(child_argv, "--fresh", takes_value=False)
-    child_argv = _without(child_argv, "--rank", takes_value=True)
-    command = [sys.executable, "-m", "studies.run", *child_argv, "--no-report"]
-    logs = folder / "workers"
-    logs.mkdir(parents=True, exist_ok=True)
-    finished = engine.count(study, engine.FINISHED)
-    progress = Progress(settings.study_name, settings.trials, finished)
-    progress.note(
-        f"{'continuing' if finished else 'starting'} study {settings.study_name} with "
-        f"{args.workers} workers: {finished} of {settings.trials} trials done; "
-        f"storage {_shown(settings.storage)}; worker logs in {logs}"
-    )
-    workers = []
-    for index in range(1, args.workers + 1):
-        log = open(logs / f"worker-{index}.log", "w")  # Closed once the workers exit.
-        rank = ["--rank", str(args.rank + index - 1)]
-        process = subprocess.Popen(
-            command + rank, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
-        workers.append((index, process, log))
-    seen = {trial.number for trial in study.get_trials(deepcopy=False) if trial.state.is_finished()}
-    status = 0
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while True:
-            running = [process for _, process, _ in workers if process.poll() is None]
-            seen |= _report_new_trials(study, seen, progress)
-            if not running:
-                break
-            time.sleep(2)
-    except KeyboardInterrupt as interrupt:
-        progress.note(f"interrupted ({interrupt or 'SIGINT'}); stopping the workers")
-        for _, process, _ in workers:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for _, process, _ in workers:
-            try:
-                process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        status = 130
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        for _, _, log in workers:
-            log.close()
-    for index, process, _ in workers:
-        if process.returncode not in (0, None) and status != 130:
-            last = _last_line(logs / f"worker-{index}.log")
-            progress.note(f"worker {index} exited with status {process.returncode}: {last}")
-            status = status or process.returncode
-    for number in engine.fail_dead_trials(study):
-        progress.note(f"trial {number}'s worker died; marked FAIL and queued again")
-    _report_new_trials(study, seen, progress)
-    finished = engine.count(study, engine.FINISHED)
-    progress.note(f"{finished} of {settings.trials} trials finished")
-    if not args.no_report:
-        write_report(study, folder, settings, artifact_dir)
-        progress.note(f"report written: {folder}")
-    return status
+    def __exit__(self, kind, error, traceback):
+        if error is None or isinstance(error, (UsageError, RuntimeFault, KeyboardInterrupt)):
+            return False
+        from studies.storage import StorageError, describe_fault
 
-
-def _report_new_trials(study, seen: set[int], progress: Progress) -> set[int]:
-    """Prints a progress line for each trial that finished since the last call."""
-    from studies import engine
-
-    new = set()
-    for trial in sorted(study.get_trials(deepcopy=False), key=lambda trial: trial.number):
-        if trial.state.is_finished() and trial.number not in seen | new:
-            new.add(trial.number)
-            progress.trial(trial, engine.count(study, engine.FINISHED))
-    return new
-
-
-def _without(argv: list[str], option: str, takes_value: bool) -> list[str]:
-    kept, skip = [], False
-    for word in argv:
-        if skip:
-            skip = False
-        elif word == option:
-            skip = takes_value
-        elif not (takes_value and word.startswith(option + "=")):
-            kept.append(word)
-    return kept
-
-
-def _last_line(path: Path) -> str:
-    try:
-        lines = [line for line in path.read_text().splitlines() if line.strip()]
-    except OSError:
-        return "(no log)"
-    return lines[-1] if lines else "(empty log)"
-
-
-def _unwritable(folder: Path) -> str | None:
-    """Why the reports folder cannot be created or written, or None; creates nothing."""
-    existing = folder
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"reports folder {folder} cannot be created: {existing} is not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"reports folder {folder} cannot be written: {existing} is read-only"
-    return None
-
-
-def _storage_exists(url: str) -> bool:
-    """Whether a file storage exists already (a report must not create an empty one)."""
-    from studies.storage import is_journal
-
-    if is_journal(url):
-        return Path(url).is_file()
-    if url.startswith("sqlite"):
-        import sqlalchemy
-
-        return Path(sqlalchemy.engine.make_url(url).database or "").is_file()
-    return True
-
-
-def _shown(url: str) -> str:
-    from studies.storage import redact
-
-    return redact(url)
+        if isinstance(error, StorageError):
+            raise RuntimeFault(str(error)) from None
+        message = describe_fault(error)
+        if message is None:
+            return False
+        raise RuntimeFault(message) from None
 
 
 if __name__ == "__main__":

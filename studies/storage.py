@@ -20,11 +20,12 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock, JournalStorage
 
+from studies.settings import HEARTBEAT_INTERVAL
+
 # A worker that died mid-trial stops sending heartbeats; once GRACE_PERIOD seconds pass
 # without one, any worker of the study that starts a trial or waits for the last ones
 # marks it FAIL, and the retry callback queues its configuration again. So a dead
 # worker's trial is failed and retried within about a minute while another worker runs.
-HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 40
 MAX_RETRY = 2
 # Workers started together on a fresh database all try to create Optuna's tables; the

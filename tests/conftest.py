@@ -1,14 +1,18 @@
-"""Shared fixtures: datasets loaded once, a seed, and skips that CI turns into failures."""
+"""Shared fixtures: datasets loaded once, and skips that CI turns into failures."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import keras
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The README sets a relative KERASNN_DATA_DIR; tests that move to a temporary folder (and
+# the worker processes they start there) must still find the data, so it is made absolute
+# once, before any test runs.
+if os.environ.get("KERASNN_DATA_DIR"):
+    os.environ["KERASNN_DATA_DIR"] = os.path.abspath(os.environ["KERASNN_DATA_DIR"])
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,9 +48,3 @@ def mnist(data_dir):
     from kerasnn import load_dataset
 
     return load_dataset("mnist")
-
-
-@pytest.fixture
-def seed():
-    keras.utils.set_random_seed(1234)
-    return 1234

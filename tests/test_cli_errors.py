@@ -13,6 +13,7 @@ from conftest import ROOT
 from services import POSTGRES_PASSWORD, free_port, worker_environment
 
 from studies import engine, run
+from studies.settings import Settings
 from studies.storage import open_storage
 
 SMALL = ["--dataset", "mnist", "--subset", "1000", "--epochs", "1", "--trials", "1"]
@@ -114,7 +115,7 @@ def test_a_reports_folder_that_cannot_be_written_is_refused(place, capsys):
 def stored_study(place, data_dir):
     """A penalized mnist study (no trials) in the place's SQLite storage."""
     url = f"sqlite:///{place / 'store' / 'k.db'}"
-    settings = engine.Settings(
+    settings = Settings(
         dataset="mnist", epochs=1, subset=1000, trials=1, storage=url, study_name="kept"
     )
     engine.open_study(settings, open_storage(url))

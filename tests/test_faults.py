@@ -10,7 +10,8 @@ import pytest
 from optuna.trial import TrialState
 
 from kerasnn import ModelConfig
-from studies import engine, run
+from studies import run
+from studies import trial as trial_steps
 from studies.storage import open_storage
 
 pytestmark = pytest.mark.slow
@@ -41,7 +42,8 @@ def run_study(monkeypatch, tmp_path, module, *options):
     storage = f"sqlite:///{tmp_path / 'faults.db'}"
     code = run.main(
         ["faulty", "--dataset", "mnist", "--subset", "1000", "--epochs", "2", "--pruner", "none"]
-        + ["--storage", storage, "--study-name", "faulty", "--reports", str(tmp_path), *options]
+        + ["--storage", storage, "--study-name", "faulty", "--reports", str(tmp_path)]
+        + ["--confirm-top", "0", *options]
     )
     study = optuna.load_study(study_name="faulty", storage=open_storage(storage))
     return code, study
@@ -114,7 +116,7 @@ class AlwaysPrune:
 )
 def test_a_diverged_epoch_is_left_to_fail_with_its_reason_rather_than_pruned(losses):
     trial = AlwaysPrune()
-    callback = engine._Prune(trial, "objective")
+    callback = trial_steps._Prune(trial, "objective")
     callback.on_epoch_end(3, {**losses, "objective": 0.1})  # No TrialPruned raised.
     assert trial.reported == []
     with pytest.raises(optuna.TrialPruned):

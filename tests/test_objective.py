@@ -29,8 +29,8 @@ def _result(train_accuracy, val_accuracy, diverged=False, best_epoch=3):
 def test_penalized_subtracts_the_weighted_gap():
     result = _result(train_accuracy=0.95, val_accuracy=0.88)
     assert penalized(result) == pytest.approx(0.88 - 0.07)
-    assert penalized(result, penalty=0.5) == pytest.approx(0.88 - 0.035)
-    assert penalized(result, penalty=0.0) == pytest.approx(0.88)
+    assert penalized(result, gap_weight=0.5) == pytest.approx(0.88 - 0.035)
+    assert penalized(result, gap_weight=0.0) == pytest.approx(0.88)
     assert DIRECTION == "maximize"
 
 
@@ -56,7 +56,7 @@ def test_diverged_or_empty_runs_are_not_scored():
         pareto(_result(math.nan, math.nan, best_epoch=0))
 
 
-@pytest.mark.parametrize("penalty", [-1.0, math.inf, math.nan])
-def test_bad_penalty_is_rejected(penalty):
-    with pytest.raises(ValueError, match="penalty"):
-        score(0.9, 0.95, penalty)
+@pytest.mark.parametrize("gap_weight", [-1.0, math.inf, math.nan])
+def test_bad_gap_weight_is_rejected(gap_weight):
+    with pytest.raises(ValueError, match="gap_weight"):
+        score(0.9, 0.95, gap_weight)

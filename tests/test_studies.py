@@ -9,8 +9,9 @@ import optuna
 import pandas as pd
 import pytest
 
-from studies.engine import Settings, make_pruner
+from studies.engine import make_pruner
 from studies.run import main
+from studies.settings import Settings
 from tests.conftest import ROOT
 
 REQUIRED_COLUMNS = [
@@ -21,7 +22,6 @@ REQUIRED_COLUMNS = [
     "val_accuracy",
     "train_accuracy",
     "gap",
-    "test_accuracy",
     "best_epoch",
     "epochs",
     "seconds",
@@ -48,8 +48,14 @@ def _options(tmp_path, *extra):
         f"sqlite:///{tmp_path}/studies.db",
         "--reports",
         str(tmp_path / "reports"),
+        "--confirm-top",
+        "0",
         *extra,
     ]
+
+
+# The default name of these runs' study: every identity setting that differs is in it.
+NAME = "overfitting-fashion_mnist-subset1500-epochs2"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +66,7 @@ def finished_study(tmp_path_factory, data_dir):
 
 
 def test_default_study_writes_a_complete_ranked_report(finished_study):
-    folder = finished_study / "reports" / "overfitting-fashion_mnist"
+    folder = finished_study / "reports" / NAME
     for name in REPORT_FILES:
         assert (folder / name).stat().st_size > 0, name
     table = pd.read_csv(folder / "trials.csv")
@@ -73,24 +79,21 @@ def test_default_study_writes_a_complete_ranked_report(finished_study):
         complete["gap"] - (complete["train_accuracy"] - complete["val_accuracy"])
     ).abs().max() < 1e-6
     summary = (folder / "summary.md").read_text()
-    assert "python -m studies.run --subset 1500" in summary
+    assert "python -m studies.run overfitting --trials 3 --epochs 2 --subset 1500" in summary
     assert f"trial {int(complete.iloc[0]['number'])}" in summary
+    assert "test_accuracy" not in table.columns  # The search never sees the test set.
 
 
 def test_rerun_continues_the_study_and_extends_it(finished_study, capsys):
     assert main(_options(finished_study, "--trials", "3")) == 0
-    assert (
-        "continuing study overfitting-fashion_mnist: 3 of 3 trials done" in capsys.readouterr().out
-    )
+    assert "continuing: 3 of 3 trials" in capsys.readouterr().out
     assert main(_options(finished_study, "--trials", "4")) == 0
-    study = optuna.load_study(
-        study_name="overfitting-fashion_mnist", storage=f"sqlite:///{finished_study}/studies.db"
-    )
+    study = optuna.load_study(study_name=NAME, storage=f"sqlite:///{finished_study}/studies.db")
     assert len(study.trials) == 4
 
 
 def test_report_only_rebuilds_the_same_table_from_storage(finished_study):
-    folder = finished_study / "reports" / "overfitting-fashion_mnist"
+    folder = finished_study / "reports" / NAME
     before = (folder / "trials.csv").read_text()
     for name in REPORT_FILES:
         (folder / name).unlink()
@@ -101,7 +104,7 @@ def test_report_only_rebuilds_the_same_table_from_storage(finished_study):
 
 def test_pareto_objective_draws_the_front_and_marks_it(tmp_path, data_dir):
     assert main(_options(tmp_path, "--trials", "3", "--objective", "pareto")) == 0
-    folder = tmp_path / "reports" / "overfitting-fashion_mnist-pareto"
+    folder = tmp_path / "reports" / "overfitting-fashion_mnist-pareto-subset1500-epochs2"
     assert (folder / "pareto.png").stat().st_size > 0
     table = pd.read_csv(folder / "trials.csv")
     assert table["pareto_front"].any()
@@ -115,7 +118,8 @@ def test_same_command_on_fresh_storage_gives_the_same_trials(tmp_path, data_dir)
         folder.mkdir()
         assert main(_options(folder, "--trials", "2", "--epochs", "1")) == 0
         study = optuna.load_study(
-            study_name="overfitting-fashion_mnist", storage=f"sqlite:///{folder}/studies.db"
+            study_name="overfitting-fashion_mnist-subset1500-epochs1",
+            storage=f"sqlite:///{folder}/studies.db",
         )
         runs.append([(trial.params, trial.values) for trial in study.trials])
     assert runs[0] == runs[1]

@@ -1,0 +1,82 @@
+"""The frozen configurations a run is described by: the network (`ModelConfig`) and its training (`TrainConfig`).
+
+Plain dataclasses that check themselves, importable without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "selu", "gelu", "softplus", "linear")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+PLACEMENTS = ("hidden", "output", "both")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Everything `build_model` needs; the defaults are the TensorFlow tutorial's network."""
+
+    hidden_units: int = 128  # Width of each hidden Dense layer; 0 means softmax regression.
+    hidden_layers: int = 1  # Number of hidden Dense(+Dropout) blocks (ignored when width is 0).
+    activation: str = "relu"  # Activation of the hidden layers.
+    dropout_rate: float = 0.0  # Fraction of hidden activations dropped while training.
+    l1: float = 0.0  # L1 strength: adds l1 * sum(|W|) to the loss.
+    l2: float = 0.0  # L2 strength: adds l2 * sum(W**2) to the loss (no factor 1/2).
+    regularize: str = "hidden"  # Which kernels get L1/L2: "hidden", "output" or "both".
+    optimizer: str = "adam"  # "adam", "sgd" or "rmsprop".
+    learning_rate: float = 1e-3
+    momentum: float = 0.0  # Used by "sgd" and "rmsprop" only.
+
+    def __post_init__(self):
+        _check_int("hidden_units", self.hidden_units, minimum=0)
+        _check_int("hidden_layers", self.hidden_layers, minimum=1)
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("regularize", self.regularize, PLACEMENTS)
+        if not (_is_number(self.dropout_rate) and 0.0 <= self.dropout_rate < 1.0):
+            raise ValueError(f"dropout_rate must lie in [0, 1), got {self.dropout_rate!r}")
+        for name in ("l1", "l2", "momentum"):
+            value = getattr(self, name)
+            if not (_is_number(value) and math.isfinite(value) and value >= 0.0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not (
+            _is_number(self.learning_rate)
+            and math.isfinite(self.learning_rate)
+            and self.learning_rate > 0.0
+        ):
+            raise ValueError(
+                f"learning_rate must be a finite number > 0, got {self.learning_rate!r}"
+            )
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_int(name, value, *, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 32
+    epochs: int = 10
+    shuffle: bool = True  # Reshuffle the training set before every epoch.
+    early_stopping_patience: int | None = None  # Epochs without a better val accuracy.
+    seed: int = 0  # Seeds weights, dropout masks and shuffling.
+
+    def __post_init__(self):
+        for name in ("batch_size", "epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        patience = self.early_stopping_patience
+        if patience is not None and (not isinstance(patience, int) or patience < 1):
+            raise ValueError(f"early_stopping_patience must be None or >= 1, got {patience!r}")

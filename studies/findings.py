@@ -1,0 +1,137 @@
+"""What each scientific hyperparameter does to accuracy and to overfitting, from a study's own trials.
+
+Data first: `effects` and `importances` return plain numbers; `sentences` words them and
+`plot_findings` draws them. No sentence carries a number that was not computed here.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import optuna  # noqa: E402
+import pandas as pd  # noqa: E402
+from optuna.trial import TrialState  # noqa: E402
+
+MEASURES = {"val_accuracy": "validation accuracy", "gap": "gap (train - validation)"}
+
+
+def completed(study: optuna.Study) -> pd.DataFrame:
+    """One row per completed trial: its number, parameters, validation accuracy and gap."""
+    rows = [
+        {"number": trial.number, **trial.params, **{m: trial.user_attrs.get(m) for m in MEASURES}}
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if "val_accuracy" in trial.user_attrs
+    ]
+    return pd.DataFrame(rows)
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and column.nunique() > 2
+
+
+def effects(frame: pd.DataFrame, name: str) -> list[dict]:
+    """Median validation accuracy and gap per group of trials along hyperparameter `name`.
+
+    A numeric hyperparameter is split at its median value into a low and a high half; a
+    categorical one is grouped by value. Trials where it was not sampled are left out.
+    """
+    if name not in frame or frame[name].notna().sum() < 2:
+        return []
+    values = frame[frame[name].notna()]
+    if _is_numeric(values[name]):
+        cut = float(values[name].median())
+        groups = [
+            (f"{name} < {cut:.3g}", values[name] < cut),
+            (f"{name} >= {cut:.3g}", values[name] >= cut),
+        ]
+    else:
+        groups = [
+            (f"{name} = {value}", values[name] == value)
+            for value in sorted(values[name].unique(), key=str)
+        ]
+    return [
+        {
+            "group": label,
+            "trials": int(mask.sum()),
+            **{measure: float(values.loc[mask, measure].median()) for measure in MEASURES},
+        }
+        for label, mask in groups
+        if mask.sum()
+    ]
+
+
+def sentences(frame: pd.DataFrame, scientific: list[str]) -> list[str]:
+    """One sentence per scientific hyperparameter, comparing its groups' medians."""
+    lines = []
+    for name in scientific:
+        groups = effects(frame, name)
+        if len(groups) < 2:
+            continue
+        least = min(groups, key=lambda group: group["gap"])
+        most = max(groups, key=lambda group: group["gap"])
+        best = max(groups, key=lambda group: group["val_accuracy"])
+        lines.append(
+            f"**{name}**: the median gap is {least['gap']:.4f} for {least['group']} "
+            f"({least['trials']} trials) against {most['gap']:.4f} for {most['group']} "
+            f"({most['trials']} trials); the highest median validation accuracy, "
+            f"{best['val_accuracy']:.4f}, is for {best['group']}."
+        )
+    return lines
+
+
+def importances(study: optuna.Study, scientific: list[str]) -> pd.DataFrame:
+    """fANOVA importances of the scientific hyperparameters, for accuracy and for the gap apart."""
+    table = {}
+    present = [name for name in scientific if name in completed(study)]
+    for measure in MEASURES:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                table[measure] = optuna.importance.get_param_importances(
+                    study,
+                    params=present,
+                    target=lambda trial, measure=measure: trial.user_attrs.get(measure, math.nan),
+                    evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0),
+                )
+        except (RuntimeError, ValueError):
+            return pd.DataFrame()  # Too few trials, or a parameter never varied.
+    return pd.DataFrame(table).fillna(0.0)
+
+
+def plot_findings(frame: pd.DataFrame, scientific: list[str], confirmed: list[int], path) -> None:
+    """One row per hyperparameter: validation accuracy and gap against it; confirmed ringed."""
+    names = [name for name in scientific if name in frame and frame[name].notna().sum()]
+    figure, axes = plt.subplots(
+        max(1, len(names)), 2, figsize=(10, 2.6 * max(1, len(names))), squeeze=False
+    )
+    for row, name in enumerate(names):
+        values = frame[frame[name].notna()]
+        numeric = _is_numeric(values[name])
+        x = values[name] if numeric else values[name].astype(str)
+        for column, (measure, label) in enumerate(MEASURES.items()):
+            axis = axes[row][column]
+            axis.scatter(x, values[measure], s=14, alpha=0.6, color="tab:blue")
+            ringed = values["number"].isin(confirmed)
+            axis.scatter(
+                x[ringed],
+                values.loc[ringed, measure],
+                s=80,
+                facecolors="none",
+                edgecolors="tab:red",
+                label="confirmed",
+            )
+            if numeric and values[name].min() > 0 and values[name].max() / values[name].min() > 50:
+                axis.set_xscale("log")
+            axis.set_xlabel(name)
+            axis.set_ylabel(label)
+            axis.tick_params(axis="x", labelrotation=30, labelsize=8)
+    if names:
+        axes[0][0].legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)

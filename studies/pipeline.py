@@ -1,0 +1,196 @@
+"""One study from checked settings to its report: open or continue, search, confirm, report.
+
+Every check (the data, the storage's health, a stored study's identity, the reports
+folder) runs before the first write; only then is a study created, continued or, with
+`--fresh`, deleted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import warnings
+
+from studies.settings import Settings, UsageError
+
+
+def _import_keras_quietly() -> None:
+    """Imports Keras, and so TensorFlow, with the process's stderr pointed at /dev/null.
+
+    TensorFlow writes start-up lines (oneDNN, CUDA drivers) to file descriptor 2 before its
+    logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says; an error would then not be the
+    one line on stderr that it should be. Python errors still reach stderr after it is
+    restored.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def quiet_optuna() -> None:
+    """Optuna logs every trial and warns of every failed one with a traceback (also for
+    SIGTERM and diverged runs); the progress lines and the report say both."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def load_data(settings: Settings):
+    """The study's dataset (cut to `--subset`); bad or missing files are a UsageError."""
+    _import_keras_quietly()
+    from kerasnn import DataError, load_dataset
+
+    try:
+        dataset = load_dataset(settings.dataset, scale=settings.scale)
+    except (DataError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    if settings.subset:
+        available = len(dataset.y_train)
+        if settings.subset > available:
+            raise UsageError(
+                f"--subset {settings.subset} is more than the {available} training images "
+                f"of {settings.dataset}"
+            )
+        dataset = dataset.subset(settings.subset)
+    return dataset
+
+
+def connect(settings: Settings, *, write: bool) -> tuple[Settings, object]:
+    """Opens the storage, checked first; a stored study's own heartbeat interval is adopted.
+
+    The interval after which a silent trial counts as dead belongs to the study (fixed when
+    it was created), not to whichever process looks at it. A repaired journal is said on
+    stderr as one warning line.
+    """
+    from studies import engine
+    from studies.storage import StorageError, StorageWarning, check, open_storage
+
+    try:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always", StorageWarning)
+            check(settings.storage, write=write)
+            storage = open_storage(settings.storage, settings.heartbeat, write=write)
+            stored = engine.stored_study(storage, settings.study_name)
+            interval = stored and not settings.fresh and stored.user_attrs.get("heartbeat")
+            if interval and interval != settings.heartbeat:
+                settings = dataclasses.replace(settings, heartbeat=interval)
+                storage = open_storage(settings.storage, interval, write=write)
+    except StorageError as error:
+        raise UsageError(str(error)) from None
+    for warning in said:
+        if issubclass(warning.category, StorageWarning):
+            print(f"warning: {warning.message}", file=sys.stderr)
+    return settings, storage
+
+
+def run(settings: Settings, module) -> int:
+    """Runs the study's search (and confirmation) and writes its report; returns the exit status."""
+    from studies import engine, workers
+    from studies.storage import StorageError, check
+
+    quiet_optuna()
+    try:
+        check(settings.storage, write=True)  # Cheap, and needs no TensorFlow: first.
+    except StorageError as error:
+        raise UsageError(str(error)) from None
+    dataset = load_data(settings)
+    settings, storage = connect(settings, write=True)
+    engine.check_continuation(settings, storage)
+    # Every check has passed; from here on the storage and the reports folder are written.
+    settings.folder.mkdir(parents=True, exist_ok=True)
+    study = engine.open_study(settings, storage, getattr(module, "SEARCH_SPACE", None))
+    record_command(study, settings, module)
+    if settings.workers > 1:
+        status = workers.run_workers(study, storage, settings, module)
+    else:
+        status = search(study, storage, settings, module, dataset)
+    if not settings.no_report:
+        write_report(study, storage, settings, module)
+    return status
+
+
+def search(study, storage, settings: Settings, module, dataset) -> int:
+    """This process's share of the search, then of the confirmation; the exit status.
+
+    130 when stopped by a signal, 1 when too many trials fail in a row.
+    """
+    from studies import confirm, engine
+    from studies.progress import Progress
+    from studies.storage import redact
+    from studies.trial import TrialObjective
+    from studies.workers import stopping_on_signals
+
+    finished = engine.count(study, engine.FINISHED)
+    progress = Progress(settings.study_name, settings.trials, finished)
+    done = f"continuing: {finished} of" if finished else "starting:"
+    progress.note(f"{done} {settings.trials} trials")
+    progress.note(f"{dataset.describe()}; storage {redact(settings.storage)}")
+    objective = TrialObjective(module, settings, dataset, engine.code_version())
+    try:
+        with stopping_on_signals():
+            reason = engine.run_trials(study, storage, objective, settings, progress)
+            study.set_user_attr("stopped", reason)
+            if settings.confirm_top:
+                confirm.confirm(study, storage, settings, module, dataset, progress)
+        return 0
+    except KeyboardInterrupt as interrupt:
+        progress.note(f"interrupted ({interrupt or 'SIGINT'}); the running trial is marked FAIL")
+        study.set_user_attr("stopped", "interrupted")
+        return 130
+    except engine.StudyFailing as error:
+        progress.note(str(error))
+        study.set_user_attr("stopped", "too many failures")
+        return 1
+
+
+def record_command(study, settings: Settings, module) -> None:
+    """Keeps the command that created the study; later runs are listed as continuations."""
+    from studies.settings import command
+
+    line = command(settings, module)
+    if "command" not in study.user_attrs:
+        study.set_user_attr("command", line)
+    elif line != study.user_attrs["command"]:
+        continuations = list(study.user_attrs.get("continuations", []))
+        if line not in continuations:
+            study.set_user_attr("continuations", [*continuations, line])
+
+
+def write_report(study, storage, settings: Settings, module) -> None:
+    from studies.report import write_report as write
+
+    write(study, storage, settings, module)
+    print(f"[{settings.study_name}] report written: {settings.folder}", flush=True)
+
+
+def rebuild_report(settings: Settings, module) -> int:
+    """`--report-only`: the report from the storage alone; the storage is only read.
+
+    A journal trial whose worker died is the one thing written: it is marked FAIL and
+    queued again, as the next worker would.
+    """
+    import optuna
+
+    from studies import engine
+    from studies.storage import exists, redact
+
+    quiet_optuna()
+    if not exists(settings.storage):
+        raise UsageError(f"no storage at {redact(settings.storage)}")
+    settings, storage = connect(settings, write=False)
+    if engine.stored_study(storage, settings.study_name) is None:
+        raise UsageError(f"no study {settings.study_name!r} in {redact(settings.storage)}")
+    study = optuna.load_study(study_name=settings.study_name, storage=storage)
+    for number in engine.fail_dead_trials(study, storage):
+        print(f"trial {number}'s worker died; marked FAIL and queued again")
+    write_report(study, storage, settings, module)
+    return 0

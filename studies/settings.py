@@ -1,0 +1,237 @@
+"""What a study run is asked to do: `Settings`, built once from the command line and checked.
+
+Nothing here imports TensorFlow or Optuna, so `--help`, `--list` and every usage error
+answer at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+import shlex
+from pathlib import Path
+
+from kerasnn.objective import DEFAULT_GAP_WEIGHT, DIRECTION, PARETO_DIRECTIONS
+
+SAMPLERS = ("tpe", "random", "qmc", "grid", "nsga2")
+PRUNERS = ("median", "percentile", "hyperband", "none")
+OBJECTIVES = ("penalized", "pareto")
+DEFAULT_STORAGE = "sqlite:///reports/kerasnn.db"
+
+# Seconds between a running trial's heartbeats in an RDB storage; a trial without one for
+# four intervals counts as dead. Stored on the study when it is created, so that every
+# process of the study judges its trials by the same clock.
+HEARTBEAT_INTERVAL = 10
+MAX_HEARTBEAT = 3600
+# Samplers take 32-bit seeds; each worker's seed is the study seed plus its rank.
+SEED_LIMIT = 2**32
+# A study name becomes a folder name: kept to characters every file system accepts.
+MAX_FOLDER_NAME = 100
+
+# The settings that define what a study's trials mean; a stored study is continued only
+# when these match, so its trials stay comparable.
+IDENTITY = ("study", "dataset", "objective", "directions", "epochs", "subset", "gap_weight")
+
+
+class UsageError(ValueError):
+    """The command asks for something that cannot be done; one line, exit status 2."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    study: str = "overfitting"
+    dataset: str = "fashion_mnist"
+    trials: int = 40
+    epochs: int = 20
+    seed: int = 0
+    subset: int | None = None
+    timeout: float | None = None
+    storage: str = DEFAULT_STORAGE
+    study_name: str = ""
+    sampler: str = "tpe"
+    pruner: str = "median"
+    objective: str = "penalized"
+    gap_weight: float = DEFAULT_GAP_WEIGHT
+    reports: str = "reports"
+    max_failures: int = 5  # Consecutive failed trials that stop the study.
+    rank: int = 0  # This worker's number among several; offsets the sampler's seed.
+    heartbeat: int = HEARTBEAT_INTERVAL
+    workers: int = 1
+    confirm_top: int = 3  # Configurations re-trained over fresh seeds after the search.
+    confirm_seeds: int = 3  # Fresh seeds per confirmed configuration.
+    fresh: bool = False
+    report_only: bool = False
+    no_report: bool = False
+    scale: str = "unit"  # Pixel scale of the study's data (a study default, no option).
+
+    @property
+    def directions(self) -> list[str]:
+        if self.objective == "pareto":
+            return list(PARETO_DIRECTIONS)
+        return [DIRECTION]
+
+    @property
+    def folder(self) -> Path:
+        """The study's report folder: always inside the reports folder."""
+        return Path(self.reports) / folder_name(self.study_name)
+
+    @property
+    def artifact_dir(self) -> Path:
+        return Path(self.reports) / "artifacts"
+
+    def identity(self) -> dict:
+        values = dataclasses.asdict(self)
+        values["directions"] = self.directions
+        return {key: values[key] for key in IDENTITY}
+
+
+def folder_name(study_name: str) -> str:
+    """`study_name` as one safe folder name: no separators, no leading dot, not too long."""
+    name = re.sub(r"[^A-Za-z0-9._+=-]+", "-", study_name).strip("-").lstrip(".") or "study"
+    if len(name) > MAX_FOLDER_NAME:
+        digest = hashlib.sha256(study_name.encode()).hexdigest()[:8]
+        name = name[: MAX_FOLDER_NAME - 9] + "-" + digest
+    return name
+
+
+def default_study_name(settings: Settings, study_defaults: Settings) -> str:
+    """STUDY-DATASET plus every identity setting that differs from the study's defaults.
+
+    So a smoke run (`--subset 2000 --epochs 2`) is `overfitting-fashion_mnist-subset2000-
+    epochs2` and never lands on, or is refused by, the default study.
+    """
+    name = f"{settings.study}-{settings.dataset}"
+    if settings.objective == "pareto":
+        name += "-pareto"
+    for key in ("subset", "epochs", "gap_weight"):
+        value = getattr(settings, key)
+        if value != getattr(study_defaults, key):
+            name += f"-{key.replace('_', '')}{value:g}"
+    return name
+
+
+def study_defaults(module) -> Settings:
+    """The defaults of one study: the global ones, overridden by its DEFAULTS and grid."""
+    defaults = dict(getattr(module, "DEFAULTS", {}))
+    grid = getattr(module, "SEARCH_SPACE", None)
+    if grid is not None:
+        # A grid is a planned comparison, not a search with a winner to confirm.
+        defaults.setdefault("confirm_top", 0)
+        defaults["trials"] = 1
+        for values in grid.values():
+            defaults["trials"] *= len(values)
+    return dataclasses.replace(Settings(), **defaults)
+
+
+def from_arguments(name: str, module, args) -> Settings:
+    """The settings for study `name`: its defaults, then whatever the command line says."""
+    defaults = study_defaults(module)
+    given = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(Settings)
+        if field.name != "study" and getattr(args, field.name, None) is not None
+    }
+    settings = dataclasses.replace(defaults, study=name, **given)
+    if not settings.study_name:
+        settings = dataclasses.replace(
+            settings,
+            study_name=default_study_name(settings, dataclasses.replace(defaults, study=name)),
+        )
+    check(settings, module)
+    return settings
+
+
+def check(settings: Settings, module) -> None:
+    """Raises UsageError for settings that cannot run; looks at the file system, writes nothing."""
+    if settings.sampler == "grid" and getattr(module, "SEARCH_SPACE", None) is None:
+        raise UsageError(f"study {settings.study!r} has no grid; --sampler grid needs one")
+    if not 0 <= settings.seed + settings.rank < SEED_LIMIT - settings.workers:
+        raise UsageError(
+            f"--seed plus --rank must lie in [0, {SEED_LIMIT - settings.workers}), "
+            f"got {settings.seed} + {settings.rank}"
+        )
+    if not settings.reports.strip():
+        raise UsageError("--reports must name a folder (got an empty string)")
+    if settings.workers > 1 and settings.report_only:
+        raise UsageError("--workers and --report-only cannot be combined")
+    problem = unwritable(Path(settings.reports))
+    if problem:
+        raise UsageError(problem)
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why `folder` cannot be created or written, or None; creates nothing."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"reports folder {folder} cannot be created: {existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"reports folder {folder} cannot be written: {existing} is read-only"
+    if folder.exists() and not folder.is_dir():
+        return f"reports folder {folder} is a file"
+    return None
+
+
+# How each setting is written on a command line; settings left out have no option.
+OPTIONS = {
+    "dataset": "--dataset",
+    "trials": "--trials",
+    "timeout": "--timeout",
+    "epochs": "--epochs",
+    "seed": "--seed",
+    "subset": "--subset",
+    "storage": "--storage",
+    "study_name": "--study-name",
+    "sampler": "--sampler",
+    "pruner": "--pruner",
+    "objective": "--objective",
+    "gap_weight": "--gap-weight",
+    "max_failures": "--max-failures",
+    "reports": "--reports",
+    "workers": "--workers",
+    "rank": "--rank",
+    "heartbeat": "--heartbeat",
+    "confirm_top": "--confirm-top",
+    "confirm_seeds": "--confirm-seeds",
+    "fresh": "--fresh",
+    "report_only": "--report-only",
+    "no_report": "--no-report",
+}
+
+
+def arguments(settings: Settings, module, **changes) -> list[str]:
+    """The command-line arguments that give `settings` (with `changes`), defaults left out.
+
+    Worker processes are started with these, never with an edited copy of the caller's
+    argv, so an abbreviated or repeated option cannot slip past.
+    """
+    settings = dataclasses.replace(settings, **changes)
+    defaults = study_defaults(module)
+    defaults = dataclasses.replace(
+        defaults, study=settings.study, study_name=default_study_name(settings, defaults)
+    )
+    words = [settings.study]
+    for key, option in OPTIONS.items():
+        value = getattr(settings, key)
+        if value == getattr(defaults, key) or value is None or value is False:
+            continue
+        words += (
+            [option]
+            if value is True
+            else [option, f"{value:g}" if isinstance(value, float) else str(value)]
+        )
+    return words
+
+
+def command(settings: Settings, module) -> str:
+    """The command that gives `settings`, safe to store and print (passwords as ***)."""
+    from studies.storage import redact
+
+    words = arguments(settings, module, fresh=False, report_only=False, no_report=False)
+    if "--storage" in words:
+        index = words.index("--storage") + 1
+        words[index] = redact(words[index])
+    return shlex.join(["python", "-m", "studies.run", *words])

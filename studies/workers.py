@@ -1,0 +1,161 @@
+"""Local worker processes for `--workers N`, and how a run stops on SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from studies import engine
+from studies import settings as settings_module
+from studies.progress import Progress
+
+# What one worker process holds at its peak: TensorFlow, a dataset and compiled networks
+# (measured at about 1 GB on the default study; kept on the safe side).
+WORKER_MEMORY_MB = 1500
+
+
+def _interrupt(signum, frame):
+    # A second signal (Ctrl-C reaches the workers of --workers and their parent forwards
+    # SIGTERM) must not interrupt the clean-up of the first.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def stopping_on_signals():
+    """SIGINT and SIGTERM raise KeyboardInterrupt inside the block.
+
+    SIGINT too: a worker started in the background inherits SIGINT ignored.
+    """
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def available_memory_mb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def capped(asked: int, remaining: int) -> tuple[int, str]:
+    """How many workers to start for `remaining` trials, and why fewer than asked (or "")."""
+    bounds = [(max(1, remaining), f"only {remaining} trial(s) remain")]
+    memory = available_memory_mb()
+    if memory is not None:
+        fits = max(1, int(memory // WORKER_MEMORY_MB))
+        bounds.append(
+            (fits, f"{memory / 1024:.1f} GiB of memory is free, about {WORKER_MEMORY_MB} MB each")
+        )
+    count, reason = min([(asked, "")] + bounds, key=lambda bound: bound[0])
+    return count, reason
+
+
+def run_workers(study, storage, settings, module) -> int:
+    """Runs the study in `settings.workers` local processes and follows the whole study.
+
+    Each worker is `python -m studies.run` with these settings, written out afresh
+    (never an edited copy of this command line): one worker, its own rank, no report.
+    The storage hands each its trials and the shared target stops them together.
+    """
+    if settings.storage.startswith("sqlite"):
+        print(
+            "warning: SQLite locks the whole database on every write, so parallel workers "
+            "wait on each other; use a journal file (*.log) or PostgreSQL for --workers",
+            file=sys.stderr,
+        )
+    finished = engine.count(study, engine.FINISHED)
+    count, reason = capped(settings.workers, settings.trials - finished)
+    progress = Progress(settings.study_name, settings.trials, finished)
+    logs = settings.folder / "workers"
+    logs.mkdir(parents=True, exist_ok=True)
+    if reason:
+        progress.note(f"starting {count} of the {settings.workers} workers asked: {reason}")
+    progress.note(
+        f"{'continuing' if finished else 'starting'} study {settings.study_name} with "
+        f"{count} workers: {finished} of {settings.trials} trials done; worker logs in {logs}"
+    )
+    workers = [_start(settings, module, index, logs) for index in range(count)]
+    status = _follow(study, workers, progress)
+    for index, process in enumerate(workers):
+        if process.returncode not in (0, None) and status != 130:
+            last = _last_line(logs / f"worker-{index + 1}.log")
+            progress.note(f"worker {index + 1} exited with status {process.returncode}: {last}")
+            status = status or process.returncode
+    for number in engine.fail_dead_trials(study, storage):
+        progress.note(f"trial {number}'s worker died; marked FAIL and queued again")
+    return status
+
+
+def _start(settings, module, index: int, logs: Path) -> subprocess.Popen:
+    words = settings_module.arguments(
+        settings,
+        module,
+        workers=1,
+        rank=settings.rank + index,
+        fresh=False,
+        report_only=False,
+        no_report=True,
+    )
+    with open(logs / f"worker-{index + 1}.log", "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "studies.run", *words],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _follow(study, workers: list[subprocess.Popen], progress: Progress) -> int:
+    """Prints a line per finished trial until the workers exit; passes a stop signal on."""
+    seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    try:
+        with stopping_on_signals():
+            while any(process.poll() is None for process in workers):
+                seen |= _report_new_trials(study, seen, progress)
+                time.sleep(2)
+    except KeyboardInterrupt as interrupt:
+        progress.note(f"interrupted ({interrupt or 'SIGINT'}); stopping the workers")
+        for process in workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in workers:
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return 130
+    finally:
+        _report_new_trials(study, seen, progress)
+    return 0
+
+
+def _report_new_trials(study, seen: set[int], progress: Progress) -> set[int]:
+    """Prints a progress line for each trial that finished since the last call."""
+    new = set()
+    for trial in sorted(study.get_trials(deepcopy=False), key=lambda trial: trial.number):
+        if trial.state.is_finished() and trial.number not in seen | new:
+            new.add(trial.number)
+            progress.trial(trial, engine.count(study, engine.FINISHED))
+    return new
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+    except OSError:
+        return "(no log)"
+    return lines[-1] if lines else "(empty log)"
