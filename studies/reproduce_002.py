@@ -19,7 +19,7 @@ raw CIFAR pixels; on [0, 1] inputs SGD needs 0.01 and 0.1 for the same slow and 
 from __future__ import annotations
 
 from kerasnn import ModelConfig, TrainConfig
-from studies.reproduction import configure
+from studies import grid
 
 QUESTION = "Seed 002: how do length, width, batch, L2, dropout and depth move accuracy?"
 DEFAULTS = {"dataset": "fashion_mnist", "pruner": "none", "epochs": 16}
@@ -61,4 +61,4 @@ SEARCH_SPACE = {"setting": list(SETTINGS)}
 
 
 def suggest(trial, train_config: TrainConfig) -> tuple[ModelConfig, TrainConfig]:
-    return configure(trial, train_config, MODEL, SETTINGS, DEFAULTS["epochs"], batch_size=200)
+    return grid.configure(trial, train_config, MODEL, SETTINGS, DEFAULTS["epochs"], batch_size=200)

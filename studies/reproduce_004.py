@@ -15,7 +15,7 @@ Keras L2 strength is reg / 2.
 from __future__ import annotations
 
 from kerasnn import ModelConfig, TrainConfig
-from studies.reproduction import configure
+from studies import grid
 
 QUESTION = "Seed 004: how do learning rate and L2 strength move a two-layer network's accuracy?"
 DEFAULTS = {"dataset": "mnist", "pruner": "none", "epochs": 10}
@@ -44,4 +44,4 @@ SEARCH_SPACE = {"setting": list(SETTINGS)}
 
 
 def suggest(trial, train_config: TrainConfig) -> tuple[ModelConfig, TrainConfig]:
-    return configure(trial, train_config, MODEL, SETTINGS, DEFAULTS["epochs"], batch_size=64)
+    return grid.configure(trial, train_config, MODEL, SETTINGS, DEFAULTS["epochs"], batch_size=64)

@@ -1,4 +1,5 @@
-"""Tests of the seed reproduction: its pure helpers, its grids, and one tiny end-to-end run."""
+"""Tests of the seed reproduction: the grid, the verdicts, the seed modules' claims as data,
+the renderer, and one tiny end-to-end run."""
 
 from __future__ import annotations
 
@@ -10,59 +11,106 @@ import optuna
 import pytest
 
 from kerasnn import ModelConfig, TrainConfig
-from studies import reproduction
+from studies import grid
+from studies.reproduction import SEED_MODULES, render, seed_000, seed_001, seed_003
+from studies.reproduction.claims import Section, Table, Text
+from studies.reproduction.runs import Run, Runs
+from studies.reproduction.verdicts import (
+    Sample,
+    least_verdict,
+    lower_verdict,
+    pooled_sd,
+    rank_correlation,
+    trend_verdicts,
+    verdict,
+)
 from studies.run import GROUPS, STUDIES, main
 
 REPRODUCE = [name for name in STUDIES if name.startswith("reproduce-")]
 
 
-def test_cross_entropy_is_minimised_where_activation_equals_target():
-    table = reproduction.cross_entropy_table((0.2, 0.4, 0.7))
-    for target, losses in table.items():
-        assert reproduction.ACTIVATIONS[int(np.argmin(losses))] == pytest.approx(target)
+def fake_run(setting: str, val: float, gap: float, seed: int = 0, epochs: int = 15) -> Run:
+    """A run whose validation accuracy and train-validation gap hold at every epoch."""
+    history = {
+        "val_accuracy": [val] * epochs,
+        "train_accuracy": [val + gap] * epochs,
+        "val_loss": [0.3] * epochs,
+        "loss": [0.3] * epochs,
+    }
+    summary = {"val_accuracy": val, "train_accuracy": val + gap, "test_accuracy": val - 0.001}
+    return Run(setting, {**summary, "best_epoch": epochs, "gap": gap}, history, seed=seed)
 
 
-def test_cross_entropy_table_matches_the_formula_and_the_seed():
-    table = reproduction.cross_entropy_table((0.4,))
-    a = reproduction.ACTIVATIONS
-    expected = -0.4 * np.log(a) - 0.6 * np.log(1 - a)
-    np.testing.assert_allclose(table[0.4], expected, rtol=1e-5)
-    np.testing.assert_allclose(table[0.4], reproduction.SEED_003_CROSS_ENTROPY[0.4], rtol=1e-5)
+def fake_003_runs(dropout_gaps: dict[float, float], jitter: float, seeds=(0, 1, 2)) -> Runs:
+    """Every seed 003 setting at 0.88 validation accuracy and a 0.02 gap, except the dropout
+    rates' gaps; repeated settings get `seeds`, each seed's gap moved by -jitter, 0, +jitter."""
+    by_setting = {}
+    for setting in seed_003.study.SETTINGS:
+        repeats = seeds if setting in seed_003.study.REPEATED else (0,)
+        rate = float(setting.split("=")[1]) if setting in seed_003.DROPOUTS else None
+        gap = dropout_gaps.get(rate, 0.02)
+        by_setting[setting] = [
+            fake_run(setting, 0.88, gap + jitter * (k - 1), seed=k) for k in repeats
+        ]
+    return Runs(by_setting)
+
+
+def claim_row(claims: Table, start: str) -> list:
+    return next(row for row in claims.rows if row[0].startswith(start))
+
+
+# ---------------------------------------------------------------------------------------
+# The grid
 
 
 def test_reproduce_group_runs_every_seed_module_once():
     assert sorted(GROUPS["reproduce"]) == sorted(REPRODUCE)
-    assert len(REPRODUCE) == len(reproduction.SEEDS)
+    assert len(REPRODUCE) == len(SEED_MODULES)
 
 
 @pytest.mark.parametrize("name", REPRODUCE)
-def test_every_grid_setting_gives_valid_configs(name):
+def test_every_grid_point_gives_its_own_configs(name):
     module = STUDIES[name]
-    assert module.SEARCH_SPACE == {"setting": list(module.SETTINGS)}
     base = TrainConfig(epochs=module.DEFAULTS["epochs"])
     seen = set()
-    for setting in module.SETTINGS:
-        trial = optuna.trial.FixedTrial({"setting": setting})
+    for point in module.SEARCH_SPACE["setting"]:
+        trial = optuna.trial.FixedTrial({"setting": point})
         model_config, train_config = module.suggest(trial, base)
         assert isinstance(model_config, ModelConfig) and isinstance(train_config, TrainConfig)
         key = (model_config, dataclasses.astuple(train_config))
-        assert key not in seen, f"{name}: {setting} duplicates another setting"
+        assert key not in seen, f"{name}: {point} duplicates another grid point"
         seen.add(key)
+
+
+def test_repeated_setting_trains_at_the_run_seed_plus_its_offset():
+    module = STUDIES["reproduce-003"]
+    trial = optuna.trial.FixedTrial({"setting": "dropout=0.4 seed=2"})
+    model_config, train_config = module.suggest(trial, TrainConfig(epochs=15, seed=5))
+    assert train_config.seed == 7 and model_config.dropout_rate == pytest.approx(0.4)
+    assert grid.split("dropout=0.4 seed=2") == ("dropout=0.4", 2)
+    assert grid.split("L1 0.01 hidden") == ("L1 0.01 hidden", 0)
+
+
+def test_only_the_settings_compared_within_noise_are_repeated():
+    module = STUDIES["reproduce-003"]
+    assert len(module.SEARCH_SPACE["setting"]) == len(module.SETTINGS) + 2 * len(module.REPEATED)
+    assert "batch=3000" not in module.REPEATED and "L1 0.01 hidden" not in module.REPEATED
+    assert {"batch=100", "dropout=0.4", "activation=sigmoid"} <= set(module.REPEATED)
 
 
 def test_epoch_overrides_scale_with_the_run_length():
     overrides = {"epochs": 40, "learning_rate": 0.5}
-    model_config, train_config = reproduction.apply(
+    model_config, train_config = grid.apply(
         overrides, ModelConfig(), TrainConfig(epochs=1), default_epochs=10
     )
     assert train_config.epochs == 4 and model_config.learning_rate == 0.5
-    _, full = reproduction.apply(overrides, ModelConfig(), TrainConfig(epochs=10), 10)
+    _, full = grid.apply(overrides, ModelConfig(), TrainConfig(epochs=10), 10)
     assert full.epochs == 40
 
 
 def test_unknown_setting_field_is_a_value_error_naming_it():
     with pytest.raises(ValueError, match="dropout"):
-        reproduction.apply({"dropout": 0.3}, ModelConfig(), TrainConfig(), 10)
+        grid.apply({"dropout": 0.3}, ModelConfig(), TrainConfig(), 10)
 
 
 def test_seed_004_regularisation_converts_half_lambda_convention():
@@ -72,39 +120,165 @@ def test_seed_004_regularisation_converts_half_lambda_convention():
     assert model_config.l2 == pytest.approx(0.005) and model_config.regularize == "both"
 
 
+# ---------------------------------------------------------------------------------------
+# Verdicts on hand-made numbers
+
+
+def test_verdict_is_reproduced_within_tolerance_else_trend_or_differs():
+    assert verdict(0.95, 0.955) == "reproduced"
+    assert verdict(0.95, 0.90, same_trend=True) == "same trend"
+    assert verdict(0.95, 0.90, same_trend=False) == "differs"
+    assert verdict(0.95, None) == "not run"
+
+
 def test_trend_verdicts_follow_the_direction_of_each_step():
     seed = [40.0, 50.0, 50.2, 45.0]
     ours = [0.80, 0.85, 0.851, 0.86]
-    assert reproduction.trend_verdicts(seed, ours, flat_seed=1.0) == [True, True, True, False]
+    assert trend_verdicts(seed, ours, flat_seed=1.0) == [True, True, True, False]
 
 
-def test_verdict_prefers_reproduced_within_tolerance():
-    assert reproduction.verdict(0.95, 0.955) == "reproduced"
-    assert reproduction.verdict(0.95, 0.90, same_trend=True) == "same trend"
-    assert reproduction.verdict(0.95, 0.90, same_trend=False) == "differs"
-    assert reproduction.verdict(0.95, None) == "not run"
+def test_means_closer_than_twice_the_pooled_seed_sd_are_tied():
+    # Means 0.0120 and 0.0130, each sd 0.002 over three seeds: a difference of half an sd.
+    first, second = Sample((0.010, 0.012, 0.014)), Sample((0.011, 0.013, 0.015))
+    assert pooled_sd([first, second]) == pytest.approx(0.002)
+    assert lower_verdict(first, second) == "tied"
+    # The same means with an sd of 0.0001 are five sds apart: the claim holds, or is refuted.
+    tight, other = Sample((0.0119, 0.0120, 0.0121)), Sample((0.0129, 0.0130, 0.0131))
+    assert lower_verdict(tight, other) == "reproduced"
+    assert lower_verdict(other, tight) == "differs"
+    # Run once each, configurations closer than twice the single-run noise are tied too.
+    assert lower_verdict(Sample((0.5663,)), Sample((0.5686,))) == "tied"
+    assert lower_verdict(Sample((0.7489,)), Sample((0.7932,))) == "reproduced"
+
+
+def test_a_claimed_least_value_tied_with_the_least_is_tied():
+    gaps = {"0.4": Sample((0.0141, 0.0150, 0.0132)), "0.5": Sample((0.0126, 0.0135, 0.0117))}
+    assert least_verdict(gaps, "0.4", partly=True) == "tied"
+    apart = {"0.4": Sample((0.0140, 0.0141, 0.0142)), "0.5": Sample((0.0125, 0.0126, 0.0127))}
+    assert least_verdict(apart, "0.4", partly=True) == "same trend"
+    assert least_verdict(apart, "0.5", partly=False) == "reproduced"
 
 
 def test_rank_correlation_of_a_reversed_sweep_is_minus_one():
-    assert reproduction.rank_correlation([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
-    assert reproduction.rank_correlation([1, 2, None], [1, 2, 3]) is None
+    assert rank_correlation([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert rank_correlation([1, 2, None], [1, 2, 3]) is None
 
 
 def test_roughness_is_lower_for_smooth_weights():
     smooth = np.tile(np.linspace(-1, 1, 784, dtype=np.float32)[:, None], (1, 10))
     noisy = np.random.default_rng(0).normal(size=(784, 10)).astype(np.float32)
-    assert reproduction.roughness(smooth) < reproduction.roughness(noisy)
-    assert math.isfinite(reproduction.roughness(np.zeros((784, 10))))
+    assert seed_000.roughness(smooth) < seed_000.roughness(noisy)
+    assert math.isfinite(seed_000.roughness(np.zeros((784, 10))))
+
+
+# ---------------------------------------------------------------------------------------
+# Seed modules: claims as data, from fake runs
+
+
+def test_cross_entropy_is_minimised_where_activation_equals_target():
+    table = seed_003.cross_entropy_table((0.2, 0.4, 0.7))
+    for target, losses in table.items():
+        assert seed_003.ACTIVATIONS[int(np.argmin(losses))] == pytest.approx(target)
+
+
+def test_cross_entropy_table_matches_the_formula_and_the_seed():
+    table = seed_003.cross_entropy_table((0.4,))
+    a = seed_003.ACTIVATIONS
+    expected = -0.4 * np.log(a) - 0.6 * np.log(1 - a)
+    np.testing.assert_allclose(table[0.4], expected, rtol=1e-5)
+    np.testing.assert_allclose(table[0.4], seed_003.CROSS_ENTROPY[0.4], rtol=1e-5)
+
+
+def test_seed_001_verdict_compares_the_chosen_decay_with_the_seed():
+    close = [
+        fake_run("decay=0.0", val, 0.996 - val, seed=k)
+        for k, val in enumerate((0.980, 0.981, 0.982))
+    ]
+    far = [fake_run("decay=0.001", 0.95, 0.02, seed=k) for k in range(3)]
+    section = seed_001.section(Runs({"decay=0.0": close, "decay=0.001": far}))
+    comparison = next(b for b in section.blocks if isinstance(b, Table) and b.counted)
+    rows = {row[0]: row for row in comparison.rows}
+    assert rows["val accuracy"][2].mean == pytest.approx(0.981)
+    assert rows["val accuracy"][3] == pytest.approx(0.0)
+    assert rows["val accuracy"][4] == "reproduced"
+    assert rows["train accuracy"][2].mean == pytest.approx(0.996)
+    assert rows["train accuracy"][4] == "reproduced"
+    alone = seed_001.section(Runs({"decay=0.001": far}))
+    assert [row[-1] for row in alone.blocks[2].rows] == ["differs", "differs"]
+
+
+def test_seed_003_dropout_claim_is_same_trend_when_0_5_overfits_clearly_least():
+    gaps = {0.1: 0.022, 0.2: 0.019, 0.3: 0.017, 0.4: 0.0141, 0.5: 0.0126}
+    section = seed_003.section(fake_003_runs(gaps, jitter=0.0001))
+    claims = next(
+        b for b in section.blocks if isinstance(b, Table) and b.header[0] == "seed's claim"
+    )
+    row = claim_row(claims, "dropout 0.4 overfits least")
+    assert row[-1] == "same trend"
+    assert row[1].values["least"] == "dropout=0.5"
+    assert row[1].values["gap"].values == pytest.approx((0.014, 0.0141, 0.0142))
+    assert row[2] == pytest.approx(0.0141 - 0.0126)
+
+
+def test_seed_003_dropout_claim_is_tied_when_seeds_overlap():
+    gaps = {0.1: 0.022, 0.2: 0.019, 0.3: 0.017, 0.4: 0.0141, 0.5: 0.0126}
+    section = seed_003.section(fake_003_runs(gaps, jitter=0.002))
+    claims = next(
+        b for b in section.blocks if isinstance(b, Table) and b.header[0] == "seed's claim"
+    )
+    assert claim_row(claims, "dropout 0.4 overfits least")[-1] == "tied"
+
+
+def test_seed_003_claims_within_noise_are_not_judged_on_one_seed():
+    section = seed_003.section(fake_003_runs({}, jitter=0.0, seeds=(0,)))
+    claims = next(
+        b for b in section.blocks if isinstance(b, Table) and b.header[0] == "seed's claim"
+    )
+    for start in ("dropout 0.4", "sigmoid reduces", "relu/100/dropout 0.3", "the three"):
+        assert claim_row(claims, start)[-1] == "not run"
+    # Claims whose settings differ far beyond the noise are judged on one seed.
+    assert claim_row(claims, "L2 0.01 on hidden or output")[-1] in {"reproduced", "differs"}
+
+
+# ---------------------------------------------------------------------------------------
+# Rendering
+
+
+def test_renderer_writes_the_numbers_it_is_given(tmp_path):
+    table = Table(
+        ["setting", "ours", "difference", "verdict"],
+        [
+            ["dropout=0.4", Sample((0.8123, 0.8143)), 0.01234, "reproduced"],
+            ["plain", None, None, "tied"],
+        ],
+        ["", ".4f", "+.4f", ""],
+        counted=True,
+    )
+    section = Section(
+        "001",
+        seed_001.study,
+        ["mnist"],
+        "did",
+        "not matched",
+        blocks=[table],
+        findings=[Text("The gap falls to {gap:+.4f} over {n} seeds.", {"gap": 0.0141, "n": 3})],
+    )
+    text = "\n".join(render.render_section(section, tmp_path))
+    assert "| dropout=0.4 | 0.8133 ± 0.0014 | +0.0123 | reproduced |" in text
+    assert "| plain | — | — | tied |" in text
+    assert "**What the evidence says.** The gap falls to +0.0141 over 3 seeds." in text
+    assert "| 001 | mnist | 1 reproduced, 1 tied |" in "\n".join(render.overview([section]))
 
 
 def test_report_without_runs_marks_every_seed_not_run(tmp_path):
+    from studies.reproduction import write_reproduction
+
     storage = f"sqlite:///{tmp_path / 'empty.db'}"
     optuna.create_study(storage=storage, study_name="unrelated")
-    path = reproduction.write_reproduction(storage, tmp_path)
-    text = path.read_text()
-    for seed in reproduction.SEEDS:
-        assert f"## Seed {seed}" in text
-    assert text.count("have not been run yet") == len(reproduction.SEEDS)
+    text = write_reproduction(storage, tmp_path).read_text()
+    for module in SEED_MODULES:
+        assert f"## Seed {module.NUMBER}" in text
+    assert text.count("have not been run yet") == len(SEED_MODULES)
     # The cross-entropy table needs no training, so it is there all the same.
     assert "0.500402" in text
 
@@ -117,8 +291,9 @@ def test_tiny_reproduce_run_builds_its_section(tmp_path, data_dir):
     assert main(argv) == 0
     text = (tmp_path / "REPRODUCTION.md").read_text()
     section = text.split("## Seed 001")[1].split("## Seed 002")[0]
-    assert "Chosen on validation: **decay=" in section
-    assert "| val accuracy | 0.9810 |" in section
+    assert "Chosen on validation (highest mean over seeds): decay=" in section
+    # Each decay ran with three seeds, so every row shows a mean and its spread.
+    assert section.count("| 3 |") == len(STUDIES["reproduce-001"].SETTINGS)
     assert (tmp_path / "reproduction" / "001-curves.png").stat().st_size > 1000
     # Rebuilding from the storage alone gives the same section.
     assert main([*argv, "--report-only"]) == 0
