@@ -14,7 +14,7 @@ from kerasnn import ModelConfig, TrainConfig
 from studies import grid
 from studies.reproduction import SEED_MODULES, render, seed_000, seed_001, seed_003
 from studies.reproduction.claims import Section, Table, Text
-from studies.reproduction.runs import Run, Runs
+from studies.reproduction.runs import Run, Runs, load_runs
 from studies.reproduction.verdicts import (
     Sample,
     least_verdict,
@@ -238,6 +238,34 @@ def test_seed_003_claims_within_noise_are_not_judged_on_one_seed():
         assert claim_row(claims, start)[-1] == "not run"
     # Claims whose settings differ far beyond the noise are judged on one seed.
     assert claim_row(claims, "L2 0.01 on hidden or output")[-1] in {"reproduced", "differs"}
+
+
+def test_stored_runs_are_read_per_dataset_with_each_setting_s_seeds_in_order():
+    storage = optuna.storages.InMemoryStorage()
+    for dataset, val in (("fashion_mnist", 0.88), ("mnist", 0.97)):
+        study = optuna.create_study(
+            storage=storage, study_name=f"reproduce-003-{dataset}-subset500"
+        )
+        for point, seed in (("batch=100 seed=1", 1), ("batch=100", 0), ("L1 0.01 hidden", 0)):
+            trial = optuna.trial.create_trial(
+                params={"setting": point},
+                distributions={"setting": optuna.distributions.CategoricalDistribution([point])},
+                value=val,
+                user_attrs={
+                    "val_accuracy": val + seed / 100,
+                    "history": {"val_accuracy": [val]},
+                    "train_config": {"seed": seed},
+                },
+            )
+            study.add_trial(trial)
+    default = load_runs(storage, "reproduce-003", "fashion_mnist")
+    assert [run.seed for run in default.by_setting["batch=100"]] == [0, 1]
+    assert default.sample("batch=100", Run.best, "val_accuracy").values == pytest.approx(
+        (0.88, 0.89)
+    )
+    mnist = load_runs(storage, "reproduce-003", "fashion_mnist", dataset="mnist")
+    assert mnist.value("L1 0.01 hidden", "val_accuracy") == pytest.approx(0.97)
+    assert not load_runs(storage, "reproduce-004", "mnist").ran
 
 
 # ---------------------------------------------------------------------------------------

@@ -124,23 +124,30 @@ def load_runs(
     storage, study: str, default_dataset: str, dataset: str | None = None, artifact_dir=None
 ) -> Runs:
     """The runs of `study` (e.g. "reproduce-003") on its default dataset, else on any dataset;
-    or exactly on `dataset` when one is given. Empty Runs when none is stored."""
+    or only on `dataset` when one is given. Empty Runs when none is stored."""
     import optuna
 
-    names = optuna.get_all_study_names(storage)
-    preferred = f"{study}-{dataset or default_dataset}"
-    candidates = [preferred] if preferred in names else []
-    if dataset is None:
-        candidates += sorted(name for name in names if name.startswith(f"{study}-"))
-    if not candidates:
+    names = sorted(optuna.get_all_study_names(storage))
+    stored = _study_name(names, study, dataset or default_dataset)
+    if stored is None and dataset is None:
+        stored = next((name for name in names if name.startswith(f"{study}-")), None)
+    if stored is None:
         return Runs({}, artifact_dir=artifact_dir)
-    stored = optuna.load_study(study_name=candidates[0], storage=storage)
+    loaded = optuna.load_study(study_name=stored, storage=storage)
+    trials = _one_trial_per_point(loaded)
     by_setting: dict[str, list[Run]] = {}
-    for point, trial in sorted(
-        _one_trial_per_point(stored).items(), key=lambda i: grid.split(i[0])
-    ):
-        by_setting.setdefault(grid.split(point)[0], []).append(_run(trial))
-    return Runs(by_setting, stored.user_attrs.get("command"), storage, artifact_dir)
+    for point in sorted(trials, key=grid.split):  # Each setting's runs in order of seed.
+        by_setting.setdefault(grid.split(point)[0], []).append(_run(trials[point]))
+    return Runs(by_setting, loaded.user_attrs.get("command"), storage, artifact_dir)
+
+
+def _study_name(names: list[str], study: str, dataset: str) -> str | None:
+    """The study's name on `dataset`: exactly "<study>-<dataset>", else the first (of the
+    sorted `names`) with a suffix naming non-default settings ("<study>-<dataset>-subset500")."""
+    exact = f"{study}-{dataset}"
+    if exact in names:
+        return exact
+    return next((name for name in names if name.startswith(f"{exact}-")), None)
 
 
 def _one_trial_per_point(study) -> dict:
