@@ -157,6 +157,8 @@ def record_command(study, settings: Settings, module) -> None:
     from studies.settings import command
 
     line = command(settings, module)
+    if "question" not in study.user_attrs:
+        study.set_user_attr("question", module.QUESTION)
     if "command" not in study.user_attrs:
         study.set_user_attr("command", line)
     elif line != study.user_attrs["command"]:

@@ -157,6 +157,8 @@ def score(trial, result, settings):
 def record(trial, result) -> None:
     """Stores every scalar result, the history and the process's peak memory on the trial."""
     for key, value in result.summary().items():
+        if key.startswith("test_"):
+            continue  # Trials never see the test set; only the confirmed winner does.
         if isinstance(value, float) and not math.isfinite(value):
             value = None
         trial.set_user_attr(key, value)
