@@ -98,10 +98,25 @@ def write_section(name: str, body: str, path: Path = REPORT) -> Path:
     return path
 
 
+def report_path(args) -> Path | None:
+    """Where a benchmark publishes: the given --report, else the report for a full run only.
+
+    A --quick run is a check that the benchmark works; it never writes over the published
+    figures unless a path is given.
+    """
+    if args.report is not None:
+        return args.report
+    return None if args.quick else REPORT
+
+
 def publish(name: str, text: str, checks: list[str], rows: list[dict], args) -> None:
     """Writes a benchmark's section (and, with --json, its rows) and prints its verdicts."""
-    path = write_section(name, text, args.report)
-    print(f"wrote {path}")
+    path = report_path(args)
+    if path is None:
+        print(text)
+        print("(--quick: no report written; give --report PATH to write one)")
+    else:
+        print(f"wrote {write_section(name, text, path)}")
     for line in checks:
         print(line)
     if args.json:

@@ -299,7 +299,13 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="two rows, three epochs (< 3 min)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default 5)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
-    parser.add_argument("--report", type=Path, default=report.REPORT, help="markdown report")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help=f"markdown report to write the section into (default: {report.REPORT.name} "
+        "in reports/ for a full run; --quick writes none unless given one)",
+    )
     args = parser.parse_args(argv)
     epochs = args.epochs or (3 if args.quick else 5)
     if epochs < 2:

@@ -72,6 +72,9 @@ def run_study(label, pruner, workers, args, folder: Path) -> dict:
         "--workers",
         str(workers),
         "--no-report",
+        # This benchmark measures the search alone.
+        "--confirm-top",
+        "0",
     ]
     if args.subset:
         command += ["--subset", str(args.subset)]
@@ -212,7 +215,13 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 10)")
     parser.add_argument("--subset", type=int, default=None, help="train on the first N images")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
-    parser.add_argument("--report", type=Path, default=report.REPORT, help="markdown report")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help=f"markdown report to write the section into (default: {report.REPORT.name} "
+        "in reports/ for a full run; --quick writes none unless given one)",
+    )
     args = parser.parse_args(argv)
     args.trials = args.trials or (12 if args.quick else 30)
     args.epochs = args.epochs or (6 if args.quick else 10)

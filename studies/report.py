@@ -173,15 +173,18 @@ def _weights(storage, trial, settings, path: Path, notes: list[str]) -> None:
             return
         kernel = np.load(local, allow_pickle=False)
     units = kernel.shape[1]
-    # A softmax regression's only kernel has a column per class: name them.
-    regression = trial.user_attrs.get("model_config", {}).get("hidden_units") == 0
-    labels = list(CLASS_NAMES[settings.dataset]) if regression else None
     plot_weights(
         kernel,
         path,
         title=f"trial {trial.number}: first-layer weights ({units} units, first {min(units, 32)})",
-        labels=labels,
+        labels=weight_labels(trial, settings.dataset),
     )
+
+
+def weight_labels(trial, dataset: str) -> list[str] | None:
+    """The class names for a softmax regression's kernel (a column per class), else None."""
+    regression = trial.user_attrs.get("model_config", {}).get("hidden_units") == 0
+    return list(CLASS_NAMES[dataset]) if regression else None
 
 
 def _markdown(frame: pd.DataFrame) -> str:

@@ -1,0 +1,84 @@
+"""The entry point: study names that never collide, answers without TensorFlow, kept commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import optuna
+import pytest
+from conftest import ROOT
+
+from studies import engine, overfitting, run
+from studies.settings import Settings, from_arguments
+
+
+def settings_for(*argv) -> Settings:
+    return from_arguments("overfitting", overfitting, run.parser().parse_args(list(argv)))
+
+
+def test_the_default_study_name_carries_every_identity_setting_that_differs():
+    assert settings_for().study_name == "overfitting-fashion_mnist"
+    smoke = settings_for("--subset", "2000", "--trials", "3", "--epochs", "2")
+    assert smoke.study_name == "overfitting-fashion_mnist-subset2000-epochs2"
+    assert (
+        settings_for("--objective", "pareto", "--gap-weight", "0.5").study_name
+        == "overfitting-fashion_mnist-pareto-gapweight0.5"
+    )
+    assert settings_for("--study-name", "mine", "--epochs", "2").study_name == "mine"
+
+
+def test_a_smoke_run_leaves_the_default_study_free(tmp_path, data_dir):
+    storage = f"sqlite:///{tmp_path}/s.db"
+    smoke = ["--subset", "500", "--epochs", "1", "--trials", "1", "--confirm-top", "0"]
+    assert run.main([*smoke, "--storage", storage, "--reports", str(tmp_path / "r")]) == 0
+    default = settings_for("--storage", storage)
+    engine.check_continuation(default, optuna.storages.RDBStorage(storage))  # Not refused.
+    assert optuna.get_all_study_names(storage) == ["overfitting-fashion_mnist-subset500-epochs1"]
+    assert not (tmp_path / "r" / "overfitting-fashion_mnist").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--list"], ["--help"], ["--trials", "0"], ["no-such-study"], ["--work", "2"]],
+    ids=["list", "help", "bad-count", "unknown-study", "prefix"],
+)
+def test_help_list_and_usage_errors_answer_without_importing_tensorflow(argv):
+    script = (
+        "import sys\n"
+        "from studies import run\n"
+        "try:\n"
+        f"    code = run.main({argv!r})\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "print('heavy:', sorted({'tensorflow', 'keras', 'optuna'} & set(sys.modules)))\n"
+        "print('code:', code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert "heavy: []" in done.stdout, done.stdout + done.stderr
+    assert "code: 0" in done.stdout if argv[0] in ("--list", "--help") else "code: 2" in done.stdout
+
+
+def test_the_command_that_made_a_study_is_kept_and_continuations_are_listed(tmp_path, data_dir):
+    storage = f"sqlite:///{tmp_path}/s.db"
+    base = ["--subset", "500", "--epochs", "1", "--confirm-top", "0", "--storage", storage]
+    base += ["--reports", str(tmp_path / "r"), "--study-name", "kept"]
+    assert run.main([*base, "--trials", "1"]) == 0
+    assert run.main([*base, "--trials", "2"]) == 0
+    assert run.main([*base, "--trials", "2", "--report-only"]) == 0
+    attrs = optuna.load_study(study_name="kept", storage=storage).user_attrs
+    assert attrs["command"].startswith("python -m studies.run overfitting --trials 1 ")
+    assert len(attrs["continuations"]) == 1 and "--trials 2" in attrs["continuations"][0]
+    summary = (tmp_path / "r" / "kept" / "summary.md").read_text()
+    assert attrs["command"] in summary and attrs["continuations"][0] in summary
+
+
+def test_no_report_leaves_the_reproduction_alone(tmp_path, data_dir):
+    storage = f"sqlite:///{tmp_path}/s.db"
+    reports = tmp_path / "r"
+    argv = ["reproduce-004", "--subset", "300", "--epochs", "1", "--storage", storage]
+    assert run.main([*argv, "--reports", str(reports), "--no-report"]) == 0
+    assert not (reports / "REPRODUCTION.md").exists()
+    assert not (reports / "reproduce-004-mnist-subset300-epochs1" / "summary.md").exists()
