@@ -98,6 +98,18 @@ def write_section(name: str, body: str, path: Path = REPORT) -> Path:
     return path
 
 
+def add_output_options(parser) -> None:
+    """--json and --report, the same for every benchmark."""
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help=f"markdown report to write the section into (default: {REPORT.name} in reports/ "
+        "for a full run; --quick writes none unless given one)",
+    )
+
+
 def report_path(args) -> Path | None:
     """Where a benchmark publishes: the given --report, else the report for a full run only.
 

@@ -21,7 +21,6 @@ import argparse
 import os
 import statistics
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # Start-up lines would bury the results.
 
@@ -298,14 +297,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="two rows, three epochs (< 3 min)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default 5)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
-    parser.add_argument(
-        "--report",
-        type=Path,
-        default=None,
-        help=f"markdown report to write the section into (default: {report.REPORT.name} "
-        "in reports/ for a full run; --quick writes none unless given one)",
-    )
+    report.add_output_options(parser)
     args = parser.parse_args(argv)
     epochs = args.epochs or (3 if args.quick else 5)
     if epochs < 2:

@@ -214,14 +214,7 @@ def main(argv=None) -> None:
     parser.add_argument("--trials", type=int, default=None, help="trials per run (default 30)")
     parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 10)")
     parser.add_argument("--subset", type=int, default=None, help="train on the first N images")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
-    parser.add_argument(
-        "--report",
-        type=Path,
-        default=None,
-        help=f"markdown report to write the section into (default: {report.REPORT.name} "
-        "in reports/ for a full run; --quick writes none unless given one)",
-    )
+    report.add_output_options(parser)
     args = parser.parse_args(argv)
     args.trials = args.trials or (12 if args.quick else 30)
     args.epochs = args.epochs or (6 if args.quick else 10)

@@ -86,3 +86,12 @@ class Section:
             if isinstance(block, Table) and block.counted
             for row in block.rows
         ]
+
+
+def begin(seed: str, study: ModuleType, did: str, not_matched: str, runs) -> Section:
+    """A seed's section with the command of its runs; it says NOT_RUN when there are none."""
+    result = Section(seed, study, [study.DEFAULTS["dataset"]], did, not_matched)
+    result.command = runs.command
+    if not runs.ran:
+        result.blocks = [Text(NOT_RUN)]
+    return result

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from studies import reproduce_000 as study
-from studies.reproduction.claims import NOT_RUN, Figure, Heading, Section, Series, Table, Text
+from studies.reproduction.claims import (
+    Figure,
+    Heading,
+    Section,
+    Series,
+    Table,
+    Text,
+    begin,
+)
 from studies.reproduction.runs import Run, Runs
 from studies.reproduction.verdicts import (
     MIN_SEEDS,
@@ -63,10 +71,8 @@ def roughness(kernel: np.ndarray) -> float:
 
 
 def section(runs: Runs) -> Section:
-    result = Section(NUMBER, study, [study.DEFAULTS["dataset"]], DID, NOT_MATCHED)
-    result.command = runs.command
+    result = begin(NUMBER, study, DID, NOT_MATCHED, runs)
     if not runs.ran:
-        result.blocks = [Text(NOT_RUN)]
         return result
     stopped = {setting: runs.sample(setting, Run.epochs) for setting in STOP}
     kernels = {setting: runs.kernel(setting) for setting in L2_SETTINGS}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from studies import reproduce_001 as study
-from studies.reproduction.claims import NOT_RUN, Figure, Section, Table, Text
+from studies.reproduction.claims import Figure, Section, Table, Text, begin
 from studies.reproduction.runs import Run, Runs
 from studies.reproduction.verdicts import (
     MIN_SEEDS,
@@ -34,10 +34,8 @@ ALL_DIVERGED = "Every run diverged, so no decay can be chosen."
 
 
 def section(runs: Runs) -> Section:
-    result = Section(NUMBER, study, [study.DEFAULTS["dataset"]], DID, NOT_MATCHED)
-    result.command = runs.command
+    result = begin(NUMBER, study, DID, NOT_MATCHED, runs)
     if not runs.ran:
-        result.blocks = [Text(NOT_RUN)]
         return result
     accuracies = {s: runs.sample(s, Run.best, "val_accuracy") for s in study.SETTINGS}
     candidates = [setting for setting, sample in accuracies.items() if sample.n]

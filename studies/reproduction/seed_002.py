@@ -11,7 +11,15 @@ import dataclasses
 import numpy as np
 
 from studies import reproduce_002 as study
-from studies.reproduction.claims import MISSING, NOT_RUN, Figure, Heading, Section, Table, Text
+from studies.reproduction.claims import (
+    MISSING,
+    Figure,
+    Heading,
+    Section,
+    Table,
+    Text,
+    begin,
+)
 from studies.reproduction.runs import Runs
 from studies.reproduction.verdicts import CHANCE, FLAT, rank_correlation, trend_verdicts
 
@@ -80,10 +88,8 @@ class Sweep:
 
 
 def section(runs: Runs) -> Section:
-    result = Section(NUMBER, study, [study.DEFAULTS["dataset"]], DID, NOT_MATCHED)
-    result.command = runs.command
+    result = begin(NUMBER, study, DID, NOT_MATCHED, runs)
     if not runs.ran:
-        result.blocks = [Text(NOT_RUN)]
         return result
     sweeps = _sweeps(runs)
     lines = {line.title: line for sweep in sweeps for line in sweep.lines}

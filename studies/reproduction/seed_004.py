@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from studies import reproduce_004 as study
-from studies.reproduction.claims import NOT_RUN, Figure, Heading, Section, Series, Table, Text
+from studies.reproduction.claims import (
+    Figure,
+    Heading,
+    Section,
+    Series,
+    Table,
+    Text,
+    begin,
+)
 from studies.reproduction.runs import Runs
 from studies.reproduction.verdicts import ACCURACY_TOLERANCE, CHANCE, trend_verdicts, verdict
 
@@ -40,10 +48,8 @@ REG_SETTINGS = ["lr=0.1" if reg == DEFAULT_REG else f"reg={reg}" for reg in REGU
 
 
 def section(runs: Runs) -> Section:
-    result = Section(NUMBER, study, [study.DEFAULTS["dataset"]], DID, NOT_MATCHED)
-    result.command = runs.command
+    result = begin(NUMBER, study, DID, NOT_MATCHED, runs)
     if not runs.ran:
-        result.blocks = [Text(NOT_RUN)]
         return result
     rates = _sweep_table(runs, RATE_SETTINGS, LEARNING_RATE, ["train_accuracy", "test_accuracy"])
     regs = _sweep_table(
