@@ -69,7 +69,8 @@ def dashboard(tmp_path_factory, data_dir):
     run = subprocess.run(
         [sys.executable, "-m", "studies.run", "--dataset", "mnist", "--subset", "1000"]
         + ["--trials", "2", "--epochs", "1", "--pruner", "none", "--study-name", STUDY]
-        + ["--storage", storage, "--reports", str(reports)],
+        + ["--storage", storage, "--reports", str(reports)]
+        + ["--confirm-top", "1", "--confirm-seeds", "2"],
         cwd=ROOT,
         env=worker_environment(),
         capture_output=True,
@@ -115,8 +116,9 @@ def test_dashboard_api_serves_the_study_with_named_metrics_attributes_and_curves
     assert len(complete) == 2
     for trial in complete:
         attributes = {item["key"]: item["value"] for item in trial["user_attrs"]}
-        for key in ("train_accuracy", "val_accuracy", "test_accuracy", "gap", "epochs"):
+        for key in ("train_accuracy", "val_accuracy", "gap", "epochs"):
             assert key in attributes
+        assert "test_accuracy" not in attributes  # The search never sees the test set.
         assert 0.0 <= float(attributes["val_accuracy"]) <= 1.0
         assert attributes["epochs"] == "1"
         [curves] = [a for a in trial["artifacts"] if a["filename"].startswith("curves")]
@@ -125,6 +127,25 @@ def test_dashboard_api_serves_the_study_with_named_metrics_attributes_and_curves
             f"{base}/artifacts/{detail['study_id']}/{trial['trial_id']}/{curves['artifact_id']}"
         )
         assert image.startswith(b"\x89PNG")
+        [weights] = [
+            a
+            for a in trial["artifacts"]
+            if a["filename"].endswith(".png") and a["filename"].startswith("weights")
+        ]
+        assert weights["mimetype"] == "image/png"
+
+
+def test_the_study_note_carries_the_confirmed_answer_and_the_runs_are_a_study_of_their_own(
+    dashboard,
+):
+    base, _ = dashboard
+    detail = study_detail(base)
+    assert "## Answer: trial" in detail["note"]["body"]
+    assert "Seed noise" in detail["note"]["body"]
+    summaries = json.loads(get(f"{base}/api/studies"))["study_summaries"]
+    [confirmation] = [s for s in summaries if s["study_name"] == STUDY + "-confirm"]
+    runs = json.loads(get(f"{base}/api/studies/{confirmation['study_id']}"))["trials"]
+    assert [trial["state"] for trial in runs] == ["Complete", "Complete"]
 
 
 def test_headless_chromium_renders_the_study_page_and_a_trial_with_its_curves(dashboard, tmp_path):
