@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 
@@ -82,16 +83,33 @@ non_negative_float = _number(float, 0.0, what="a number >= 0")
 heartbeat = _number(int, 1, MAX_HEARTBEAT, what=f"whole seconds from 1 to {MAX_HEARTBEAT}")
 
 
+# The password of a URL (user:password@), up to the last '@' of the word, as in storage.redact.
+_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)\S*@")
+
+
+def one_line(message: str) -> str:
+    """`message` fit to print: on one line, with the password of any URL in it hidden.
+
+    An error may quote what was typed (argparse lists unrecognised arguments as given),
+    and what was typed may hold a newline or a storage URL with its password.
+    """
+    message = _CREDENTIALS.sub(r"\1***@", message)
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad option is one line on stderr (no usage block), exit status 2."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see --help)\n")
 
 
 class _DeprecatedGapWeight(argparse.Action):
+    """--penalty: noted, and warned about only once the command is known to be valid, so
+    that a refused command still says one line."""
+
     def __call__(self, parser, namespace, values, option_string=None):
-        print("warning: --penalty is deprecated; use --gap-weight", file=sys.stderr)
+        namespace.deprecated_penalty = True
         setattr(namespace, self.dest, values)
 
 
@@ -227,7 +245,7 @@ def _worker_options(p, defaults: Settings) -> None:
 
 
 def usage_error(message: str) -> int:
-    print(f"python -m studies.run: error: {message}", file=sys.stderr)
+    print(f"python -m studies.run: error: {one_line(message)}", file=sys.stderr)
     return 2
 
 
@@ -249,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         return usage_error(str(error))
     except RuntimeFault as error:
-        print(f"python -m studies.run: error: {error}", file=sys.stderr)
+        print(f"python -m studies.run: error: {one_line(str(error))}", file=sys.stderr)
         return 1
 
 
@@ -264,6 +282,8 @@ def _run_all(args) -> int:
     if len(names) > 1 and (args.workers or 1) > 1:
         raise UsageError("--workers runs one study; start the group's studies one by one")
     settings = [from_arguments(name, STUDIES[name], args) for name in names]
+    if getattr(args, "deprecated_penalty", False):
+        print("warning: --penalty is deprecated; use --gap-weight", file=sys.stderr)
     status = 0
     for one in settings:
         status = run_study(one, STUDIES[one.study])

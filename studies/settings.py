@@ -29,6 +29,9 @@ MAX_HEARTBEAT = 3600
 SEED_LIMIT = 2**32
 # A study name becomes a folder name: kept to characters every file system accepts.
 MAX_FOLDER_NAME = 100
+# Folders of the reports folder that are not a study's: the trials' artifacts and the
+# reproduction's figures.
+RESERVED_FOLDERS = ("artifacts", "reproduction")
 
 # The settings that define what a study's trials mean; a stored study is continued only
 # when these match, so its trials stay comparable.
@@ -88,12 +91,23 @@ class Settings:
 
 
 def folder_name(study_name: str) -> str:
-    """`study_name` as one safe folder name: no separators, no leading dot, not too long."""
-    name = re.sub(r"[^A-Za-z0-9._+=-]+", "-", study_name).strip("-").lstrip(".") or "study"
-    if len(name) > MAX_FOLDER_NAME:
-        digest = hashlib.sha256(study_name.encode()).hexdigest()[:8]
-        name = name[: MAX_FOLDER_NAME - 9] + "-" + digest
-    return name
+    """`study_name` as one safe folder name inside the reports folder.
+
+    Characters other than letters, digits and ._+=- become '-', and the name neither starts
+    nor ends with '.' or '-' (no '..', no hidden folder, nothing a shell reads as an option).
+    A name that had to change, is too long, or is a folder the reports folder uses for
+    itself gets a digest of the whole name, so two studies never share a folder.
+    """
+    name = re.sub(r"[^A-Za-z0-9._+=-]+", "-", study_name).strip(".-")
+    if (
+        name
+        and name == study_name
+        and len(name) <= MAX_FOLDER_NAME
+        and name not in RESERVED_FOLDERS
+    ):
+        return name
+    digest = hashlib.sha256(study_name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_FOLDER_NAME - 9] or 'study'}-{digest}"
 
 
 def default_study_name(settings: Settings, study_defaults: Settings) -> str:
@@ -152,6 +166,11 @@ def check(settings: Settings, module) -> None:
             f"--seed plus --rank must lie in [0, {SEED_LIMIT - settings.workers}), "
             f"got {settings.seed} + {settings.rank}"
         )
+    # Every trial is trained with the study's seed (Keras takes it into NumPy, which wants
+    # 32 bits), and the confirmation with the seeds just after it.
+    after = settings.confirm_seeds if settings.confirm_top else 0
+    if not 0 <= settings.seed < SEED_LIMIT - after:
+        raise UsageError(f"--seed must lie in [0, {SEED_LIMIT - after}), got {settings.seed}")
     if not settings.reports.strip():
         raise UsageError("--reports must name a folder (got an empty string)")
     if settings.workers > 1 and settings.report_only:
@@ -218,12 +237,21 @@ def arguments(settings: Settings, module, **changes) -> list[str]:
         value = getattr(settings, key)
         if value == getattr(defaults, key) or value is None or value is False:
             continue
-        words += (
-            [option]
-            if value is True
-            else [option, f"{value:g}" if isinstance(value, float) else str(value)]
-        )
+        if value is True:
+            words.append(option)
+            continue
+        text = _text(value)
+        # A value that starts with '-' would be read as an option of its own.
+        words += [f"{option}={text}"] if text.startswith("-") else [option, text]
     return words
+
+
+def _text(value) -> str:
+    """`value` as written on a command line: floats as short as they stay exact."""
+    if isinstance(value, float):
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
+    return str(value)
 
 
 def command(settings: Settings, module) -> str:
@@ -231,7 +259,4 @@ def command(settings: Settings, module) -> str:
     from studies.storage import redact
 
     words = arguments(settings, module, fresh=False, report_only=False, no_report=False)
-    if "--storage" in words:
-        index = words.index("--storage") + 1
-        words[index] = redact(words[index])
-    return shlex.join(["python", "-m", "studies.run", *words])
+    return shlex.join(["python", "-m", "studies.run", *map(redact, words)])
