@@ -20,7 +20,14 @@ from kerasnn import ModelConfig, TrainConfig
 
 QUESTION = "Which batch size, dropout, L1/L2 and activation give accuracy without overfitting?"
 # The hyperparameters the question is about; the report's findings look at each.
-SCIENTIFIC = ["batch_size", "dropout_rate", "penalty", "penalty_strength", "regularize", "activation"]
+SCIENTIFIC = [
+    "batch_size",
+    "dropout_rate",
+    "penalty",
+    "penalty_strength",
+    "regularize",
+    "activation",
+]
 
 
 def suggest(trial, train_config: TrainConfig) -> tuple[ModelConfig, TrainConfig]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from kerasnn import stats
 from studies.reproduction.claims import MISSING
 
 # Two accuracies closer than this (as fractions) count as the same value: about the spread
@@ -39,15 +40,12 @@ class Sample:
 
     @property
     def mean(self) -> float | None:
-        return math.fsum(self.values) / self.n if self.values else None
+        return stats.spread(self.values).mean if self.values else None
 
     @property
     def sd(self) -> float | None:
         """The sample standard deviation over seeds (None below two seeds)."""
-        if self.n < 2:
-            return None
-        mean = self.mean
-        return math.sqrt(math.fsum((v - mean) ** 2 for v in self.values) / (self.n - 1))
+        return stats.spread(self.values).sd if self.n >= 2 else None
 
     def __format__(self, spec: str) -> str:
         """The mean in `spec`, followed by "± sd" where there are several seeds."""
@@ -59,11 +57,8 @@ class Sample:
 
 def pooled_sd(samples) -> float | None:
     """The standard deviation over seeds pooled across configurations (None without repeats)."""
-    repeated = [sample for sample in samples if sample.n >= 2]
-    freedom = sum(sample.n - 1 for sample in repeated)
-    if not freedom:
-        return None
-    return math.sqrt(math.fsum((s.n - 1) * s.sd**2 for s in repeated) / freedom)
+    pooled = stats.pooled_sd([sample.values for sample in samples])
+    return None if math.isnan(pooled) else pooled
 
 
 def enough_seeds(samples, minimum: int = MIN_SEEDS) -> bool:
