@@ -39,14 +39,10 @@ class Run:
 
 
 def candidates(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
-    """The search's best `top` configurations, best first, by the same rule as the report."""
-    pool = (
-        study.best_trials
-        if len(study.directions) > 1
-        else study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    )
-    pool = [trial for trial in pool if "objective" in trial.user_attrs]
-    return sorted(pool, key=lambda trial: (-trial.user_attrs["objective"], trial.number))[:top]
+    """The search's best `top` configurations, best first, by the report's rule."""
+    from studies.report import best_trials
+
+    return best_trials(study, top)
 
 
 def fresh_seeds(study: optuna.Study, settings: Settings) -> list[int]:

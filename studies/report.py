@@ -21,6 +21,7 @@ from optuna.visualization import matplotlib as optuna_plots  # noqa: E402
 
 from kerasnn.data import CLASS_NAMES  # noqa: E402
 from kerasnn.plots import plot_curves, plot_weights  # noqa: E402
+from studies import summary  # noqa: E402
 
 RESULT_COLUMNS = [
     "val_accuracy",
@@ -85,22 +86,26 @@ def _explain_dead_workers(study: optuna.Study, frame: pd.DataFrame) -> None:
             )
 
 
-def recommended(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    """The best completed trial; in a Pareto study, the front trial with the best penalized score.
+def best_trials(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
+    """The study's best `top` completed trials, best first: the recommendation rule.
 
-    The rule for two objectives: among the Pareto-optimal trials (no other trial has both a
-    higher validation accuracy and a smaller gap), take the one that maximises
+    By the objective; in a Pareto study, among the Pareto-optimal trials (no other trial has
+    both a higher validation accuracy and a smaller gap), by the penalized score
     val_accuracy - gap_weight * max(0, gap), the single-objective study's trade-off.
     """
-    candidates = (
+    pool = (
         study.best_trials
         if len(study.directions) > 1
         else study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     )
-    candidates = [trial for trial in candidates if "objective" in trial.user_attrs]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda trial: (trial.user_attrs["objective"], -trial.number))
+    pool = [trial for trial in pool if "objective" in trial.user_attrs]
+    return sorted(pool, key=lambda trial: (-trial.user_attrs["objective"], trial.number))[:top]
+
+
+def recommended(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The best search trial by the rule of `best_trials`, or None."""
+    best = best_trials(study, 1)
+    return best[0] if best else None
 
 
 def _placeholder(path: Path, message: str) -> None:
@@ -217,17 +222,17 @@ def write_report(study: optuna.Study, storage, settings, module) -> Path:
         _placeholder(folder / "weights.png", notes[-1])
     result = _confirmation(study, storage, settings, folder)
     findings = _findings(study, module, result, folder)
-    answer = _answer_lines(result, study)
+    answer = summary.answer_lines(result, study)
     parts = [
-        _header(study),
+        summary.header(study),
         answer,
-        _best_lines(study, frame, best),
+        summary.best_lines(study, frame, best),
         findings,
-        _files_lines(study, result, findings, notes),
-        _reproduce_lines(study),
+        summary.files_lines(study, result, findings, notes),
+        summary.reproduce_lines(study),
     ]
     (folder / "summary.md").write_text("\n".join(line for part in parts for line in part))
-    _dashboard_note(study, answer or _best_lines(study, frame, best))
+    _dashboard_note(study, answer or summary.best_lines(study, frame, best))
     return folder
 
 
@@ -292,120 +297,6 @@ def _confirmation(study, storage, settings, folder: Path):
     return confirm.answer(study, confirmation, settings)
 
 
-def _header(study) -> list[str]:
-    attrs = study.user_attrs
-    states = pd.Series([t.state.name for t in study.trials]).value_counts().to_dict()
-    return [
-        f"# Study {study.study_name}",
-        "",
-        f"Question: {attrs.get('question', '')}",
-        "",
-        f"- dataset: {attrs.get('dataset')} (training subset: {attrs.get('subset') or 'all'})",
-        f"- objective: {attrs.get('objective')} ({', '.join(attrs.get('directions', []))}); "
-        f"gap weight {attrs.get('gap_weight')}",
-        f"- epochs per trial at most: {attrs.get('epochs')}",
-        "- search trials: "
-        + (", ".join(f"{count} {state}" for state, count in states.items()) or "none")
-        + (f"; stopped: {attrs['stopped']}" if "stopped" in attrs else ""),
-        "",
-    ]
-
-
-def _answer_lines(result, study) -> list[str]:
-    """The confirmed answer, first thing in the summary; [] without a confirmation."""
-    if result is None:
-        return []
-    winner = result.winner
-    spreads = winner.spreads
-    lines = [
-        f"## Answer: trial {winner.source}'s configuration",
-        "",
-        f"Confirmed over {len(winner.seeds)} fresh seeds ({', '.join(map(str, winner.seeds))}), "
-        "mean ± standard deviation:",
-        "",
-        f"- objective {spreads['objective']} (95% interval {_interval(spreads['objective'])})",
-        f"- validation accuracy {spreads['val_accuracy']}, gap {spreads['gap']}",
-        f"- test accuracy {_test_text(result)}",
-        "- hyperparameters: " + ", ".join(f"`{k}={v}`" for k, v in winner.params.items()),
-    ]
-    tied = ", ".join(f"trial {c.source}" for c in result.tied)
-    lines.append(f"- tied with it within seed noise: {tied}" if tied else "- tied with it: none")
-    lines += [
-        "",
-        f"Seed noise: the pooled seed standard deviation of the objective is "
-        f"{result.seed_noise:.4f}; differences in the search table smaller than about twice "
-        "this are not meaningful.",
-        "",
-        "| configuration | runs | objective | 95% interval | validation accuracy | gap | against the winner |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for confirmed in result.configurations:
-        s = confirmed.spreads
-        verdict = "winner" if confirmed.versus_winner is None else _against(confirmed)
-        lines.append(
-            f"| trial {confirmed.source} | {s['objective'].n} | {s['objective']} | "
-            f"{_interval(s['objective'])} | {s['val_accuracy']} | {s['gap']} | {verdict} |"
-        )
-    return lines + ["", "Every confirmation run: confirm.csv / confirm.md.", ""]
-
-
-def _against(confirmed) -> str:
-    """The winner against this runner-up, in words."""
-    return "winner is " + confirmed.versus_winner.verdict()
-
-
-def _interval(spread) -> str:
-    return "n/a" if math.isnan(spread.low) else f"{spread.low:.4f} to {spread.high:.4f}"
-
-
-def _test_text(result) -> str:
-    if result.test is None:
-        return "not evaluated yet"
-    return (
-        f"{result.test} over the winner's {result.test.n} runs (evaluated once, for the "
-        "winner only, after it was chosen; never used to choose)"
-    )
-
-
-def _best_lines(study, frame, best) -> list[str]:
-    states = frame["state"].value_counts().to_dict()
-    if best is None and states and set(states) == {"FAIL"}:
-        reasons = frame["fail_reason"].fillna("no reason stored").value_counts()
-        return [
-            f"**Every trial failed ({len(frame)} of {len(frame)})**, so there is no best "
-            "configuration. Reasons:",
-            "",
-            *(f"- {count} x {reason}" for reason, count in reasons.items()),
-            "",
-        ]
-    if best is None:
-        return ["No trial completed, so there is no best configuration.", ""]
-    user = best.user_attrs
-    rule = (
-        "the Pareto-front trial with the best val_accuracy - gap_weight * max(0, gap)"
-        if len(study.directions) > 1
-        else "the best objective"
-    )
-    return [
-        f"## Best search trial: trial {best.number} ({rule}, one seed)",
-        "",
-        "| measure | value |",
-        "|---|---|",
-        f"| objective | {user['objective']:.4f} |",
-        f"| validation accuracy | {user['val_accuracy']:.4f} |",
-        f"| training accuracy (inference mode) | {user['train_accuracy']:.4f} |",
-        f"| gap (train - validation) | {user['gap']:.4f} |",
-        f"| best epoch / epochs trained | {user['best_epoch']} / {user['epochs']} |",
-        "",
-        "Hyperparameters: " + ", ".join(f"`{name}={value}`" for name, value in best.params.items()),
-        "",
-        f"Model: `{user.get('model_config')}`",
-        "",
-        f"Training: `{user.get('train_config')}`",
-        "",
-    ]
-
-
 def _findings(study, module, result, folder: Path) -> list[str]:
     """findings.png and the generated Findings section, for the study's scientific hyperparameters."""
     from studies import findings
@@ -442,36 +333,6 @@ def _findings(study, module, result, folder: Path) -> list[str]:
         "findings.png: validation accuracy and gap against each one; confirmed configurations ringed.",
         "",
     ]
-
-
-def _files_lines(study, result, findings, notes) -> list[str]:
-    names = ["trials.csv / trials.md (ranked search trials)"]
-    if result is not None:
-        names.append("confirm.csv / confirm.md (confirmation runs)")
-    if findings:
-        names.append("findings.png")
-    names += [
-        "history.png",
-        "importances.png",
-        "slices.png",
-        "curves.png (best trials)",
-        "weights.png",
-    ]
-    if len(study.directions) > 1:
-        names.append("pareto.png")
-    lines = ["## Files", "", ", ".join(names), ""]
-    if notes:
-        lines += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]
-    return lines
-
-
-def _reproduce_lines(study) -> list[str]:
-    attrs = study.user_attrs
-    lines = ["## Reproduce", "", "```", attrs.get("command", "(not recorded)"), "```", ""]
-    continuations = attrs.get("continuations", [])
-    if continuations:
-        lines += ["Continued with:", "", "```", *continuations, "```", ""]
-    return lines
 
 
 def _dashboard_note(study, lines: list[str]) -> None:

@@ -1,0 +1,151 @@
+"""summary.md: the answer first, then the search, the findings, the files and the command."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def header(study) -> list[str]:
+    attrs = study.user_attrs
+    states = pd.Series([t.state.name for t in study.trials]).value_counts().to_dict()
+    return [
+        f"# Study {study.study_name}",
+        "",
+        f"Question: {attrs.get('question', '')}",
+        "",
+        f"- dataset: {attrs.get('dataset')} (training subset: {attrs.get('subset') or 'all'})",
+        f"- objective: {attrs.get('objective')} ({', '.join(attrs.get('directions', []))}); "
+        f"gap weight {attrs.get('gap_weight')}",
+        f"- epochs per trial at most: {attrs.get('epochs')}",
+        "- search trials: "
+        + (", ".join(f"{count} {state}" for state, count in states.items()) or "none")
+        + (f"; stopped: {attrs['stopped']}" if "stopped" in attrs else ""),
+        "",
+    ]
+
+
+def answer_lines(result, study) -> list[str]:
+    """The confirmed answer, first thing in the summary; [] without a confirmation."""
+    if result is None:
+        return []
+    winner = result.winner
+    spreads = winner.spreads
+    lines = [
+        f"## Answer: trial {winner.source}'s configuration",
+        "",
+        f"Confirmed over {len(winner.seeds)} fresh seeds ({', '.join(map(str, winner.seeds))}), "
+        "mean ± standard deviation:",
+        "",
+        f"- objective {spreads['objective']} (95% interval {interval(spreads['objective'])})",
+        f"- validation accuracy {spreads['val_accuracy']}, gap {spreads['gap']}",
+        f"- test accuracy {test_text(result)}",
+        "- hyperparameters: " + ", ".join(f"`{k}={v}`" for k, v in winner.params.items()),
+    ]
+    tied = ", ".join(f"trial {c.source}" for c in result.tied)
+    lines.append(f"- tied with it within seed noise: {tied}" if tied else "- tied with it: none")
+    lines += [
+        "",
+        f"Seed noise: the pooled seed standard deviation of the objective is "
+        f"{result.seed_noise:.4f}; differences in the search table smaller than about twice "
+        "this are not meaningful.",
+        "",
+        "| configuration | runs | objective | 95% interval | validation accuracy | gap | against the winner |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for confirmed in result.configurations:
+        s = confirmed.spreads
+        verdict = "winner" if confirmed.versus_winner is None else against(confirmed)
+        lines.append(
+            f"| trial {confirmed.source} | {s['objective'].n} | {s['objective']} | "
+            f"{interval(s['objective'])} | {s['val_accuracy']} | {s['gap']} | {verdict} |"
+        )
+    return lines + ["", "Every confirmation run: confirm.csv / confirm.md.", ""]
+
+
+def against(confirmed) -> str:
+    """The winner against this runner-up, in words."""
+    return "winner is " + confirmed.versus_winner.verdict()
+
+
+def interval(spread) -> str:
+    return "n/a" if math.isnan(spread.low) else f"{spread.low:.4f} to {spread.high:.4f}"
+
+
+def test_text(result) -> str:
+    if result.test is None:
+        return "not evaluated yet"
+    return (
+        f"{result.test} over the winner's {result.test.n} runs (evaluated once, for the "
+        "winner only, after it was chosen; never used to choose)"
+    )
+
+
+def best_lines(study, frame, best) -> list[str]:
+    states = frame["state"].value_counts().to_dict()
+    if best is None and states and set(states) == {"FAIL"}:
+        reasons = frame["fail_reason"].fillna("no reason stored").value_counts()
+        return [
+            f"**Every trial failed ({len(frame)} of {len(frame)})**, so there is no best "
+            "configuration. Reasons:",
+            "",
+            *(f"- {count} x {reason}" for reason, count in reasons.items()),
+            "",
+        ]
+    if best is None:
+        return ["No trial completed, so there is no best configuration.", ""]
+    user = best.user_attrs
+    rule = (
+        "the Pareto-front trial with the best val_accuracy - gap_weight * max(0, gap)"
+        if len(study.directions) > 1
+        else "the best objective"
+    )
+    return [
+        f"## Best search trial: trial {best.number} ({rule}, one seed)",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| objective | {user['objective']:.4f} |",
+        f"| validation accuracy | {user['val_accuracy']:.4f} |",
+        f"| training accuracy (inference mode) | {user['train_accuracy']:.4f} |",
+        f"| gap (train - validation) | {user['gap']:.4f} |",
+        f"| best epoch / epochs trained | {user['best_epoch']} / {user['epochs']} |",
+        "",
+        "Hyperparameters: " + ", ".join(f"`{name}={value}`" for name, value in best.params.items()),
+        "",
+        f"Model: `{user.get('model_config')}`",
+        "",
+        f"Training: `{user.get('train_config')}`",
+        "",
+    ]
+
+
+def files_lines(study, result, findings, notes) -> list[str]:
+    names = ["trials.csv / trials.md (ranked search trials)"]
+    if result is not None:
+        names.append("confirm.csv / confirm.md (confirmation runs)")
+    if findings:
+        names.append("findings.png")
+    names += [
+        "history.png",
+        "importances.png",
+        "slices.png",
+        "curves.png (best trials)",
+        "weights.png",
+    ]
+    if len(study.directions) > 1:
+        names.append("pareto.png")
+    lines = ["## Files", "", ", ".join(names), ""]
+    if notes:
+        lines += ["Notes:", ""] + [f"- {note}" for note in notes] + [""]
+    return lines
+
+
+def reproduce_lines(study) -> list[str]:
+    attrs = study.user_attrs
+    lines = ["## Reproduce", "", "```", attrs.get("command", "(not recorded)"), "```", ""]
+    continuations = attrs.get("continuations", [])
+    if continuations:
+        lines += ["Continued with:", "", "```", *continuations, "```", ""]
+    return lines
