@@ -106,6 +106,7 @@ def run(settings: Settings, module) -> int:
     settings, storage = connect(settings, write=True)
     engine.check_continuation(settings, storage)
     # Every check has passed; from here on the storage and the reports folder are written.
+    note_folder(settings)
     settings.folder.mkdir(parents=True, exist_ok=True)
     study = engine.open_study(settings, storage, getattr(module, "SEARCH_SPACE", None))
     record_command(study, settings, module)
@@ -152,6 +153,17 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
         return 1
 
 
+def note_folder(settings: Settings) -> None:
+    """Says where the report goes when the study name could not be its folder's name as is
+    (a path, odd characters, too long): otherwise the user would look for it in vain."""
+    if settings.folder.name != settings.study_name:
+        print(
+            f"[{settings.study_name}] report folder: {settings.folder} "
+            "(the study name made into a safe folder name)",
+            flush=True,
+        )
+
+
 def record_command(study, settings: Settings, module) -> None:
     """Keeps the command that created the study; later runs are listed as continuations."""
     from studies.settings import command
@@ -192,6 +204,7 @@ def rebuild_report(settings: Settings, module) -> int:
     if engine.stored_study(storage, settings.study_name) is None:
         raise UsageError(f"no study {settings.study_name!r} in {redact(settings.storage)}")
     study = optuna.load_study(study_name=settings.study_name, storage=storage)
+    note_folder(settings)
     for number in engine.fail_dead_trials(study, storage):
         print(f"trial {number}'s worker died; marked FAIL and queued again")
     write_report(study, storage, settings, module)

@@ -175,22 +175,24 @@ def check(settings: Settings, module) -> None:
         raise UsageError("--reports must name a folder (got an empty string)")
     if settings.workers > 1 and settings.report_only:
         raise UsageError("--workers and --report-only cannot be combined")
-    problem = unwritable(Path(settings.reports))
+    # The study's own folder too: a report that cannot be written is better said before
+    # the trials are trained than after.
+    problem = unwritable(Path(settings.reports)) or unwritable(settings.folder, "report folder")
     if problem:
         raise UsageError(problem)
 
 
-def unwritable(folder: Path) -> str | None:
+def unwritable(folder: Path, what: str = "reports folder") -> str | None:
     """Why `folder` cannot be created or written, or None; creates nothing."""
     existing = folder
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
     if not existing.is_dir():
-        return f"reports folder {folder} cannot be created: {existing} is not a folder"
+        return f"{what} {folder} cannot be created: {existing} is not a folder"
     if not os.access(existing, os.W_OK | os.X_OK):
-        return f"reports folder {folder} cannot be written: {existing} is read-only"
+        return f"{what} {folder} cannot be written: {existing} is read-only"
     if folder.exists() and not folder.is_dir():
-        return f"reports folder {folder} is a file"
+        return f"{what} {folder} is a file"
     return None
 
 

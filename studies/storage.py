@@ -55,6 +55,11 @@ JOURNAL_RECORD_START = b'{"op_code":'
 OPTUNA_MARKER_TABLE = "studies"
 
 
+def _lock_timeout(given: float | None) -> float:
+    # Read when called, not when defined, so that LOCK_TIMEOUT can be set for a whole run.
+    return LOCK_TIMEOUT if given is None else given
+
+
 class StorageError(ValueError):
     """The storage URL or path cannot be used; the message never contains a password."""
 
@@ -133,7 +138,7 @@ def exists(url: str) -> bool:
     return database not in ("", ":memory:") and Path(database).exists()
 
 
-def check(url: str, *, write: bool = True, lock_timeout: float = LOCK_TIMEOUT) -> None:
+def check(url: str, *, write: bool = True, lock_timeout: float | None = None) -> None:
     """Raises StorageError unless `url` can be opened as a study storage; changes nothing.
 
     It refuses malformed URLs, missing drivers and folders, files that are not a storage
@@ -144,8 +149,9 @@ def check(url: str, *, write: bool = True, lock_timeout: float = LOCK_TIMEOUT) -
         url: an SQLAlchemy URL or a journal file path ending in .log.
         write: True for a run, which writes trials (a missing file will be created);
             False for reading only, e.g. a report (the storage must exist and hold tables).
-        lock_timeout: seconds to wait for another process's SQLite lock.
+        lock_timeout: seconds to wait for another process's SQLite lock (LOCK_TIMEOUT).
     """
+    lock_timeout = _lock_timeout(lock_timeout)
     if is_journal(url):
         _check_journal(_journal_path(url), write)
         return
@@ -464,7 +470,7 @@ def open_storage(
     heartbeat_interval: int = HEARTBEAT_INTERVAL,
     *,
     write: bool = True,
-    lock_timeout: float = LOCK_TIMEOUT,
+    lock_timeout: float | None = None,
 ) -> optuna.storages.BaseStorage:
     """Opens the storage; RDB storages get heartbeats so a killed worker's trial is retried.
 
@@ -480,8 +486,10 @@ def open_storage(
             caller makes later still goes through where the storage allows it (a journal
             first drops a half-written last record); a read-only journal or SQLite file
             refuses it with a StorageError or, via `storage_errors`, one line.
-        lock_timeout: seconds an SQLite connection waits for another process's lock.
+        lock_timeout: seconds an SQLite connection waits for another process's lock
+            (LOCK_TIMEOUT).
     """
+    lock_timeout = _lock_timeout(lock_timeout)
     if is_journal(url):
         return _open_journal(_journal_path(url), write)
     check(url, write=write, lock_timeout=lock_timeout)
@@ -540,7 +548,7 @@ def _open_rdb(url: str, heartbeat_interval: int, write: bool, lock_timeout: floa
 
 
 @contextlib.contextmanager
-def storage_errors(url: str, lock_timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+def storage_errors(url: str, lock_timeout: float | None = None) -> Iterator[None]:
     """Turns a storage failure inside the block into a one-line StorageError.
 
     Optuna reports a lock held too long, a write to a read-only database or a full disk
@@ -560,7 +568,7 @@ def storage_errors(url: str, lock_timeout: float = LOCK_TIMEOUT) -> Iterator[Non
 
 
 def describe_fault(
-    error: BaseException, url: str | None = None, lock_timeout: float = LOCK_TIMEOUT
+    error: BaseException, url: str | None = None, lock_timeout: float | None = None
 ) -> str | None:
     """One line for a storage or file-system failure met after opening, or None for others.
 
@@ -572,6 +580,7 @@ def describe_fault(
     """
     import sqlalchemy.exc
 
+    lock_timeout = _lock_timeout(lock_timeout)
     found = _storage_error(error, url, lock_timeout)
     if found is not None:
         return str(found)
