@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 from optuna.trial import TrialState
 
 from kerasnn import TrainConfig, build_model, stats
 from kerasnn import objective as scoring
-from studies import engine
+from studies import artifacts, engine
 from studies import trial as trial_steps
 from studies.progress import outcome
 from studies.settings import Settings
@@ -119,16 +118,10 @@ def _refuse_repeat(trial: optuna.Trial, run: Run) -> None:
 
 def _upload_weights(trial, result, artifact_dir: Path) -> None:
     """Keeps the best epoch's weights, so the winner's test accuracy needs no retraining."""
-    artifact_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"model-weights-trial-{trial.number}.npz"
         np.savez(path, *result.model.get_weights())
-        upload_artifact(
-            artifact_store=FileSystemArtifactStore(str(artifact_dir)),
-            file_path=str(path),
-            study_or_trial=trial,
-            mimetype="application/octet-stream",
-        )
+        artifacts.upload(trial, artifact_dir, [(path, "application/octet-stream")])
 
 
 # A planned run that failed this often (diverged, say) is given up rather than retried.
@@ -279,22 +272,8 @@ def evaluate_winner(search, confirmation, storage, settings: Settings, dataset) 
 def _test_accuracy(trial, storage, settings: Settings, dataset) -> float:
     from kerasnn import ModelConfig
 
-    meta = next(
-        meta
-        for meta in optuna.artifacts.get_all_artifact_meta(trial, storage=storage)
-        if meta.filename.startswith("model-weights")
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "weights.npz"
-        download_artifact(
-            artifact_store=FileSystemArtifactStore(str(settings.artifact_dir)),
-            file_path=str(path),
-            artifact_id=meta.artifact_id,
-        )
-        with np.load(path, allow_pickle=False) as stored:
-            weights = [stored[f"arr_{index}"] for index in range(len(stored.files))]
     model = build_model(ModelConfig(**trial.user_attrs["model_config"]))
-    model.set_weights(weights)
+    model.set_weights(artifacts.load_weights(trial, storage, settings.artifact_dir))
     scores = model.evaluate(
         dataset.x_test, dataset.y_test, batch_size=2048, verbose=0, return_dict=True
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -15,13 +14,12 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
-from optuna.artifacts import FileSystemArtifactStore, download_artifact  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 from optuna.visualization import matplotlib as optuna_plots  # noqa: E402
 
 from kerasnn.data import CLASS_NAMES  # noqa: E402
 from kerasnn.plots import plot_curves, plot_weights  # noqa: E402
-from studies import summary  # noqa: E402
+from studies import artifacts, summary  # noqa: E402
 
 RESULT_COLUMNS = [
     "val_accuracy",
@@ -154,29 +152,11 @@ def _target(study):
 
 
 def _weights(storage, trial, settings, path: Path, notes: list[str]) -> None:
-    artifact_dir = settings.artifact_dir
-    metas = [
-        meta
-        for meta in optuna.artifacts.get_all_artifact_meta(trial, storage=storage)
-        if meta.filename.startswith("weights") and meta.filename.endswith(".npy")
-    ]
-    if not metas:
-        notes.append(f"weights.png not drawn: trial {trial.number} has no stored weights")
+    kernel, problem = artifacts.load_kernel(trial, storage, settings.artifact_dir)
+    if kernel is None:
+        notes.append(f"weights.png not drawn: {problem}")
         _placeholder(path, notes[-1])
         return
-    with tempfile.TemporaryDirectory() as folder:
-        local = Path(folder) / "weights.npy"
-        try:
-            download_artifact(
-                artifact_store=FileSystemArtifactStore(artifact_dir),
-                file_path=str(local),
-                artifact_id=metas[0].artifact_id,
-            )
-        except Exception as error:
-            notes.append(f"weights.png not drawn: artifact missing from {artifact_dir} ({error})")
-            _placeholder(path, notes[-1])
-            return
-        kernel = np.load(local, allow_pickle=False)
     units = kernel.shape[1]
     plot_weights(
         kernel,

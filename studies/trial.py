@@ -14,7 +14,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import optuna
-from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
@@ -22,6 +21,7 @@ from kerasnn import DivergedError, TrainConfig, train
 from kerasnn import objective as scoring
 from kerasnn.plots import plot_curves, plot_weights
 from kerasnn.training import divergence
+from studies import artifacts
 from studies.engine import FINISHED, PENDING, DuplicateTrial, SurplusTrial
 
 
@@ -182,16 +182,10 @@ def upload(trial, result, artifact_dir: Path) -> None:
     the trial (`artifact_error`) and printed, and the trial still completes.
     """
     try:
-        artifact_dir.mkdir(parents=True, exist_ok=True)
-        store = FileSystemArtifactStore(str(artifact_dir))
         with tempfile.TemporaryDirectory() as folder:
-            for path, mimetype in _artifact_files(trial.number, result, Path(folder)):
-                upload_artifact(
-                    artifact_store=store,
-                    file_path=str(path),
-                    study_or_trial=trial,
-                    mimetype=mimetype,
-                )
+            artifacts.upload(
+                trial, artifact_dir, _artifact_files(trial.number, result, Path(folder))
+            )
     except OSError as error:
         message = f"artifacts not written to {artifact_dir}: {error.strerror or error}"
         trial.set_user_attr("artifact_error", message)

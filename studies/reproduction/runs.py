@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -184,28 +183,10 @@ def _run(trial) -> Run:
 
 
 def load_kernel(trial, storage, artifact_dir: Path) -> np.ndarray | None:
-    """The first Dense layer's kernel stored with the trial (best-epoch weights)."""
-    import optuna
-    from optuna.artifacts import FileSystemArtifactStore, download_artifact
+    """The first Dense layer's kernel stored with the trial (best-epoch weights), or None."""
+    from studies.artifacts import load_kernel as load
 
-    metas = [
-        meta
-        for meta in optuna.artifacts.get_all_artifact_meta(trial, storage=storage)
-        if meta.filename.startswith("weights")
-    ]
-    if not metas:
-        return None
-    with tempfile.TemporaryDirectory() as folder:
-        local = Path(folder) / "weights.npy"
-        try:
-            download_artifact(
-                artifact_store=FileSystemArtifactStore(str(artifact_dir)),
-                file_path=str(local),
-                artifact_id=metas[0].artifact_id,
-            )
-        except Exception:  # A missing artifact folder is reported as a missing figure.
-            return None
-        return np.load(local, allow_pickle=False).astype(np.float32)
+    return load(trial, storage, artifact_dir)[0]
 
 
 @dataclasses.dataclass(frozen=True)
