@@ -180,6 +180,9 @@ def record_command(study, settings: Settings, module) -> None:
 
 
 def write_report(study, storage, settings: Settings, module) -> None:
+    # The report draws with Keras; imported here first (for --report-only), TensorFlow's
+    # start-up lines would precede a failure's one line on stderr.
+    _import_keras_quietly()
     from studies.report import write_report as write
 
     write(study, storage, settings, module)

@@ -49,11 +49,17 @@ def cli(argv: list[str], capsys) -> Outcome:
 
 
 def process(argv: list[str]) -> Outcome:
-    """The CLI as a real process, run from the repository: all it writes to stderr counts."""
+    """The CLI as a real process, run from the repository: all it writes to stderr counts.
+
+    As a user runs it: without TF_CPP_MIN_LOG_LEVEL, which would hide TensorFlow's start-up
+    lines whether or not the program keeps them off stderr itself.
+    """
+    environment = worker_environment()
+    del environment["TF_CPP_MIN_LOG_LEVEL"]
     done = subprocess.run(
         [sys.executable, "-m", "studies.run", *argv],
         cwd=ROOT,
-        env=worker_environment(),
+        env=environment,
         capture_output=True,
         text=True,
         timeout=300,
@@ -421,3 +427,41 @@ def test_a_database_locked_longer_than_the_timeout_is_one_line(
         holder.close()
     assert "database is locked by another process for more than 0.5 s" in line
     assert digest(path) == fingerprint and stored_trials(url) == before
+
+
+def test_a_report_that_cannot_be_written_is_one_line_from_a_real_process(origin, tmp_path):
+    shutil.copy(origin / "kept.log", tmp_path / "kept.log")
+    url = str(tmp_path / "kept.log")
+    before = stored_trials(url)
+    # The last file the report writes, so that the failure comes after all its imports.
+    (tmp_path / "r" / "kept" / "summary.md").mkdir(parents=True)
+    line = refused(process(options(url, tmp_path, "--trials", "2", "--report-only")), code=1)
+    assert "summary.md: Is a directory" in line
+    assert stored_trials(url) == before
+
+
+def test_a_database_locked_mid_run_is_one_line_and_keeps_the_finished_trials(
+    tmp_path, monkeypatch, capsys, data_dir
+):
+    path = tmp_path / "k.db"
+    url = f"sqlite:///{path}"
+    monkeypatch.setattr(storage_module, "LOCK_TIMEOUT", 0.5)
+    holder = sqlite3.connect(path, isolation_level=None)
+
+    def lock_at_the_second_trial(trial):
+        # Another program takes the database as the run's second trial starts.
+        if trial.number == 1:
+            holder.execute("BEGIN EXCLUSIVE")
+
+    try:
+        hooked(monkeypatch, lock_at_the_second_trial)
+        outcome = cli(["hooked", *options(url, tmp_path, "--trials", "3")], capsys)
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+    line = refused(outcome, code=1)
+    assert "database is locked by another process for more than 0.5 s" in line
+    first, second = stored_trials(url)
+    assert first[1] == TrialState.COMPLETE and "val_accuracy" in first[4]
+    # The interrupted trial is left RUNNING; its missing heartbeats fail it later.
+    assert second[1] == TrialState.RUNNING
