@@ -73,15 +73,21 @@ class TrialObjective:
     def __call__(self, trial: optuna.Trial):
         # First of all, so that a worker killed at any later moment can be recognised.
         trial.set_user_attr("worker", worker_id())
-        trial.set_user_attr("code_version", self.code_version)
-        refuse_surplus(trial, self.settings.trials)
-        model_config, train_config = self.module.suggest(trial, self.base)
-        refuse_duplicate(trial)
-        result = train_trial(trial, model_config, train_config, self.dataset, self.settings)
-        record(trial, result)
-        values = score(trial, result, self.settings)
-        upload(trial, result, self.settings.artifact_dir)
-        return values
+        try:
+            trial.set_user_attr("code_version", self.code_version)
+            refuse_surplus(trial, self.settings.trials)
+            model_config, train_config = self.module.suggest(trial, self.base)
+            refuse_duplicate(trial)
+            result = train_trial(trial, model_config, train_config, self.dataset, self.settings)
+            record(trial, result)
+            values = score(trial, result, self.settings)
+            upload(trial, result, self.settings.artifact_dir)
+            return values
+        except KeyboardInterrupt:
+            # A stop signal may arrive at any step, not only while training; Optuna marks
+            # the trial FAIL and the report says why. (A second signal is ignored by then.)
+            trial.set_user_attr("fail_reason", "interrupted (SIGINT or SIGTERM)")
+            raise
 
 
 def refuse_surplus(trial: optuna.Trial, target: int) -> None:
@@ -127,9 +133,6 @@ def train_trial(trial, model_config, train_config, dataset, settings):
     except optuna.TrialPruned:
         trial.set_user_attr("epochs", record.epochs)
         trial.set_user_attr("seconds", time.perf_counter() - started)
-        raise
-    except KeyboardInterrupt:
-        trial.set_user_attr("fail_reason", "interrupted (SIGINT or SIGTERM)")
         raise
     except Exception as error:
         # Optuna marks the trial FAIL and re-raises; the report shows why.

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import shutil
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -465,3 +467,18 @@ def test_a_database_locked_mid_run_is_one_line_and_keeps_the_finished_trials(
     assert first[1] == TrialState.COMPLETE and "val_accuracy" in first[4]
     # The interrupted trial is left RUNNING; its missing heartbeats fail it later.
     assert second[1] == TrialState.RUNNING
+
+
+def test_a_stop_signal_before_training_starts_still_fails_the_trial_with_its_reason(
+    tmp_path, monkeypatch, capsys, data_dir
+):
+    # A real SIGTERM to this process while the trial's configuration is being drawn.
+    hooked(monkeypatch, lambda trial: os.kill(os.getpid(), signal.SIGTERM))
+    url = str(tmp_path / "study.log")
+    outcome = cli(["hooked", *options(url, tmp_path, "--trials", "2")], capsys)
+    assert outcome.code == 130, outcome
+    assert "Traceback" not in outcome.out + outcome.err
+    ((_, state, _, _, attrs),) = stored_trials(url)
+    assert state == TrialState.FAIL
+    assert attrs["fail_reason"] == "interrupted (SIGINT or SIGTERM)"
+    assert (tmp_path / "r" / "kept" / "summary.md").is_file()

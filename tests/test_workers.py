@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
 import optuna
 import pandas as pd
 import pytest
+import services
 from conftest import require
 from optuna.trial import TrialState
 from services import (
     POSTGRES_PASSWORD,
-    SMALL,
     ThrowawayPostgres,
     create_database,
     postgres_binaries,
@@ -25,6 +26,9 @@ from services import (
 from studies.storage import open_storage
 
 pytestmark = pytest.mark.slow
+
+# The confirmation stage is left out: these tests are about the search's workers.
+SMALL = [*services.SMALL, "--confirm-top", "0"]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -238,8 +242,9 @@ def test_a_stopped_worker_fails_its_trial_and_still_writes_the_report(signal_nam
     journal = str(tmp_path / "study.log")
     reports = tmp_path / "reports"
     arguments = [*SMALL, "--storage", journal, "--study-name", "stopped", "--trials", "3"]
+    # Thousands of epochs: a trial lasts minutes, so the signal always meets it running.
     worker = start_worker(
-        [*arguments, "--reports", str(reports), "--epochs", "30"], tmp_path / "worker.log"
+        [*arguments, "--reports", str(reports), "--epochs", "3000"], tmp_path / "worker.log"
     )
     try:
         trial = wait_for(lambda: running_trial_of(journal, "stopped", worker.pid), 180, "a trial")
@@ -263,19 +268,21 @@ def test_stopping_the_workers_option_stops_every_worker_and_fails_their_trials(d
     reports = tmp_path / "reports"
     parent = start_worker(
         [*SMALL, "--storage", journal, "--study-name", "many", "--trials", "6"]
-        + ["--epochs", "30", "--reports", str(reports), "--workers", "2"],
+        + ["--epochs", "3000", "--reports", str(reports), "--workers", "2"],
         tmp_path / "parent.log",
     )
 
-    def two_running():
+    def two_training():
+        # Thousands of epochs: once both workers train, they still do when the signal comes.
         try:
             study = load(journal, "many")
         except KeyError:
             return False
-        return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))) == 2
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        return len([trial for trial in running if "model_config" in trial.user_attrs]) == 2
 
     try:
-        wait_for(two_running, 240, "both workers to run a trial")
+        wait_for(two_training, 240, "both workers to train a trial")
         parent.send_signal(signal.SIGTERM)
         code = parent.wait(timeout=180)
     finally:
@@ -286,3 +293,134 @@ def test_stopping_the_workers_option_stops_every_worker_and_fails_their_trials(d
     for trial in study.get_trials(states=(TrialState.FAIL,)):
         assert trial.user_attrs["fail_reason"].startswith("interrupted")
     assert (reports / "many" / "summary.md").is_file()
+
+
+def trial_running_for(storage_url: str, name: str, pid: int, seconds: float):
+    """Worker `pid`'s RUNNING trial once it has been running for `seconds`."""
+    trial = running_trial_of(storage_url, name, pid)
+    if trial is None:
+        return None
+    started = trial.datetime_start.timestamp()
+    return trial if time.time() - started >= seconds else None
+
+
+def test_passwords_stay_out_of_the_study_its_report_and_the_worker_logs(postgres, data, tmp_path):
+    url = create_database(postgres, "secret_study")
+    reports = tmp_path / "reports"
+    parent = start_worker(
+        [*SMALL, "--storage", url, "--study-name", "secret", "--trials", "2"]
+        + ["--reports", str(reports), "--workers", "2"],
+        tmp_path / "parent.log",
+    )
+    try:
+        code = parent.wait(timeout=400)
+    finally:
+        stop(parent)
+    assert code == 0, read(tmp_path / "parent.log")
+    study = load(url, "secret")
+    assert "postgresql://postgres:***@" in study.user_attrs["command"]
+    stored = repr(study.user_attrs) + repr([trial.user_attrs for trial in study.trials])
+    assert POSTGRES_PASSWORD not in stored
+    written = [tmp_path / "parent.log", *reports.rglob("*")]
+    assert len(list((reports / "secret" / "workers").glob("worker-*.log"))) == 2
+    assert (reports / "secret" / "summary.md").is_file()
+    for path in written:
+        if path.is_file() and path.suffix in (".log", ".md", ".csv", ".json", ".txt"):
+            assert POSTGRES_PASSWORD not in read(path), path
+
+
+def test_a_report_with_a_short_heartbeat_leaves_a_live_workers_trial_alone(data, tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    arguments = [*SMALL, "--storage", url, "--study-name", "beating", "--trials", "1"]
+    arguments += ["--reports", str(tmp_path / "reports")]
+    # 30 s between heartbeats: the trial counts as dead only after 120 s without one. Its
+    # 400 epochs take far longer than the 4 s a 1 s heartbeat would allow.
+    worker = start_worker(
+        [*arguments, "--heartbeat", "30", "--epochs", "400"], tmp_path / "worker.log"
+    )
+    try:
+        trial = wait_for(
+            lambda: trial_running_for(url, "beating", worker.pid, 6), 180, "a trial running 6 s"
+        )
+        report = start_worker(
+            [*arguments, "--epochs", "400", "--report-only", "--heartbeat", "1"],
+            tmp_path / "report.log",
+        )
+        assert report.wait(timeout=180) == 0, read(tmp_path / "report.log")
+        # Still running when the report is done: the report did look at a live trial.
+        assert load(url, "beating").trials[trial.number].state == TrialState.RUNNING
+        code = worker.wait(timeout=400)
+    finally:
+        stop(worker)
+    assert code == 0, read(tmp_path / "worker.log")
+    study = load(url, "beating")
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]
+    assert study.user_attrs["heartbeat"] == 30
+    assert "died" not in read(tmp_path / "report.log")
+
+
+def test_two_workers_started_with_the_same_command_never_train_one_configuration_twice(
+    data, tmp_path
+):
+    journal = str(tmp_path / "study.log")
+    arguments = [*SMALL, "--storage", journal, "--study-name", "twins", "--trials", "6"]
+    arguments += ["--reports", str(tmp_path / "reports")]
+    twins = [start_worker(arguments, tmp_path / f"twin-{index}.log") for index in range(2)]
+    try:
+        codes = [twin.wait(timeout=400) for twin in twins]
+    finally:
+        for twin in twins:
+            stop(twin)
+    assert codes == [0, 0], [read(tmp_path / f"twin-{index}.log") for index in range(2)]
+    study = load(journal, "twins")
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    assert len(complete) == 6
+    configurations = [tuple(sorted(trial.params.items())) for trial in complete]
+    assert len(set(configurations)) == len(configurations), configurations
+    assert len({trial.user_attrs["worker"] for trial in study.trials}) == 2
+
+
+def test_fresh_is_refused_while_another_process_runs_the_study(data, tmp_path):
+    journal = str(tmp_path / "study.log")
+    reports = tmp_path / "reports"
+    arguments = [*SMALL, "--storage", journal, "--study-name", "busy", "--trials", "1"]
+    arguments += ["--reports", str(reports), "--epochs", "300"]
+    worker = start_worker(arguments, tmp_path / "worker.log")
+    try:
+        trial = wait_for(lambda: running_trial_of(journal, "busy", worker.pid), 180, "a trial")
+        fresh = start_worker([*arguments, "--fresh"], tmp_path / "fresh.log")
+        assert fresh.wait(timeout=180) == 2
+        code = worker.wait(timeout=400)
+    finally:
+        stop(worker)
+    said = read(tmp_path / "fresh.log")
+    assert said.count("\n") == 1 and "has 1 trial(s) running in another process" in said, said
+    assert code == 0, read(tmp_path / "worker.log")
+    study = load(journal, "busy")
+    assert [t.number for t in study.trials] == [trial.number]
+    assert study.trials[0].state == TrialState.COMPLETE
+    assert (reports / "busy" / "summary.md").is_file()
+
+
+def test_workers_are_capped_by_the_trials_still_to_run(data, tmp_path):
+    journal = str(tmp_path / "study.log")
+    reports = tmp_path / "reports"
+    parent = start_worker(
+        [*SMALL, "--storage", journal, "--study-name", "capped", "--trials", "2"]
+        + ["--reports", str(reports), "--workers", "6"],
+        tmp_path / "parent.log",
+    )
+    try:
+        code = parent.wait(timeout=400)
+    finally:
+        stop(parent)
+    output = read(tmp_path / "parent.log")
+    assert code == 0, output
+    # Two at most, fewer only if memory is short; either way the output says why.
+    said = re.search(
+        r"starting (\d) of the 6 workers asked: (only 2 trial\(s\) remain|.* free)", output
+    )
+    assert said and int(said[1]) <= 2, output
+    assert len(list((reports / "capped" / "workers").glob("worker-*.log"))) == int(said[1])
+    workers = {trial.user_attrs["worker"] for trial in load(journal, "capped").trials}
+    assert 1 <= len(workers) <= 2
