@@ -63,7 +63,9 @@ def ranked_table(study: optuna.Study) -> pd.DataFrame:
     leading = ["rank", "number", "state", "objective"]
     if "pareto_front" in frame:
         leading.append("pareto_front")
-    columns = leading + RESULT_COLUMNS + hyperparameters + ["fail_reason"]
+    # Test accuracy only where the study evaluated it (a grid's planned comparison).
+    tested = ["test_accuracy"] if "test_accuracy" in frame else []
+    columns = leading + RESULT_COLUMNS + tested + hyperparameters + ["fail_reason"]
     return frame[[column for column in columns if column in frame]].reset_index(drop=True)
 
 

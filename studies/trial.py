@@ -69,6 +69,10 @@ class TrialObjective:
         self.dataset = dataset
         self.code_version = code_version
         self.base = TrainConfig(epochs=settings.epochs, seed=settings.seed)
+        # A search chooses among its trials, so they never see the test set (only the
+        # confirmed winner does). A grid is a planned comparison whose every point is
+        # reported, test accuracy included, as the seed reports it reproduces did.
+        self.test = getattr(study_module, "SEARCH_SPACE", None) is not None
 
     def __call__(self, trial: optuna.Trial):
         # First of all, so that a worker killed at any later moment can be recognised.
@@ -78,7 +82,9 @@ class TrialObjective:
             refuse_surplus(trial, self.settings.trials)
             model_config, train_config = self.module.suggest(trial, self.base)
             refuse_duplicate(trial)
-            result = train_trial(trial, model_config, train_config, self.dataset, self.settings)
+            result = train_trial(
+                trial, model_config, train_config, self.dataset, self.settings, test=self.test
+            )
             record(trial, result)
             values = score(trial, result, self.settings)
             upload(trial, result, self.settings.artifact_dir)
@@ -119,7 +125,7 @@ def refuse_duplicate(trial: optuna.Trial) -> None:
                 raise DuplicateTrial(f"trial {trial.number} repeats trial {other.number}")
 
 
-def train_trial(trial, model_config, train_config, dataset, settings):
+def train_trial(trial, model_config, train_config, dataset, settings, *, test: bool = False):
     """Trains the configuration, pruning per epoch; stores the configuration and any failure."""
     trial.set_user_attr("model_config", dataclasses.asdict(model_config))
     trial.set_user_attr("train_config", dataclasses.asdict(train_config))
@@ -129,7 +135,7 @@ def train_trial(trial, model_config, train_config, dataset, settings):
         callbacks.append(_Prune(trial, "objective"))
     started = time.perf_counter()
     try:
-        return train(model_config, train_config, dataset, callbacks=callbacks, test=False)
+        return train(model_config, train_config, dataset, callbacks=callbacks, test=test)
     except optuna.TrialPruned:
         trial.set_user_attr("epochs", record.epochs)
         trial.set_user_attr("seconds", time.perf_counter() - started)
@@ -160,8 +166,8 @@ def score(trial, result, settings):
 def record(trial, result) -> None:
     """Stores every scalar result, the history and the process's peak memory on the trial."""
     for key, value in result.summary().items():
-        if key.startswith("test_"):
-            continue  # Trials never see the test set; only the confirmed winner does.
+        if key.startswith("test_") and not math.isfinite(value):
+            continue  # Not evaluated: a search's trials never see the test set.
         if isinstance(value, float) and not math.isfinite(value):
             value = None
         trial.set_user_attr(key, value)
