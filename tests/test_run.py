@@ -82,3 +82,6 @@ def test_no_report_leaves_the_reproduction_alone(tmp_path, data_dir):
     assert run.main([*argv, "--reports", str(reports), "--no-report"]) == 0
     assert not (reports / "REPRODUCTION.md").exists()
     assert not (reports / "reproduce-004-mnist-subset300-epochs1" / "summary.md").exists()
+    # A grid is a planned comparison reported point by point, test accuracy included.
+    grid = optuna.load_study(study_name="reproduce-004-mnist-subset300-epochs1", storage=storage)
+    assert all("test_accuracy" in trial.user_attrs for trial in grid.trials)
