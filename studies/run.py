@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import warnings
 
@@ -24,8 +23,19 @@ from studies import (  # noqa: E402
     reproduce_003,
     reproduce_004,
 )
+from studies.cli import (  # noqa: E402
+    DeprecatedGapWeight,
+    Parser,
+    RuntimeFault,
+    count,
+    faults_as_one_line,
+    heartbeat,
+    non_negative_float,
+    one_line,
+    positive_float,
+    positive_int,
+)
 from studies.settings import (  # noqa: E402
-    MAX_HEARTBEAT,
     OBJECTIVES,
     PRUNERS,
     SAMPLERS,
@@ -57,65 +67,9 @@ GROUPS: dict[str, list[str]] = {
 }
 
 
-class RuntimeFault(RuntimeError):
-    """Something failed while running (a storage, a file); one line, exit status 1."""
-
-
-def _number(convert, minimum, maximum=float("inf"), *, what: str):
-    """An argparse type: `convert(text)`, finite, at least `minimum` and at most `maximum`."""
-
-    def parse(text: str):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not minimum <= value <= maximum or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-
-    return parse
-
-
-positive_int = _number(int, 1, what="a positive integer")
-count = _number(int, 0, what="an integer >= 0")
-positive_float = _number(float, 1e-9, what="a positive number")
-non_negative_float = _number(float, 0.0, what="a number >= 0")
-heartbeat = _number(int, 1, MAX_HEARTBEAT, what=f"whole seconds from 1 to {MAX_HEARTBEAT}")
-
-
-# The password of a URL (user:password@), up to the last '@' of the word, as in storage.redact.
-_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)\S*@")
-
-
-def one_line(message: str) -> str:
-    """`message` fit to print: on one line, with the password of any URL in it hidden.
-
-    An error may quote what was typed (argparse lists unrecognised arguments as given),
-    and what was typed may hold a newline or a storage URL with its password.
-    """
-    message = _CREDENTIALS.sub(r"\1***@", message)
-    return message.replace("\r", "\\r").replace("\n", "\\n")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad option is one line on stderr (no usage block), exit status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {one_line(message)} (see --help)\n")
-
-
-class _DeprecatedGapWeight(argparse.Action):
-    """--penalty: noted, and warned about only once the command is known to be valid, so
-    that a refused command still says one line."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        namespace.deprecated_penalty = True
-        setattr(namespace, self.dest, values)
-
-
 def parser() -> argparse.ArgumentParser:
     defaults = Settings()
-    p = _Parser(
+    p = Parser(
         prog="python -m studies.run",
         description="Run an Optuna study of kerasnn networks, confirm its best configurations "
         "over fresh seeds and write its report.",
@@ -170,7 +124,7 @@ def _study_options(p, defaults: Settings) -> None:
         "--penalty",
         dest="gap_weight",
         type=non_negative_float,
-        action=_DeprecatedGapWeight,
+        action=DeprecatedGapWeight,
         help="deprecated alias of --gap-weight",
     )
     p.add_argument(
@@ -293,7 +247,7 @@ def _run_all(args) -> int:
         # The seed-by-seed comparison is rebuilt from the storage after any reproduce run.
         from studies.reproduction import write_reproduction
 
-        with _faults_as_one_line():
+        with faults_as_one_line():
             path = write_reproduction(settings[0].storage, settings[0].reports)
         print(f"reproduction written: {path}")
     return status
@@ -303,29 +257,10 @@ def run_study(settings: Settings, module) -> int:
     """Checks everything, then runs one study's search, confirmation and report."""
     from studies import pipeline
 
-    with _faults_as_one_line():
+    with faults_as_one_line():
         if settings.report_only:
             return pipeline.rebuild_report(settings, module)
         return pipeline.run(settings, module)
-
-
-class _faults_as_one_line:
-    """Turns a storage or file-system failure met while running into RuntimeFault."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if error is None or isinstance(error, (UsageError, RuntimeFault, KeyboardInterrupt)):
-            return False
-        from studies.storage import StorageError, describe_fault
-
-        if isinstance(error, StorageError):
-            raise RuntimeFault(str(error)) from None
-        message = describe_fault(error)
-        if message is None:
-            return False
-        raise RuntimeFault(message) from None
 
 
 if __name__ == "__main__":

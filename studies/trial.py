@@ -7,6 +7,7 @@ import gc
 import math
 import os
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -198,7 +199,7 @@ def upload(trial, result, artifact_dir: Path) -> None:
     except OSError as error:
         message = f"artifacts not written to {artifact_dir}: {error.strerror or error}"
         trial.set_user_attr("artifact_error", message)
-        print(f"warning: trial {trial.number}: {message}", flush=True)
+        print(f"warning: trial {trial.number}: {message}", file=sys.stderr, flush=True)
 
 
 def _artifact_files(number: int, result, folder: Path):
