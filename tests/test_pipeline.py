@@ -403,7 +403,7 @@ def test_an_unwritable_artifacts_folder_leaves_the_trial_complete_and_says_so(
         outcome = cli(options(url, tmp_path, "--trials", "1"), capsys)
     assert outcome.code == 0, outcome
     assert "Traceback" not in outcome.out + outcome.err
-    assert f"warning: trial 0: artifacts not written to {artifacts}" in outcome.out
+    assert f"warning: trial 0: artifacts not written to {artifacts}" in outcome.err
     ((_, state, _, values, attrs),) = stored_trials(url)
     assert state == TrialState.COMPLETE and values and "val_accuracy" in attrs
     assert "Operation not permitted" in attrs["artifact_error"]
