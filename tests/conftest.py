@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from services import ThrowawayPostgres, postgres_binaries
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # The README sets a relative KERASNN_DATA_DIR; tests that move to a temporary folder (and
@@ -48,3 +49,19 @@ def mnist(data_dir):
     from kerasnn import load_dataset
 
     return load_dataset("mnist")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server URL: $KERASNN_POSTGRES_URL, else a throwaway cluster of our own."""
+    given = os.environ.get("KERASNN_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    binaries = postgres_binaries()
+    require(binaries is not None, "PostgreSQL is not installed (apt-get install postgresql)")
+    server = ThrowawayPostgres(binaries)
+    try:
+        yield server.start()
+    finally:
+        server.stop()

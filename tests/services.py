@@ -138,3 +138,22 @@ def create_database(server_url: str, name: str) -> str:
         cursor.execute(f'CREATE DATABASE "{name}"')
     connection.close()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def finish(arguments: list[str], log: Path, timeout: float = 400) -> int:
+    """Runs `python -m studies.run ARGUMENTS` to its end; its exit status (output in `log`)."""
+    process = start_worker(arguments, log)
+    try:
+        return process.wait(timeout=timeout)
+    finally:
+        stop(process)
+
+
+def foreign_sqlite(path: Path) -> None:
+    """Another program's SQLite database: a table of its own, with a row."""
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        connection.execute("INSERT INTO customers (name) VALUES ('Ada')")
+    connection.close()

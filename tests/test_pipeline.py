@@ -22,7 +22,7 @@ import optuna
 import pytest
 from conftest import ROOT, require
 from optuna.trial import TrialState
-from services import worker_environment
+from services import foreign_sqlite, worker_environment
 
 from studies import overfitting, run
 from studies import storage as storage_module
@@ -272,10 +272,7 @@ def test_a_foreign_sqlite_database_is_refused_and_left_byte_identical(
     mode, tmp_path, capsys, data_dir
 ):
     path = tmp_path / "shop.db"
-    with sqlite3.connect(path) as connection:
-        connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
-        connection.execute("INSERT INTO customers (name) VALUES ('Ada')")
-    connection.close()
+    foreign_sqlite(path)
     fingerprint = digest(path)
     line = refused(cli(options(f"sqlite:///{path}", tmp_path, *mode), capsys))
     assert "belongs to another program" in line and "customers" in line

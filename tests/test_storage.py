@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import sqlite3
 import stat
@@ -11,11 +10,10 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import require
 from optuna.storages import RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
-from services import POSTGRES_PASSWORD, ThrowawayPostgres, create_database, postgres_binaries
+from services import POSTGRES_PASSWORD, create_database, foreign_sqlite
 
 from studies.storage import (
     StorageError,
@@ -254,10 +252,7 @@ def test_a_file_that_is_not_an_sqlite_database_is_refused_untouched(
 @pytest.mark.parametrize("write", [True, False], ids=["run", "report"])
 def test_another_programs_sqlite_database_is_refused_before_optuna_adds_tables(write, tmp_path):
     path = tmp_path / "shop.db"
-    with sqlite3.connect(path) as connection:
-        connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
-        connection.execute("INSERT INTO customers (name) VALUES ('Ada')")
-    connection.close()
+    foreign_sqlite(path)
     fingerprint = digest(path)
     url = f"sqlite:///{path}"
 
@@ -363,22 +358,6 @@ def test_an_sqlite_database_without_optunas_tables_is_refused_for_reading_and_ke
 
 
 # PostgreSQL.
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A PostgreSQL server URL: $KERASNN_POSTGRES_URL, else a throwaway cluster of our own."""
-    given = os.environ.get("KERASNN_POSTGRES_URL")
-    if given:
-        yield given
-        return
-    binaries = postgres_binaries()
-    require(binaries is not None, "PostgreSQL is not installed (apt-get install postgresql)")
-    server = ThrowawayPostgres(binaries)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
 
 
 def server_tables(url: str) -> set[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import time
@@ -11,13 +10,11 @@ import optuna
 import pandas as pd
 import pytest
 import services
-from conftest import require
 from optuna.trial import TrialState
 from services import (
     POSTGRES_PASSWORD,
-    ThrowawayPostgres,
     create_database,
-    postgres_binaries,
+    finish,
     start_worker,
     stop,
     wait_for,
@@ -31,22 +28,6 @@ pytestmark = pytest.mark.slow
 SMALL = [*services.SMALL, "--confirm-top", "0"]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A PostgreSQL server URL: $KERASNN_POSTGRES_URL, else a throwaway cluster of our own."""
-    given = os.environ.get("KERASNN_POSTGRES_URL")
-    if given:
-        yield given
-        return
-    binaries = postgres_binaries()
-    require(binaries is not None, "PostgreSQL is not installed (apt-get install postgresql)")
-    server = ThrowawayPostgres(binaries)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -126,13 +107,11 @@ def test_workers_option_runs_local_processes_on_a_journal_file_and_reports_the_s
     journal = tmp_path / "study.log"
     reports = tmp_path / "reports"
     arguments = [*SMALL, "--storage", str(journal), "--study-name", "local", "--trials", "4"]
-    parent = start_worker(
-        [*arguments, "--reports", str(reports), "--workers", "3"], tmp_path / "parent.log"
+    code = finish(
+        [*arguments, "--reports", str(reports), "--workers", "3"],
+        tmp_path / "parent.log",
+        timeout=400,
     )
-    try:
-        code = parent.wait(timeout=400)
-    finally:
-        stop(parent)
     output = read(tmp_path / "parent.log")
     assert code == 0, output
     assert "with 3 workers" in output
@@ -307,15 +286,12 @@ def trial_running_for(storage_url: str, name: str, pid: int, seconds: float):
 def test_passwords_stay_out_of_the_study_its_report_and_the_worker_logs(postgres, data, tmp_path):
     url = create_database(postgres, "secret_study")
     reports = tmp_path / "reports"
-    parent = start_worker(
+    code = finish(
         [*SMALL, "--storage", url, "--study-name", "secret", "--trials", "2"]
         + ["--reports", str(reports), "--workers", "2"],
         tmp_path / "parent.log",
+        timeout=400,
     )
-    try:
-        code = parent.wait(timeout=400)
-    finally:
-        stop(parent)
     assert code == 0, read(tmp_path / "parent.log")
     study = load(url, "secret")
     assert "postgresql://postgres:***@" in study.user_attrs["command"]
@@ -405,15 +381,12 @@ def test_fresh_is_refused_while_another_process_runs_the_study(data, tmp_path):
 def test_workers_are_capped_by_the_trials_still_to_run(data, tmp_path):
     journal = str(tmp_path / "study.log")
     reports = tmp_path / "reports"
-    parent = start_worker(
+    code = finish(
         [*SMALL, "--storage", journal, "--study-name", "capped", "--trials", "2"]
         + ["--reports", str(reports), "--workers", "6"],
         tmp_path / "parent.log",
+        timeout=400,
     )
-    try:
-        code = parent.wait(timeout=400)
-    finally:
-        stop(parent)
     output = read(tmp_path / "parent.log")
     assert code == 0, output
     # Two at most, fewer only if memory is short; either way the output says why.
