@@ -76,6 +76,7 @@ def open_confirmation(study: optuna.Study, storage, settings: Settings) -> optun
         study_name=settings.study_name + SUFFIX,
         direction=scoring.DIRECTION,
         sampler=optuna.samplers.RandomSampler(seed=settings.seed),
+        pruner=optuna.pruners.NopPruner(),
         load_if_exists=True,
     )
     if "search_study" not in confirmation.user_attrs:
@@ -101,7 +102,10 @@ class ConfirmObjective:
         # gives back exactly its configuration (and the dashboard shows the parameters).
         model_config, train_config = self.module.suggest(trial, base)
         settings = dataclasses.replace(self.settings, objective="penalized")
-        result = trial_steps.train_trial(trial, model_config, train_config, self.dataset, settings)
+        # Every planned run trains to the end: its spread is what the stage measures.
+        result = trial_steps.train_trial(
+            trial, model_config, train_config, self.dataset, settings, prune=False
+        )
         trial_steps.record(trial, result)
         value = trial_steps.score(trial, result, settings)
         _upload_weights(trial, result, self.settings.artifact_dir)
@@ -137,7 +141,10 @@ def next_run(confirmation: optuna.Study, plan: list[Run]) -> Run | None | bool:
             done.add(run)
         elif trial.state in engine.PENDING:
             busy.add(run)
-        elif trial.state == TrialState.FAIL and not _stepped_aside(trial):
+        elif trial.state == TrialState.PRUNED or (
+            trial.state == TrialState.FAIL and not _stepped_aside(trial)
+        ):
+            # Never pruned on purpose; counted as a failure, so a run cannot repeat forever.
             failures[run] = failures.get(run, 0) + 1
     open_runs = [r for r in plan if r not in done and failures.get(r, 0) < MAX_RUN_FAILURES]
     if not open_runs:

@@ -126,13 +126,16 @@ def refuse_duplicate(trial: optuna.Trial) -> None:
                 raise DuplicateTrial(f"trial {trial.number} repeats trial {other.number}")
 
 
-def train_trial(trial, model_config, train_config, dataset, settings, *, test: bool = False):
-    """Trains the configuration, pruning per epoch; stores the configuration and any failure."""
+def train_trial(
+    trial, model_config, train_config, dataset, settings, *, test: bool = False, prune: bool = True
+):
+    """Trains the configuration, pruning per epoch (unless `prune` is False); stores the
+    configuration and any failure."""
     trial.set_user_attr("model_config", dataclasses.asdict(model_config))
     trial.set_user_attr("train_config", dataclasses.asdict(train_config))
     record = _Record(settings.gap_weight)
     callbacks = [record]
-    if len(settings.directions) == 1:
+    if prune and len(settings.directions) == 1:
         callbacks.append(_Prune(trial, "objective"))
     started = time.perf_counter()
     try:

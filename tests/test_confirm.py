@@ -116,3 +116,28 @@ def test_confirm_top_zero_skips_the_stage(tmp_path, data_dir):
     assert names == [NAME]
     assert not (tmp_path / "reports" / NAME / "confirm.csv").exists()
     assert "## Answer" not in (tmp_path / "reports" / NAME / "summary.md").read_text()
+
+
+def test_every_planned_run_trains_to_the_end_even_where_a_pruner_would_stop_it(tmp_path, data_dir):
+    # Nine runs of two epochs: Optuna's default pruner would judge the sixth on.
+    arguments = options(tmp_path, "--confirm-top", "3", "--confirm-seeds", "3", "--epochs", "2")
+    assert main(arguments) == 0
+    name = "overfitting-mnist-subset1000-epochs2" + confirm.SUFFIX
+    states = [trial.state.name for trial in load(tmp_path, name).trials]
+    assert states == ["COMPLETE"] * 9
+
+
+def test_a_run_that_keeps_failing_is_given_up_rather_than_retried_forever():
+    confirmation = optuna.create_study(direction="maximize")
+    plan = [confirm.Run(source=0, seed=1), confirm.Run(source=0, seed=2)]
+    for state in (optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED):
+        confirmation.add_trial(
+            optuna.trial.create_trial(
+                state=state, user_attrs={"source_trial": 0, "seed": 1, "fail_reason": "diverged"}
+            )
+        )
+    assert confirm.next_run(confirmation, plan) == confirm.Run(0, 2)
+    confirmation.add_trial(
+        optuna.trial.create_trial(value=0.9, user_attrs={"source_trial": 0, "seed": 2})
+    )
+    assert confirm.next_run(confirmation, plan) is None
