@@ -18,6 +18,9 @@ import pandas as pd  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
 MEASURES = {"val_accuracy": "validation accuracy", "gap": "gap (train - validation)"}
+# A group's median says something only over a few trials; smaller groups are left out of
+# the sentences (they still show in the figure).
+MIN_GROUP = 3
 
 
 def completed(study: optuna.Study) -> pd.DataFrame:
@@ -66,10 +69,11 @@ def effects(frame: pd.DataFrame, name: str) -> list[dict]:
 
 
 def sentences(frame: pd.DataFrame, scientific: list[str]) -> list[str]:
-    """One sentence per scientific hyperparameter, comparing its groups' medians."""
+    """One sentence per scientific hyperparameter, comparing the medians of its groups of at
+    least MIN_GROUP trials (none where fewer than two such groups exist)."""
     lines = []
     for name in scientific:
-        groups = effects(frame, name)
+        groups = [group for group in effects(frame, name) if group["trials"] >= MIN_GROUP]
         if len(groups) < 2:
             continue
         least = min(groups, key=lambda group: group["gap"])
