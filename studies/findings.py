@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
@@ -141,6 +142,8 @@ def plot_findings(frame: pd.DataFrame, scientific: list[str], confirmed: list[in
             )
             if numeric and values[name].min() > 0 and values[name].max() / values[name].min() > 10:
                 axis.set_xscale("log")
+                # Minor ticks' labels (2x10^2, 3x10^2, ...) run into each other.
+                axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             axis.set_xlabel(name)
             axis.set_ylabel(label)
             axis.tick_params(axis="x", labelrotation=30, labelsize=8)
