@@ -94,22 +94,23 @@ class ConfirmObjective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", trial_steps.worker_id())
-        trial.set_user_attr("code_version", self.code_version)
-        run = run_of(trial)
-        _refuse_repeat(trial, run)
-        base = TrainConfig(epochs=self.settings.epochs, seed=run.seed)
-        # The trial was queued with the source's parameters, so the study's own suggest
-        # gives back exactly its configuration (and the dashboard shows the parameters).
-        model_config, train_config = self.module.suggest(trial, base)
-        settings = dataclasses.replace(self.settings, objective="penalized")
-        # Every planned run trains to the end: its spread is what the stage measures.
-        result = trial_steps.train_trial(
-            trial, model_config, train_config, self.dataset, settings, prune=False
-        )
-        trial_steps.record(trial, result)
-        value = trial_steps.score(trial, result, settings)
-        _upload_weights(trial, result, self.settings.artifact_dir)
-        return value
+        with trial_steps.stopped_with_reason(trial):
+            trial.set_user_attr("code_version", self.code_version)
+            run = run_of(trial)
+            _refuse_repeat(trial, run)
+            base = TrainConfig(epochs=self.settings.epochs, seed=run.seed)
+            # The trial was queued with the source's parameters, so the study's own suggest
+            # gives back exactly its configuration (and the dashboard shows the parameters).
+            model_config, train_config = self.module.suggest(trial, base)
+            settings = dataclasses.replace(self.settings, objective="penalized")
+            # Every planned run trains to the end: its spread is what the stage measures.
+            result = trial_steps.train_trial(
+                trial, model_config, train_config, self.dataset, settings, prune=False
+            )
+            trial_steps.record(trial, result)
+            value = trial_steps.score(trial, result, settings)
+            _upload_weights(trial, result, self.settings.artifact_dir)
+            return value
 
 
 def _refuse_repeat(trial: optuna.Trial, run: Run) -> None:

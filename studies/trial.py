@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import math
@@ -78,7 +79,7 @@ class TrialObjective:
     def __call__(self, trial: optuna.Trial):
         # First of all, so that a worker killed at any later moment can be recognised.
         trial.set_user_attr("worker", worker_id())
-        try:
+        with stopped_with_reason(trial):
             trial.set_user_attr("code_version", self.code_version)
             refuse_surplus(trial, self.settings.trials)
             model_config, train_config = self.module.suggest(trial, self.base)
@@ -90,11 +91,17 @@ class TrialObjective:
             values = score(trial, result, self.settings)
             upload(trial, result, self.settings.artifact_dir)
             return values
-        except KeyboardInterrupt:
-            # A stop signal may arrive at any step, not only while training; Optuna marks
-            # the trial FAIL and the report says why. (A second signal is ignored by then.)
-            trial.set_user_attr("fail_reason", "interrupted (SIGINT or SIGTERM)")
-            raise
+
+
+@contextlib.contextmanager
+def stopped_with_reason(trial: optuna.Trial):
+    """A stop signal may arrive at any step, not only while training; Optuna marks the trial
+    FAIL and the report says why. (A second signal is ignored by then.)"""
+    try:
+        yield
+    except KeyboardInterrupt:
+        trial.set_user_attr("fail_reason", "interrupted (SIGINT or SIGTERM)")
+        raise
 
 
 def refuse_surplus(trial: optuna.Trial, target: int) -> None:
