@@ -73,12 +73,17 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m studies.run",
         description="Run an Optuna study of kerasnn networks, confirm its best configurations "
         "over fresh seeds and write its report.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        # Each help text names its default itself: the study's own may differ.
         # Options are matched exactly: a prefix such as --work would otherwise be --workers.
         allow_abbrev=False,
         argument_default=None,
     )
-    p.add_argument("study", nargs="?", default="overfitting", help="which study (see --list)")
+    p.add_argument(
+        "study",
+        nargs="?",
+        default="overfitting",
+        help="which study (see --list; default: overfitting)",
+    )
     p.add_argument("--list", action="store_true", help="list the studies and exit")
     _study_options(p, defaults)
     _run_options(p, defaults)
@@ -96,7 +101,9 @@ def _study_options(p, defaults: Settings) -> None:
     )
     p.add_argument("--timeout", type=positive_float, help="stop starting trials after N seconds")
     p.add_argument(
-        "--epochs", type=positive_int, help=f"maximum epochs per trial ({defaults.epochs})"
+        "--epochs",
+        type=positive_int,
+        help=f"maximum epochs per trial (default: the study's, else {defaults.epochs})",
     )
     p.add_argument("--seed", type=int, help="seeds the sampler and every trial (0)")
     p.add_argument("--subset", type=positive_int, help="train on the first N training images")
@@ -142,7 +149,8 @@ def _study_options(p, defaults: Settings) -> None:
 def _run_options(p, defaults: Settings) -> None:
     p.add_argument(
         "--storage",
-        help="SQLAlchemy URL (sqlite:///..., postgresql://...) or a journal path *.log "
+        help="SQLAlchemy URL (sqlite:///..., postgresql://...) or a journal path *.log; "
+        "$KERASNN_STORAGE when not given, which keeps a password out of the process list "
         f"({defaults.storage})",
     )
     p.add_argument(

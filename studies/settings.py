@@ -19,6 +19,9 @@ SAMPLERS = ("tpe", "random", "qmc", "grid", "nsga2")
 PRUNERS = ("median", "percentile", "hyperband", "none")
 OBJECTIVES = ("penalized", "pareto")
 DEFAULT_STORAGE = "sqlite:///reports/kerasnn.db"
+# The storage URL may be given in this variable instead of --storage: a URL with a password
+# then stays out of the process list (the workers of --workers get theirs this way).
+STORAGE_VARIABLE = "KERASNN_STORAGE"
 
 # Seconds between a running trial's heartbeats in an RDB storage; a trial without one for
 # four intervals counts as dead. Stored on the study when it is created, so that every
@@ -147,6 +150,8 @@ def from_arguments(name: str, module, args) -> Settings:
         for field in dataclasses.fields(Settings)
         if field.name != "study" and getattr(args, field.name, None) is not None
     }
+    if "storage" not in given and os.environ.get(STORAGE_VARIABLE):
+        given["storage"] = os.environ[STORAGE_VARIABLE]
     settings = dataclasses.replace(defaults, study=name, **given)
     if not settings.study_name:
         settings = dataclasses.replace(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -99,19 +100,33 @@ def run_workers(study, storage, settings, module) -> int:
     return status
 
 
-def _start(settings, module, index: int, logs: Path) -> subprocess.Popen:
+def worker_command(settings, module, index: int) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of worker `index` (0-based).
+
+    The command line is the parsed settings written out afresh in full option names: one
+    worker, its own rank, no report. The storage URL goes in the environment instead, so
+    a password in it does not show in the process list.
+    """
     words = settings_module.arguments(
         settings,
         module,
+        storage=settings_module.DEFAULT_STORAGE,
         workers=1,
         rank=settings.rank + index,
         fresh=False,
         report_only=False,
         no_report=True,
     )
+    environment = dict(os.environ, **{settings_module.STORAGE_VARIABLE: settings.storage})
+    return [sys.executable, "-m", "studies.run", *words], environment
+
+
+def _start(settings, module, index: int, logs: Path) -> subprocess.Popen:
+    command, environment = worker_command(settings, module, index)
     with open(logs / f"worker-{index + 1}.log", "w") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "studies.run", *words],
+            command,
+            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

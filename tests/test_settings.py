@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from studies import pipeline, run
+from studies import pipeline, run, workers
 from studies.settings import (
     SEED_LIMIT,
+    STORAGE_VARIABLE,
     Settings,
     UsageError,
     arguments,
@@ -96,6 +97,20 @@ def test_workers_are_started_with_the_parsed_settings_in_full_option_names(place
     assert "--fresh" not in words and "--workers" not in words
     assert parse(words, "overfitting") == dataclasses.replace(
         settings, workers=1, rank=2, fresh=False
+    )
+
+
+def test_a_worker_gets_the_storage_url_in_its_environment_not_on_its_command_line(
+    place, monkeypatch
+):
+    url = "postgresql://u:s3cret@host/db"
+    settings = parse(["--storage", url, "--workers", "2", "--fresh"], "overfitting")
+    command_line, environment = workers.worker_command(settings, run.STUDIES["overfitting"], 1)
+    assert not any("s3cret" in word for word in command_line)
+    assert environment[STORAGE_VARIABLE] == url
+    monkeypatch.setenv(STORAGE_VARIABLE, url)  # As the worker process sees it.
+    assert parse(command_line[3:], "overfitting") == dataclasses.replace(
+        settings, workers=1, rank=1, fresh=False, no_report=True
     )
 
 
