@@ -45,41 +45,12 @@ TARGET_OBJECTIVE_POINTS = 0.3
 
 
 def run_study(label, pruner, workers, args, folder: Path) -> dict:
+    """Runs the study with one pruner and worker count; its costs and best objective."""
     storage_path = folder / f"{pruner}-{workers}.log"
-    command = [
-        sys.executable,
-        "-m",
-        "studies.run",
-        STUDY,
-        "--dataset",
-        DATASET,
-        "--trials",
-        str(args.trials),
-        "--epochs",
-        str(args.epochs),
-        "--seed",
-        str(SEED),
-        "--sampler",
-        "tpe",
-        "--pruner",
-        pruner,
-        "--storage",
-        str(storage_path),
-        "--study-name",
-        "benchmark",
-        "--reports",
-        str(folder / "reports"),
-        "--workers",
-        str(workers),
-        "--no-report",
-        # This benchmark measures the search alone.
-        "--confirm-top",
-        "0",
-    ]
-    if args.subset:
-        command += ["--subset", str(args.subset)]
     started = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True)
+    completed = subprocess.run(
+        _command(pruner, workers, args, storage_path, folder), capture_output=True, text=True
+    )
     seconds = time.perf_counter() - started
     if completed.returncode != 0:
         raise SystemExit(
@@ -89,6 +60,22 @@ def run_study(label, pruner, workers, args, folder: Path) -> dict:
         optuna.storages.journal.JournalFileBackend(str(storage_path))
     )
     study = optuna.load_study(study_name="benchmark", storage=storage)
+    return {"run": label, "pruner": pruner, "workers": workers, **_measures(study, seconds)}
+
+
+def _command(pruner, workers, args, storage_path: Path, folder: Path) -> list[str]:
+    command = [sys.executable, "-m", "studies.run", STUDY, "--dataset", DATASET]
+    command += ["--trials", str(args.trials), "--epochs", str(args.epochs), "--seed", str(SEED)]
+    command += ["--sampler", "tpe", "--pruner", pruner, "--storage", str(storage_path)]
+    command += ["--study-name", "benchmark", "--reports", str(folder / "reports")]
+    command += ["--workers", str(workers), "--no-report"]
+    command += ["--confirm-top", "0"]  # This benchmark measures the search alone.
+    if args.subset:
+        command += ["--subset", str(args.subset)]
+    return command
+
+
+def _measures(study, seconds: float) -> dict:
     trials = study.get_trials(deepcopy=False)
     states = optuna.trial.TrialState
     finished = [t for t in trials if t.state in (states.COMPLETE, states.PRUNED)]
@@ -103,9 +90,6 @@ def run_study(label, pruner, workers, args, folder: Path) -> dict:
         s for t in complete for s in t.user_attrs.get("history", {}).get("seconds", [])
     ]
     return {
-        "run": label,
-        "pruner": pruner,
-        "workers": workers,
         "wall_s": seconds,
         "trials_complete": len(complete),
         "trials_pruned": sum(t.state == states.PRUNED for t in trials),

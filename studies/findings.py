@@ -97,10 +97,11 @@ TOP_QUANTILE = 0.25
 def importances(study: optuna.Study, scientific: list[str]) -> pd.DataFrame:
     """How much each scientific hyperparameter sets apart the best quarter of the trials,
     by validation accuracy (highest) and by gap (lowest) apart; PED-ANOVA, Optuna's default.
+
+    `scientific` names hyperparameters that some completed trial sampled.
     """
     # PED-ANOVA takes lower as better: accuracy is negated, the gap is taken as it is.
     targets = {"val_accuracy": -1.0, "gap": 1.0}
-    present = [name for name in scientific if name in completed(study)]
     evaluator = optuna.importance.PedAnovaImportanceEvaluator(target_quantile=TOP_QUANTILE)
     table = {}
     for measure, sign in targets.items():
@@ -109,7 +110,7 @@ def importances(study: optuna.Study, scientific: list[str]) -> pd.DataFrame:
                 warnings.simplefilter("ignore")
                 table[measure] = optuna.importance.get_param_importances(
                     study,
-                    params=present,
+                    params=scientific,
                     evaluator=evaluator,
                     target=lambda trial, m=measure, s=sign: s * trial.user_attrs.get(m, math.nan),
                 )

@@ -250,12 +250,10 @@ def _curves(study, frame, folder: Path, notes: list[str]) -> None:
 
 def _confirmation(study, storage, settings, folder: Path):
     """The confirmation's answer (None without one); writes confirm.csv of every run."""
-    from studies import confirm
+    from studies import confirm, engine
 
     name = study.study_name + confirm.SUFFIX
-    if name not in {
-        s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
-    }:
+    if engine.stored_study(storage, name) is None:
         return None
     confirmation = optuna.load_study(study_name=name, storage=storage)
     rows = [
@@ -296,7 +294,7 @@ def _findings(study, module, result, folder: Path) -> list[str]:
         "",
     ]
     lines += [f"- {sentence}" for sentence in findings.sentences(frame, scientific)]
-    table = findings.importances(study, scientific)
+    table = findings.importances(study, [name for name in scientific if name in frame])
     if not table.empty:
         lines += [
             "",

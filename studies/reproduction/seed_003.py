@@ -262,10 +262,15 @@ def _batch_claim(runs: Runs) -> list:
     return [claim, text, large_gap.mean - plain_gap.mean, outcome]
 
 
+def _seeded_gaps(claim: str, runs: Runs, settings) -> tuple[dict, list | None]:
+    """The gap of each setting over seeds, and the claim's "not run" row if too few seeds."""
+    gaps = {setting: _gap(runs, setting) for setting in settings}
+    return gaps, _too_few_seeds(claim, list(gaps.values()))
+
+
 def _dropout_claim(runs: Runs) -> list:
     claim = "dropout 0.4 overfits least (of 0.1-0.5, batch 100)"
-    gaps = {setting: _gap(runs, setting) for setting in DROPOUTS}
-    too_few = _too_few_seeds(claim, list(gaps.values()))
+    gaps, too_few = _seeded_gaps(claim, runs, DROPOUTS)
     if too_few:
         return too_few
     least, tied = lowest(gaps)
@@ -340,8 +345,7 @@ def _activation_name(setting: str) -> str:
 
 def _activation_claim(runs: Runs) -> list:
     claim = "sigmoid reduces overfitting (vs relu, tanh, elu)"
-    gaps = {setting: _gap(runs, setting) for setting in ACTIVATION_SETTINGS}
-    too_few = _too_few_seeds(claim, list(gaps.values()))
+    gaps, too_few = _seeded_gaps(claim, runs, ACTIVATION_SETTINGS)
     if too_few:
         return too_few
     least, tied = lowest(gaps)
