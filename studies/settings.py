@@ -201,31 +201,13 @@ def unwritable(folder: Path, what: str = "reports folder") -> str | None:
     return None
 
 
-# How each setting is written on a command line; settings left out have no option.
-OPTIONS = {
-    "dataset": "--dataset",
-    "trials": "--trials",
-    "timeout": "--timeout",
-    "epochs": "--epochs",
-    "seed": "--seed",
-    "subset": "--subset",
-    "storage": "--storage",
-    "study_name": "--study-name",
-    "sampler": "--sampler",
-    "pruner": "--pruner",
-    "objective": "--objective",
-    "gap_weight": "--gap-weight",
-    "max_failures": "--max-failures",
-    "reports": "--reports",
-    "workers": "--workers",
-    "rank": "--rank",
-    "heartbeat": "--heartbeat",
-    "confirm_top": "--confirm-top",
-    "confirm_seeds": "--confirm-seeds",
-    "fresh": "--fresh",
-    "report_only": "--report-only",
-    "no_report": "--no-report",
-}
+# Settings that have no command-line option: the positional study, and a study default.
+WITHOUT_OPTION = ("study", "scale")
+
+
+def option(key: str) -> str:
+    """The command-line option of setting `key`: study_name is --study-name."""
+    return "--" + key.replace("_", "-")
 
 
 def arguments(settings: Settings, module, **changes) -> list[str]:
@@ -240,16 +222,16 @@ def arguments(settings: Settings, module, **changes) -> list[str]:
         defaults, study=settings.study, study_name=default_study_name(settings, defaults)
     )
     words = [settings.study]
-    for key, option in OPTIONS.items():
+    for key in (f.name for f in dataclasses.fields(Settings) if f.name not in WITHOUT_OPTION):
         value = getattr(settings, key)
         if value == getattr(defaults, key) or value is None or value is False:
             continue
         if value is True:
-            words.append(option)
+            words.append(option(key))
             continue
         text = _text(value)
         # A value that starts with '-' would be read as an option of its own.
-        words += [f"{option}={text}"] if text.startswith("-") else [option, text]
+        words += [f"{option(key)}={text}"] if text.startswith("-") else [option(key), text]
     return words
 
 
