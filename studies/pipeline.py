@@ -65,19 +65,19 @@ def load_data(settings: Settings):
 
 
 def connect(settings: Settings, *, write: bool) -> tuple[Settings, object]:
-    """Opens the storage, checked first; a stored study's own heartbeat interval is adopted.
+    """Opens the storage (which checks it first); a stored study's own heartbeat interval is
+    adopted.
 
     The interval after which a silent trial counts as dead belongs to the study (fixed when
     it was created), not to whichever process looks at it. A repaired journal is said on
     stderr as one warning line.
     """
     from studies import engine
-    from studies.storage import StorageError, StorageWarning, check, open_storage
+    from studies.storage import StorageError, StorageWarning, open_storage
 
     try:
         with warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always", StorageWarning)
-            check(settings.storage, write=write)
             storage = open_storage(settings.storage, settings.heartbeat, write=write)
             stored = engine.stored_study(storage, settings.study_name)
             interval = stored and not settings.fresh and stored.user_attrs.get("heartbeat")
