@@ -1,228 +1,313 @@
-"""What a whole study costs: trials per hour, pruning against none, one worker against two.
+"""Pruning strategies judged by the confirmed objective of their winners, over study seeds.
 
-    python -m benchmarks.study [--quick] [--trials N] [--epochs N] [--subset N] [--json PATH]
+    python -m benchmarks.study [--seeds 0 1 2] [--jobs 2] [--quick] [--resume]
 
-Runs the default study (`python -m studies.run`, overfitting on Fashion-MNIST, TPE
-sampler, seed 0) five times on fresh journal storages in a temporary folder: with the
-median pruner (the studies' default), with the percentile and the hyperband pruners,
-without pruning (same sampler and seed), and with the median pruner in two worker
-processes. Each run is timed from the command's start to its exit, so Python and
-TensorFlow start-up count too. Epochs trained are summed over all trials, pruned ones
-included; the per-trial overhead is a trial's wall time as Optuna recorded it minus its
-epochs (compiling, building, storing results), for the trials that ran to the end.
+Runs the default study (`python -m studies.run`: overfitting on Fashion-MNIST, 40 trials of
+at most 20 epochs, TPE) once per strategy and sampler seed, each on a fresh journal storage
+and followed by its confirmation stage, and records per run the epochs its search trained,
+its wall time, its best search objective and the confirmed objective of its winner. Per
+strategy: mean and sd over seeds, and the difference from no pruning paired by seed. The
+strategy to make the default needs the fewest epochs while its confirmed winner stays
+within one pooled seed sd of the unpruned study's, on average over the seeds.
+
+With --jobs 2, two studies run side by side, each on a core of its own with one TensorFlow
+thread, so their wall times compare with each other (not with a study that has both cores).
+Every run is added to the JSON as it ends; --resume skips the runs it already holds.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-import optuna
-
 from benchmarks import report
 
-STUDY = "overfitting"
-DATASET = "fashion_mnist"
-SEED = 0
-RUNS = (
-    # (label, pruner, workers)
-    ("median pruner, 1 worker", "median", 1),
-    ("percentile pruner, 1 worker", "percentile", 1),
-    ("hyperband pruner, 1 worker", "hyperband", 1),
-    ("no pruning, 1 worker", "none", 1),
-    ("median pruner, 2 workers", "median", 2),
-)
+ROOT = Path(__file__).resolve().parents[1]
+JSON = ROOT / "reports" / "benchmarks-study.json"
+README = ROOT / "README.md"
+BASELINE = "none"
+TERMINATOR = "terminator over median"
+# Label -> studies.run options. The terminator's threshold is the seed noise that the
+# confirmation of the same seed's unpruned study measured, so it runs after that study.
+STRATEGIES = {
+    BASELINE: ["--pruner", "none"],
+    "median, warm-up 2": ["--pruner", "median"],
+    "median, warm-up 5": ["--pruner", "median", "--warmup", "5"],
+    "successive halving": ["--pruner", "sha"],
+    "hyperband, random sampler": ["--pruner", "hyperband", "--sampler", "random"],
+    "hyperband, TPE": ["--pruner", "hyperband"],
+    "patient successive halving": ["--pruner", "sha", "--pruner-patience", "2"],
+    "early stopping, patience 3": ["--pruner", "none", "--patience", "3"],
+    "early discarding": ["--pruner", "discard"],
+    "successive halving + early stopping": ["--pruner", "sha", "--patience", "3"],
+    TERMINATOR: ["--pruner", "median", "--terminate-below"],
+}
 
-# The target for pruning; reported, never asserted.
-TARGET_EPOCH_FRACTION = 0.5
-TARGET_OBJECTIVE_POINTS = 0.3
+
+def study_command(options: list[str], seed: int, storage: Path, args) -> list[str]:
+    command = [sys.executable, "-m", "studies.run", "overfitting", "--seed", str(seed)]
+    command += ["--storage", str(storage), "--study-name", "benchmark", "--no-report"]
+    command += ["--reports", str(storage.parent / "reports")]
+    command += ["--confirm-top", str(args.confirm_top), "--confirm-seeds", str(args.confirm_seeds)]
+    if args.quick:
+        command += ["--subset", "5000", "--trials", "12", "--epochs", "6"]
+    return command + options
 
 
-def run_study(label, pruner, workers, args, folder: Path) -> dict:
-    """Runs the study with one pruner and worker count; its costs and best objective."""
-    storage_path = folder / f"{pruner}-{workers}.log"
-    started = time.perf_counter()
-    completed = subprocess.run(
-        _command(pruner, workers, args, storage_path, folder), capture_output=True, text=True
+def run_one(strategy: str, seed: int, core: int | None, noise: float | None, args) -> dict:
+    """Runs one study and its confirmation; the record of what it cost and found."""
+    options = list(STRATEGIES[strategy])
+    if strategy == TERMINATOR:
+        options.append(f"{noise:.6g}")
+    with tempfile.TemporaryDirectory(prefix="kerasnn-study-benchmark-") as folder:
+        storage = Path(folder) / "study.log"
+        command = study_command(options, seed, storage, args)
+        environment = dict(os.environ)
+        if core is not None:
+            command = ["taskset", "-c", str(core), *command]
+            environment.update(TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, env=environment)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"{strategy}, seed {seed}: exit {done.returncode}\n{done.stderr}")
+        record = {"strategy": strategy, "seed": seed, "options": options, "seconds": seconds}
+        return record | measures(storage, args)
+
+
+def measures(storage: Path, args) -> dict:
+    import optuna
+
+    from studies import confirm
+    from studies.settings import Settings
+
+    opened = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(storage))
     )
-    seconds = time.perf_counter() - started
-    if completed.returncode != 0:
-        raise SystemExit(
-            f"{label}: studies.run exited with {completed.returncode}:\n{completed.stderr[-2000:]}"
-        )
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(storage_path))
-    )
-    study = optuna.load_study(study_name="benchmark", storage=storage)
-    return {"run": label, "pruner": pruner, "workers": workers, **_measures(study, seconds)}
-
-
-def _command(pruner, workers, args, storage_path: Path, folder: Path) -> list[str]:
-    command = [sys.executable, "-m", "studies.run", STUDY, "--dataset", DATASET]
-    command += ["--trials", str(args.trials), "--epochs", str(args.epochs), "--seed", str(SEED)]
-    command += ["--sampler", "tpe", "--pruner", pruner, "--storage", str(storage_path)]
-    command += ["--study-name", "benchmark", "--reports", str(folder / "reports")]
-    command += ["--workers", str(workers), "--no-report"]
-    command += ["--confirm-top", "0"]  # This benchmark measures the search alone.
-    if args.subset:
-        command += ["--subset", str(args.subset)]
-    return command
-
-
-def _measures(study, seconds: float) -> dict:
-    trials = study.get_trials(deepcopy=False)
+    search = optuna.load_study(study_name="benchmark", storage=opened)
+    confirmation = optuna.load_study(study_name="benchmark" + confirm.SUFFIX, storage=opened)
     states = optuna.trial.TrialState
-    finished = [t for t in trials if t.state in (states.COMPLETE, states.PRUNED)]
-    complete = [t for t in trials if t.state == states.COMPLETE]
-    overheads = [
-        (t.datetime_complete - t.datetime_start).total_seconds()
-        - sum(t.user_attrs["history"]["seconds"])
-        for t in complete
-        if "history" in t.user_attrs
-    ]
-    epoch_seconds = [
-        s for t in complete for s in t.user_attrs.get("history", {}).get("seconds", [])
-    ]
+    finished = search.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED))
+    answer = confirm.answer(search, confirmation, Settings(confirm_top=args.confirm_top))
+    winner = answer.winner.spreads["objective"]
     return {
-        "wall_s": seconds,
-        "trials_complete": len(complete),
-        "trials_pruned": sum(t.state == states.PRUNED for t in trials),
-        "trials_failed": sum(t.state == states.FAIL for t in trials),
-        "trials_per_hour": 3600 * len(finished) / seconds,
-        "epochs_trained": sum(int(t.user_attrs.get("epochs", 0)) for t in finished),
-        "best_objective": study.best_value if complete else None,
-        "median_trial_overhead_s": statistics.median(overheads) if overheads else None,
-        "median_epoch_s": statistics.median(epoch_seconds) if epoch_seconds else None,
+        "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in finished),
+        "trials_complete": sum(t.state == states.COMPLETE for t in finished),
+        "trials_pruned": sum(t.state == states.PRUNED for t in finished),
+        "search_seconds": sum(
+            (t.datetime_complete - t.datetime_start).total_seconds() for t in finished
+        ),
+        "stopped": search.user_attrs.get("stopped"),
+        "best_objective": search.best_value,
+        "confirmed_objective": winner.mean,
+        "confirmed_sd": winner.sd,
+        "winner_trial": answer.winner.source,
+        "seed_noise": answer.seed_noise,
     }
 
 
-def verdicts(rows: list[dict]) -> list[str]:
-    unpruned = next(row for row in rows if row["pruner"] == "none")
-    lines = []
-    for pruned in (row for row in rows if row["pruner"] != "none" and row["workers"] == 1):
-        fraction = pruned["epochs_trained"] / unpruned["epochs_trained"]
-        lines.append(
-            f"{pruned['pruner']} pruner trains {pruned['epochs_trained']} epochs against "
-            f"{unpruned['epochs_trained']} without pruning ({fraction:.0%}; target <= "
-            f"{TARGET_EPOCH_FRACTION:.0%}): "
-            + ("met" if fraction <= TARGET_EPOCH_FRACTION else "NOT met")
-        )
-        if pruned["best_objective"] is not None and unpruned["best_objective"] is not None:
-            points = 100 * (unpruned["best_objective"] - pruned["best_objective"])
-            lines.append(
-                f"best objective with the {pruned['pruner']} pruner "
-                f"{pruned['best_objective']:.4f}, without pruning "
-                f"{unpruned['best_objective']:.4f} ({points:+.2f} points in favour of no "
-                f"pruning; target <= {TARGET_OBJECTIVE_POINTS:g}): "
-                + ("met" if points <= TARGET_OBJECTIVE_POINTS else "NOT met")
-            )
-    one = next(row for row in rows if row["pruner"] == "median" and row["workers"] == 1)
-    two = next(row for row in rows if row["workers"] == 2)
-    lines.append(
-        f"two workers finish {two['trials_per_hour']:.0f} trials per hour against "
-        f"{one['trials_per_hour']:.0f} for one "
-        f"({two['trials_per_hour'] / one['trials_per_hour']:.2f}x)"
+def schedule(args, records: list[dict], save) -> None:
+    """Runs every missing (strategy, seed), `args.jobs` at a time; the terminator of a seed
+    waits for that seed's unpruned study, whose confirmation measures its threshold."""
+    done = {(r["strategy"], r["seed"]) for r in records}
+    pending = [(s, seed) for seed in args.seeds for s in args.only if (s, seed) not in done]
+    lock, cores = threading.Condition(), list(range(args.jobs)) if args.jobs > 1 else [None]
+
+    def noise(seed):
+        return next((r["seed_noise"] for r in records if _is(r, BASELINE, seed)), None)
+
+    def ready(task):
+        return task[0] != TERMINATOR or noise(task[1]) is not None
+
+    def worker():
+        while True:
+            with lock:
+                lock.wait_for(lambda: not pending or any(map(ready, pending)))
+                if not pending:
+                    return
+                task = next(t for t in pending if ready(t))
+                pending.remove(task)
+                core = cores.pop()
+            record = run_one(*task, core, noise(task[1]), args)
+            print(_line(record), flush=True)
+            with lock:
+                records.append(record)
+                cores.append(core)
+                save(records)
+                lock.notify_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(len(cores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _is(record: dict, strategy: str, seed: int) -> bool:
+    return record["strategy"] == strategy and record["seed"] == seed
+
+
+def _line(r: dict) -> str:
+    return (
+        f"{r['strategy']}, seed {r['seed']}: {r['epochs']} epochs, {r['seconds']:.0f} s, "
+        f"best {r['best_objective']:.4f}, confirmed {r['confirmed_objective']:.4f}"
     )
-    overheads = [r["median_trial_overhead_s"] for r in rows if r["median_trial_overhead_s"]]
-    if overheads:
-        lines.append(
-            "median per-trial overhead (a trial's wall time minus its epochs): "
-            + ", ".join(f"{value:.2f} s" for value in overheads)
-            + " (target <= 1 s): "
-            + ("met" if max(overheads) <= 1.0 else "NOT met")
-        )
-    return lines
 
 
-def markdown(rows: list[dict], args, info: dict, loads: tuple[str, str], seconds: float) -> str:
-    header = (
-        "| run | wall s | trials complete / pruned / failed | trials per hour "
-        "| epochs trained | best objective | median trial overhead s | median epoch s |\n"
-        "|---|---:|---|---:|---:|---:|---:|---:|"
-    )
+def summarise(records: list[dict]) -> dict:
+    """Per strategy: mean and sd over seeds, paired differences from no pruning, and the
+    choice of the default."""
+    from kerasnn import stats
 
-    def number(value, digits):
-        return "-" if value is None else f"{value:.{digits}f}"
+    baseline = {r["seed"]: r for r in records if r["strategy"] == BASELINE}
+    # Pooled over the unpruned studies' confirmations: the sd of one seed's objective.
+    noise = math.sqrt(statistics.fmean(r["seed_noise"] ** 2 for r in baseline.values()))
+    summary = {}
+    for strategy in STRATEGIES:
+        rows = [r for r in records if r["strategy"] == strategy and r["seed"] in baseline]
+        if not rows:
+            continue
+        fraction = [r["epochs"] / baseline[r["seed"]]["epochs"] for r in rows]
+        difference = [
+            r["confirmed_objective"] - baseline[r["seed"]]["confirmed_objective"] for r in rows
+        ]
+        entry = {"seeds": [r["seed"] for r in rows]}
+        for key, values in (
+            ("epoch_fraction", fraction),
+            ("seconds", [r["seconds"] for r in rows]),
+            ("best_objective", [r["best_objective"] for r in rows]),
+            ("confirmed_objective", [r["confirmed_objective"] for r in rows]),
+            ("confirmed_difference", difference),
+        ):
+            spread = stats.spread(values)
+            entry[key] = {"mean": spread.mean, "sd": spread.sd}
+        entry["equal_answer"] = entry["confirmed_difference"]["mean"] >= -noise
+        summary[strategy] = entry
+    equal = [s for s, e in summary.items() if e["equal_answer"] and len(e["seeds"]) >= 3]
+    default = min(equal, key=lambda s: summary[s]["epoch_fraction"]["mean"], default=None)
+    return {"seed_noise": noise, "strategies": summary, "default": default}
+
+
+def table(result: dict) -> str:
+    """The comparison as a markdown table: one row per strategy, mean ± sd over seeds."""
+
+    def pm(entry, digits, scale=1.0):
+        return f"{entry['mean'] * scale:.{digits}f} ± {entry['sd'] * scale:.{digits}f}"
 
     lines = [
-        f"| {r['run']} | {r['wall_s']:.0f} | {r['trials_complete']} / {r['trials_pruned']} / "
-        f"{r['trials_failed']} | {r['trials_per_hour']:.0f} | {r['epochs_trained']} "
-        f"| {number(r['best_objective'], 4)} | {number(r['median_trial_overhead_s'], 2)} "
-        f"| {number(r['median_epoch_s'], 3)} |"
-        for r in rows
+        "| strategy | options | seeds | epochs vs none | wall s | best search objective "
+        "| confirmed objective | confirmed − none (paired) | same answer |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    data = (
-        f"the first {args.subset:,} training images"
-        if args.subset
-        else "all 50,000 training images"
+    for strategy, e in result["strategies"].items():
+        options = " ".join(STRATEGIES[strategy]) + (" NOISE" if strategy == TERMINATOR else "")
+        mark = "**default**" if strategy == result["default"] else ""
+        lines.append(
+            f"| {strategy} {mark} | `{options}` | {len(e['seeds'])} "
+            f"| {pm(e['epoch_fraction'], 0, 100)} % | {pm(e['seconds'], 0)} "
+            f"| {pm(e['best_objective'], 4)} | {pm(e['confirmed_objective'], 4)} "
+            f"| {pm(e['confirmed_difference'], 4)} | {'yes' if e['equal_answer'] else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
+def markdown(result: dict, args, info: dict, seconds: float) -> str:
+    placement = (
+        f"{args.jobs} studies side by side, each on one core with one TensorFlow thread"
+        if args.jobs > 1
+        else "one study at a time on every core"
     )
+    default = result["default"] or "none of them (no strategy kept the answer)"
     return "\n".join(
         [
-            "## Study cost",
+            "## Pruning strategies over study seeds",
             "",
-            f"Command: `{report.command_line()}` ({seconds:.0f} s). Load average (1, 5, 15 min) "
-            f"before: {loads[0]}; after: {loads[1]}.",
+            f"Command: `{report.command_line()}` ({seconds / 60:.0f} min, {placement}).",
             "",
-            f"The default study (`{STUDY}`, penalized objective) on Fashion-MNIST, {data}, "
-            f"{args.trials} trials of at most {args.epochs} epochs, TPE sampler seed {SEED}, "
-            "journal storage; each run from a fresh storage, timed from start to exit. The "
-            "median pruner is the studies' default (a trial goes on while its best objective "
-            "so far is in the top half of the completed trials' at the same epoch; 5 start-up "
-            "trials, judged from the third epoch); the percentile pruner keeps the top 10% "
-            "(`--pruner percentile`, judged from the second epoch); the hyperband pruner is "
-            "`--pruner hyperband` (minimum resource 2 epochs). "
-            "With two workers the sampler of the second is seeded with seed + 1, so it "
-            "samples other configurations.",
+            f"Each run is `python -m studies.run` with the options shown, sampler seeds "
+            f"{', '.join(map(str, args.seeds))}, a fresh journal storage, and a confirmation "
+            f"of its top {args.confirm_top} configurations over {args.confirm_seeds} fresh "
+            "seeds each. Epochs are those of the search; wall time is the whole command, "
+            "start-up and confirmation included. Values are mean ± sd over the seeds; the "
+            "last two columns pair each seed with the unpruned study of the same seed. "
+            f"Pooled seed sd of the objective (the noise): {result['seed_noise']:.4f}. "
+            "'Same answer' means the confirmed objective is on average at most one pooled "
+            "seed sd below the unpruned one.",
             "",
-            header,
-            *lines,
+            table(result),
             "",
-            *[f"- {line}" for line in verdicts(rows)],
+            f"Default chosen (fewest epochs with the same answer): {default}.",
             "",
             *report.describe_machine(info),
         ]
     )
 
 
+def write_readme_table(result: dict, path: Path = README) -> None:
+    """Replaces the comparison table in the README with this run's."""
+    start, end = "<!-- pruning table: benchmarks/study.py -->", "<!-- end of pruning table -->"
+    text = path.read_text()
+    if start not in text:
+        return
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    path.write_text(f"{head}{start}\n{table(result)}\n{end}{tail}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.study", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="12 trials of 6 epochs, 5,000 images")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="sampler seeds")
+    parser.add_argument("--jobs", type=int, choices=(1, 2), default=1, help="studies at a time")
+    parser.add_argument("--confirm-top", type=int, default=2, help="configurations confirmed")
+    parser.add_argument("--confirm-seeds", type=int, default=3, help="fresh seeds for each")
     parser.add_argument(
-        "--quick", action="store_true", help="12 trials of 6 epochs on 10,000 images"
+        "--only",
+        nargs="+",
+        choices=list(STRATEGIES),
+        default=list(STRATEGIES),
+        metavar="LABEL",
+        help="run only these strategies (labels as in STRATEGIES; the baseline is needed)",
     )
-    parser.add_argument("--trials", type=int, default=None, help="trials per run (default 30)")
-    parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 10)")
-    parser.add_argument("--subset", type=int, default=None, help="train on the first N images")
+    parser.add_argument("--resume", action="store_true", help="keep the runs --json holds")
     report.add_output_options(parser)
     args = parser.parse_args(argv)
-    args.trials = args.trials or (12 if args.quick else 30)
-    args.epochs = args.epochs or (6 if args.quick else 10)
-    if args.quick and not args.subset:
-        args.subset = 10_000
     if not os.environ.get("KERASNN_DATA_DIR"):
         parser.error("set KERASNN_DATA_DIR to the folder holding mnist/ and fashion-mnist/")
+    target = args.json or (None if args.quick else JSON)
+    records = json.loads(target.read_text())["records"] if args.resume and target else []
+
+    def save(records):
+        if target:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps({"records": records}, indent=2) + "\n")
 
     started = time.perf_counter()
-    load_before = report.load_average()
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="kerasnn-study-benchmark-") as folder:
-        for label, pruner, workers in RUNS:
-            row = run_study(label, pruner, workers, args, Path(folder))
-            rows.append(row)
-            print(
-                f"{label}: {row['wall_s']:.0f} s, {row['trials_complete']} complete, "
-                f"{row['trials_pruned']} pruned, {row['epochs_trained']} epochs, "
-                f"best {row['best_objective']}",
-                flush=True,
-            )
-    loads = (load_before, report.load_average())
-    text = markdown(rows, args, report.machine(), loads, time.perf_counter() - started)
-    report.publish("study", text, verdicts(rows), rows, args)
+    schedule(args, records, save)
+    result = summarise(records)
+    if target is None:
+        print(json.dumps(records, indent=2))
+    if target:
+        target.write_text(json.dumps({"records": records, **result}, indent=2) + "\n")
+        print(f"wrote {target}")
+    text = markdown(result, args, report.machine(), time.perf_counter() - started)
+    report.publish("study", text, [f"default: {result['default']}"], [], args_without_json(args))
+    if report.report_path(args) == report.REPORT:
+        write_readme_table(result)
+
+
+def args_without_json(args):
+    """The JSON is written above, with the summary; publish writes only the report."""
+    return argparse.Namespace(**{**vars(args), "json": None})
 
 
 if __name__ == "__main__":

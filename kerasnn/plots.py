@@ -80,6 +80,32 @@ def plot_weights(
     plt.close(figure)
 
 
+def save_weight_mosaic(
+    kernel: np.ndarray, path: str | os.PathLike, *, limit: int = 32, columns: int = 8
+) -> None:
+    """The first `limit` columns of a (784, units) kernel as 28x28 tiles in one PNG.
+
+    The quick sibling of `plot_weights` (no captions, no axes): a few milliseconds instead
+    of most of a second, so every trial of a study can store one for the dashboard.
+    Blue is negative, red positive, on a scale shared by all tiles.
+    """
+    kernel = np.asarray(kernel, dtype=np.float32)
+    if kernel.ndim != 2 or kernel.shape[0] != 784:
+        raise ValueError(f"kernel must have shape (784, units), got {kernel.shape}")
+    units = min(kernel.shape[1], limit)
+    columns = min(units, columns)
+    rows = math.ceil(units / columns)
+    scale = float(np.abs(kernel[:, :units]).max()) or 1.0
+    # One pixel of white (zero) between tiles.
+    mosaic = np.zeros((rows * 29 + 1, columns * 29 + 1), dtype=np.float32)
+    for index in range(units):
+        row, column = divmod(index, columns)
+        tile = kernel[:, index].reshape(28, 28)
+        mosaic[1 + row * 29 : 29 + row * 29, 1 + column * 29 : 29 + column * 29] = tile
+    enlarged = np.kron(mosaic, np.ones((3, 3), dtype=np.float32))
+    plt.imsave(path, enlarged, cmap="seismic", vmin=-scale, vmax=scale)
+
+
 def plot_overlaid(
     histories: dict[str, dict[str, list[float]]],
     path: str | os.PathLike,

@@ -31,6 +31,7 @@ positive_int = _number(int, 1, what="a positive integer")
 count = _number(int, 0, what="an integer >= 0")
 positive_float = _number(float, 1e-9, what="a positive number")
 non_negative_float = _number(float, 0.0, what="a number >= 0")
+fraction = _number(float, 1e-9, 1 - 1e-9, what="a number between 0 and 1")
 heartbeat = _number(int, 1, MAX_HEARTBEAT, what=f"whole seconds from 1 to {MAX_HEARTBEAT}")
 
 

@@ -14,10 +14,9 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from kerasnn import DivergedError
+from studies.pruning import make_pruner, make_terminator
 from studies.settings import SEED_LIMIT, Settings, UsageError
 
-# The percentile pruner keeps the trials in this top percentage of the completed ones.
-PERCENTILE_KEPT = 10.0
 # Spreads the seeds of a continued study's samplers far from the ones of earlier runs.
 CONTINUATION_SEED_STEP = 1_000_003
 
@@ -67,25 +66,6 @@ def make_sampler(settings: Settings, search_space: dict | None, trials_so_far: i
         group=True,
         constant_liar=True,
     )
-
-
-def make_pruner(settings: Settings):
-    if settings.pruner == "none" or settings.objective == "pareto":
-        # Optuna cannot prune multi-objective trials.
-        return optuna.pruners.NopPruner()
-    if settings.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=2, max_resource=settings.epochs)
-    if settings.pruner == "percentile":
-        # Keeps a trial only while its best objective so far is in the top tenth of the
-        # completed trials' at the same epoch, from the second epoch on. It halves the
-        # epochs, but judges on early epochs, where slow starters (heavy dropout, say) look
-        # worse than they end (see reports/benchmarks.md).
-        return optuna.pruners.PercentilePruner(
-            PERCENTILE_KEPT, n_startup_trials=5, n_warmup_steps=1
-        )
-    # The default: prunes a trial below the median of the completed ones from the third
-    # epoch on, which leaves slow starters time to show what they are.
-    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
 
 
 def stored_study(storage, name: str) -> optuna.study.StudySummary | None:
@@ -267,10 +247,13 @@ def _alive(pid: int, since) -> bool:
 def run_trials(study, storage, objective, settings: Settings, progress) -> str:
     """Trains trials until the study has `settings.trials` finished ones (by any worker).
 
-    Returns why it stopped ("target reached" or "timeout"); raises StudyFailing after
-    `settings.max_failures` failed trials in a row.
+    Whichever comes first stops it: the target, the timeout (checked before each trial; a
+    running trial is finished, not cut) or the terminator (checked after each finished
+    trial). Returns why it stopped ("target reached", "timeout" or the terminator's
+    reason); raises StudyFailing after `settings.max_failures` failed trials in a row.
     """
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
+    terminator = make_terminator(settings)
     failures = 0
     while True:
         for number in fail_dead_trials(study, storage):
@@ -292,6 +275,10 @@ def run_trials(study, storage, objective, settings: Settings, progress) -> str:
         if reason.startswith("surplus"):
             continue
         failures = failures + 1 if trial.state == TrialState.FAIL else 0
+        stop = terminator and trial.state == TrialState.COMPLETE and terminator.reason(study)
+        if stop:
+            progress.note(f"{stop}, after {count(study, FINISHED)} trials")
+            return stop
         if failures >= settings.max_failures:
             raise StudyFailing(
                 f"{failures} trials failed in a row (last: {reason or '?'}); "

@@ -29,6 +29,7 @@ from studies.cli import (  # noqa: E402
     RuntimeFault,
     count,
     faults_as_one_line,
+    fraction,
     heartbeat,
     non_negative_float,
     one_line,
@@ -39,6 +40,7 @@ from studies.settings import (  # noqa: E402
     OBJECTIVES,
     PRUNERS,
     SAMPLERS,
+    WARMUP,
     Settings,
     UsageError,
     from_arguments,
@@ -111,9 +113,38 @@ def _study_options(p, defaults: Settings) -> None:
     p.add_argument(
         "--pruner",
         choices=PRUNERS,
-        help="per-epoch pruner: median keeps trials in the top half of completed ones at "
-        "each epoch, percentile the top 10%%, hyperband runs successive-halving brackets "
-        f"(default: the study's, else {defaults.pruner})",
+        help="per-epoch pruner: median keeps trials above the median of completed ones, "
+        "percentile the top 10%%, sha successive halving, hyperband its brackets, discard "
+        f"judges once and keeps the top --keep (default: the study's, else {defaults.pruner})",
+    )
+    p.add_argument(
+        "--warmup",
+        type=count,
+        help="epochs every trial trains before the pruner judges it, less one (per pruner: "
+        f"{', '.join(f'{k} {v}' for k, v in WARMUP.items())})",
+    )
+    p.add_argument(
+        "--keep",
+        type=fraction,
+        help=f"fraction of trials the discard pruner keeps ({defaults.keep:.2g})",
+    )
+    p.add_argument(
+        "--pruner-patience",
+        type=positive_int,
+        help="prune only after this many epochs without improvement (Optuna's PatientPruner)",
+    )
+    p.add_argument(
+        "--patience",
+        type=positive_int,
+        help="end a search trial after this many epochs without a better validation "
+        "accuracy (the objective is scored at the best one anyway)",
+    )
+    p.add_argument(
+        "--terminate-below",
+        type=positive_float,
+        metavar="NOISE",
+        help="end the search once Optuna's terminator bounds the possible improvement "
+        "below NOISE (the seed noise a confirmation measured; needs PyTorch)",
     )
     p.add_argument(
         "--objective",

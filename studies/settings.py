@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import os
 import re
 import shlex
@@ -16,7 +17,9 @@ from pathlib import Path
 from kerasnn.objective import DEFAULT_GAP_WEIGHT, DIRECTION, PARETO_DIRECTIONS
 
 SAMPLERS = ("tpe", "random", "qmc", "grid", "nsga2")
-PRUNERS = ("median", "percentile", "hyperband", "none")
+PRUNERS = ("median", "percentile", "sha", "hyperband", "discard", "none")
+# The warm-up (in steps) of each pruner when --warmup is not given (see studies.pruning).
+WARMUP = {"median": 2, "percentile": 1, "sha": 2, "hyperband": 2, "discard": 1}
 OBJECTIVES = ("penalized", "pareto")
 DEFAULT_STORAGE = "sqlite:///reports/kerasnn.db"
 # The storage URL may be given in this variable instead of --storage: a URL with a password
@@ -58,6 +61,11 @@ class Settings:
     study_name: str = ""
     sampler: str = "tpe"
     pruner: str = "median"
+    warmup: int | None = None  # Steps before the pruner first judges (None: the pruner's own).
+    keep: float = 1 / 3  # Fraction of trials the discard pruner keeps.
+    pruner_patience: int | None = None  # Wraps the pruner in Optuna's PatientPruner.
+    patience: int | None = None  # Stops a search trial after this many epochs without progress.
+    terminate_below: float | None = None  # Ends the search once improvement < this noise.
     objective: str = "penalized"
     gap_weight: float = DEFAULT_GAP_WEIGHT
     reports: str = "reports"
@@ -176,6 +184,7 @@ def check(settings: Settings, module) -> None:
     after = settings.confirm_seeds if settings.confirm_top else 0
     if not 0 <= settings.seed < SEED_LIMIT - after:
         raise UsageError(f"--seed must lie in [0, {SEED_LIMIT - after}), got {settings.seed}")
+    _check_search(settings)
     if not settings.reports.strip():
         raise UsageError("--reports must name a folder (got an empty string)")
     if settings.workers > 1 and settings.report_only:
@@ -185,6 +194,21 @@ def check(settings: Settings, module) -> None:
     problem = unwritable(Path(settings.reports)) or unwritable(settings.folder, "report folder")
     if problem:
         raise UsageError(problem)
+
+
+def _check_search(settings: Settings) -> None:
+    """The pruning and stopping options: within the epochs, and what they need installed."""
+    if settings.warmup is not None and settings.warmup >= settings.epochs:
+        raise UsageError(
+            f"--warmup {settings.warmup} leaves nothing to prune in {settings.epochs} epochs"
+        )
+    if not 0 < settings.keep < 1:
+        raise UsageError(f"--keep must lie strictly between 0 and 1, got {settings.keep:g}")
+    if settings.terminate_below is not None and importlib.util.find_spec("torch") is None:
+        raise UsageError(
+            "--terminate-below needs PyTorch for Optuna's regret bound: "
+            "pip install -e '.[terminator]'"
+        )
 
 
 def unwritable(folder: Path, what: str = "reports folder") -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import math
 import os
 import resource
@@ -21,7 +20,7 @@ from optuna_integration import KerasPruningCallback
 
 from kerasnn import DivergedError, TrainConfig, train
 from kerasnn import objective as scoring
-from kerasnn.plots import plot_curves, plot_weights
+from kerasnn.plots import plot_curves, save_weight_mosaic
 from kerasnn.training import divergence
 from studies import artifacts
 from studies.engine import FINISHED, PENDING, DuplicateTrial, SurplusTrial
@@ -70,7 +69,12 @@ class TrialObjective:
         self.settings = settings
         self.dataset = dataset
         self.code_version = code_version
-        self.base = TrainConfig(epochs=settings.epochs, seed=settings.seed)
+        # --patience stops a trial once its validation accuracy, which picks the epoch the
+        # objective is scored at, has not improved for that many epochs: a later epoch
+        # could change the trial's score only by beating it.
+        self.base = TrainConfig(
+            epochs=settings.epochs, seed=settings.seed, early_stopping_patience=settings.patience
+        )
         # A search chooses among its trials, so they never see the test set (only the
         # confirmed winner does). A grid is a planned comparison whose every point is
         # reported, test accuracy included, as the seed reports it reproduces did.
@@ -155,8 +159,6 @@ def train_trial(
         # Optuna marks the trial FAIL and re-raises; the report shows why.
         trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}"[:500])
         raise
-    finally:
-        gc.collect()
 
 
 def score(trial, result, settings):
@@ -218,7 +220,7 @@ def _artifact_files(number: int, result, folder: Path):
     plot_curves({f"trial {number}": result.history}, curves)
     kernel = first_layer_kernel(result.model).astype(np.float16)
     image = folder / f"weights-trial-{number}.png"
-    plot_weights(kernel, image, title=f"trial {number}: first-layer weights")
+    save_weight_mosaic(kernel, image)
     array = folder / f"weights-trial-{number}.npy"
     np.save(array, kernel)
     return [(curves, "image/png"), (image, "image/png"), (array, "application/octet-stream")]

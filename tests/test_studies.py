@@ -9,7 +9,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from studies.engine import make_pruner
+from studies.pruning import make_pruner
 from studies.run import main
 from studies.settings import Settings
 from tests.conftest import ROOT
