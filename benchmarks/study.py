@@ -48,7 +48,6 @@ STRATEGIES = {
     "patient successive halving": ["--pruner", "sha", "--pruner-patience", "2"],
     "early stopping, patience 3": ["--pruner", "none", "--patience", "3"],
     "early discarding": ["--pruner", "discard"],
-    "successive halving + early stopping": ["--pruner", "sha", "--patience", "3"],
     TERMINATOR: ["--pruner", "median", "--terminate-below"],
 }
 
@@ -190,11 +189,21 @@ def summarise(records: list[dict]) -> dict:
         ):
             spread = stats.spread(values)
             entry[key] = {"mean": spread.mean, "sd": spread.sd}
+        entry["confirmed_difference"]["p"] = _paired_p(difference)
         entry["equal_answer"] = entry["confirmed_difference"]["mean"] >= -noise
         summary[strategy] = entry
     equal = [s for s, e in summary.items() if e["equal_answer"] and len(e["seeds"]) >= 3]
     default = min(equal, key=lambda s: summary[s]["epoch_fraction"]["mean"], default=None)
     return {"seed_noise": noise, "strategies": summary, "default": default}
+
+
+def _paired_p(differences: list[float]) -> float | None:
+    """The two-sided p of a paired t-test that the mean difference is zero (None if undefined)."""
+    from scipy import stats as scipy_stats
+
+    if len(differences) < 2 or statistics.stdev(differences) == 0:
+        return None
+    return float(scipy_stats.ttest_1samp(differences, 0.0).pvalue)
 
 
 def table(result: dict) -> str:
@@ -215,9 +224,14 @@ def table(result: dict) -> str:
             f"| {strategy} {mark} | `{options}` | {len(e['seeds'])} "
             f"| {pm(e['epoch_fraction'], 0, 100)} % | {pm(e['seconds'], 0)} "
             f"| {pm(e['best_objective'], 4)} | {pm(e['confirmed_objective'], 4)} "
-            f"| {pm(e['confirmed_difference'], 4)} | {'yes' if e['equal_answer'] else 'no'} |"
+            f"| {pm(e['confirmed_difference'], 4)}{_p(e['confirmed_difference']['p'])} "
+            f"| {'yes' if e['equal_answer'] else 'no'} |"
         )
     return "\n".join(lines)
+
+
+def _p(p: float | None) -> str:
+    return "" if p is None else f" (p = {p:.2f})"
 
 
 def markdown(result: dict, args, info: dict, seconds: float) -> str:

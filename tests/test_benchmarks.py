@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import pytest
+
 from benchmarks import report
 
 
@@ -21,3 +23,58 @@ def test_a_quick_run_writes_no_report_unless_given_a_path(tmp_path, capsys):
 def test_a_full_run_writes_the_published_report():
     full = argparse.Namespace(quick=False, report=None, json=None)
     assert report.report_path(full) == report.REPORT
+
+
+def _record(strategy, seed, epochs, confirmed, noise=0.003):
+    return {
+        "strategy": strategy,
+        "seed": seed,
+        "epochs": epochs,
+        "seconds": epochs / 2,
+        "best_objective": confirmed + 0.002,
+        "confirmed_objective": confirmed,
+        "seed_noise": noise,
+    }
+
+
+def test_the_default_is_the_cheapest_strategy_whose_confirmed_winner_keeps_the_answer(tmp_path):
+    from benchmarks import study
+
+    records = []
+    for seed, base in enumerate((0.880, 0.878, 0.882)):
+        records += [
+            _record("none", seed, 800, base),
+            # Cheapest, but its winners are worse by more than the noise: not the default.
+            _record("early discarding", seed, 200, base - 0.010 - 0.001 * seed),
+            # Within the noise, and cheaper than the median pruner.
+            _record("successive halving", seed, 300, base - 0.001 * (seed - 1)),
+            _record("median, warm-up 2", seed, 600, base),
+        ]
+    result = study.summarise(records)
+    assert result["seed_noise"] == pytest.approx(0.003)
+    assert not result["strategies"]["early discarding"]["equal_answer"]
+    assert result["default"] == "successive halving"
+    halving = result["strategies"]["successive halving"]
+    assert halving["epoch_fraction"]["mean"] == pytest.approx(300 / 800)
+    assert halving["confirmed_difference"]["mean"] == pytest.approx(0.0)
+    assert result["strategies"]["early discarding"]["confirmed_difference"]["p"] < 0.01
+
+    readme = tmp_path / "README.md"
+    start, end = "<!-- pruning table: benchmarks/study.py -->", "<!-- end of pruning table -->"
+    readme.write_text(f"before\n{start}\nold table\n{end}\nafter\n")
+    study.write_readme_table(result, readme)
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("before\n") and text.endswith("after\n")
+    assert "| successive halving **default** |" in text
+    assert "38 ± 0 %" in text  # 300 of 800 epochs.
+
+
+def test_two_seeds_are_not_enough_to_choose_a_default():
+    from benchmarks import study
+
+    records = [
+        _record(s, seed, e, 0.88)
+        for seed in (0, 1)
+        for s, e in (("none", 800), ("successive halving", 300))
+    ]
+    assert study.summarise(records)["default"] is None
