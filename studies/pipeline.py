@@ -7,6 +7,7 @@ folder) runs before the first write; only then is a study created, continued or,
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import os
 import sys
@@ -46,11 +47,15 @@ def quiet_optuna() -> None:
 
 def load_data(settings: Settings):
     """The study's dataset (cut to `--subset`); bad or missing files are a UsageError."""
-    _import_keras_quietly()
-    from kerasnn import DataError, load_dataset
+    from kerasnn.data import DataError, load_dataset
 
+    # The files are read (NumPy, no TensorFlow) while TensorFlow imports: a second off the
+    # wait before the first trial.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(load_dataset, settings.dataset, scale=settings.scale)
+        _import_keras_quietly()
     try:
-        dataset = load_dataset(settings.dataset, scale=settings.scale)
+        dataset = reading.result()
     except (DataError, ValueError) as error:
         raise UsageError(str(error)) from None
     if settings.subset:
