@@ -1,6 +1,7 @@
 """Pruning strategies judged by the confirmed objective of their winners, over study seeds.
 
-    python -m benchmarks.study [--seeds 0 1 2] [--jobs 2] [--quick] [--resume]
+    python -m benchmarks.study [--seeds 0 1 2] [--jobs 2] [--only LABEL ...] [--quick]
+                               [--resume | --report-only]
 
 Runs the default study (`python -m studies.run`: overfitting on Fashion-MNIST, 40 trials of
 at most 20 epochs, TPE) once per strategy and sampler seed, each on a fresh journal storage
@@ -188,7 +189,7 @@ def summarise(records: list[dict]) -> dict:
             ("confirmed_difference", difference),
         ):
             spread = stats.spread(values)
-            entry[key] = {"mean": spread.mean, "sd": spread.sd}
+            entry[key] = {"mean": spread.mean, "sd": None if len(values) < 2 else spread.sd}
         entry["confirmed_difference"]["p"] = _paired_p(difference)
         entry["equal_answer"] = entry["confirmed_difference"]["mean"] >= -noise
         summary[strategy] = entry
@@ -209,8 +210,11 @@ def _paired_p(differences: list[float]) -> float | None:
 def table(result: dict) -> str:
     """The comparison as a markdown table: one row per strategy, mean ± sd over seeds."""
 
-    def pm(entry, digits, scale=1.0):
-        return f"{entry['mean'] * scale:.{digits}f} ± {entry['sd'] * scale:.{digits}f}"
+    def pm(entry, digits, scale=1.0, unit=""):
+        mean = f"{entry['mean'] * scale:.{digits}f}{unit}"
+        if entry["sd"] is None:
+            return f"{mean} (one seed)"
+        return f"{mean} ± {entry['sd'] * scale:.{digits}f}{unit}"
 
     lines = [
         "| strategy | options | seeds | epochs vs none | wall s | best search objective "
@@ -222,7 +226,7 @@ def table(result: dict) -> str:
         mark = "**default**" if strategy == result["default"] else ""
         lines.append(
             f"| {strategy} {mark} | `{options}` | {len(e['seeds'])} "
-            f"| {pm(e['epoch_fraction'], 0, 100)} % | {pm(e['seconds'], 0)} "
+            f"| {pm(e['epoch_fraction'], 0, 100, '%')} | {pm(e['seconds'], 0)} "
             f"| {pm(e['best_objective'], 4)} | {pm(e['confirmed_objective'], 4)} "
             f"| {pm(e['confirmed_difference'], 4)}{_p(e['confirmed_difference']['p'])} "
             f"| {'yes' if e['equal_answer'] else 'no'} |"
@@ -236,7 +240,9 @@ def _p(p: float | None) -> str:
 
 def markdown(result: dict, args, info: dict, seconds: float) -> str:
     placement = (
-        f"{args.jobs} studies side by side, each on one core with one TensorFlow thread"
+        "rebuilt from the runs in the JSON; each record holds its options"
+        if args.report_only
+        else f"{args.jobs} studies side by side, each on one core with one TensorFlow thread"
         if args.jobs > 1
         else "one study at a time on every core"
     )
@@ -245,7 +251,9 @@ def markdown(result: dict, args, info: dict, seconds: float) -> str:
         [
             "## Pruning strategies over study seeds",
             "",
-            f"Command: `{report.command_line()}` ({seconds / 60:.0f} min, {placement}).",
+            f"Command: `{report.command_line()}` "
+            + ("(" if args.report_only else f"({seconds / 60:.0f} min, ")
+            + f"{placement}).",
             "",
             f"Each run is `python -m studies.run` with the options shown, sampler seeds "
             f"{', '.join(map(str, args.seeds))}, a fresh journal storage, and a confirmation "
@@ -293,12 +301,18 @@ def main(argv=None) -> None:
         help="run only these strategies (labels as in STRATEGIES; the baseline is needed)",
     )
     parser.add_argument("--resume", action="store_true", help="keep the runs --json holds")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: summarise the runs --json holds and write the reports again",
+    )
     report.add_output_options(parser)
     args = parser.parse_args(argv)
     if not os.environ.get("KERASNN_DATA_DIR"):
         parser.error("set KERASNN_DATA_DIR to the folder holding mnist/ and fashion-mnist/")
     target = args.json or (None if args.quick else JSON)
-    records = json.loads(target.read_text())["records"] if args.resume and target else []
+    keep = args.resume or args.report_only
+    records = json.loads(target.read_text())["records"] if keep and target else []
 
     def save(records):
         if target:
@@ -306,7 +320,8 @@ def main(argv=None) -> None:
             target.write_text(json.dumps({"records": records}, indent=2) + "\n")
 
     started = time.perf_counter()
-    schedule(args, records, save)
+    if not args.report_only:
+        schedule(args, records, save)
     result = summarise(records)
     if target is None:
         print(json.dumps(records, indent=2))

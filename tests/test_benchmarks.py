@@ -66,7 +66,7 @@ def test_the_default_is_the_cheapest_strategy_whose_confirmed_winner_keeps_the_a
     text = readme.read_text()
     assert "old table" not in text and text.startswith("before\n") and text.endswith("after\n")
     assert "| successive halving **default** |" in text
-    assert "38 ± 0 %" in text  # 300 of 800 epochs.
+    assert "38% ± 0%" in text  # 300 of 800 epochs.
 
 
 def test_two_seeds_are_not_enough_to_choose_a_default():
