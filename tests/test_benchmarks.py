@@ -78,3 +78,13 @@ def test_two_seeds_are_not_enough_to_choose_a_default():
         for s, e in (("none", 800), ("successive halving", 300))
     ]
     assert study.summarise(records)["default"] is None
+
+
+@pytest.mark.slow
+def test_the_startup_benchmark_reads_the_first_trials_start_from_the_storage(tmp_path, data_dir):
+    from benchmarks import startup
+
+    assert startup.first_trial_start(tmp_path / "absent.log") is None
+    seconds = startup.one_start(tmp_path)
+    assert 0 < seconds < 120  # A sanity bound on the reading, not a speed target.
+    assert not list(tmp_path.glob("reports/*/summary.md"))  # Cut off before any report.
