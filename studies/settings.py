@@ -60,7 +60,7 @@ class Settings:
     storage: str = DEFAULT_STORAGE
     study_name: str = ""
     sampler: str = "tpe"
-    pruner: str = "median"
+    pruner: str = "discard"  # Chosen by benchmarks/study.py (README, "Pruning").
     warmup: int | None = None  # Steps before the pruner first judges (None: the pruner's own).
     keep: float = 1 / 3  # Fraction of trials the discard pruner keeps.
     pruner_patience: int | None = None  # Wraps the pruner in Optuna's PatientPruner.

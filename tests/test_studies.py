@@ -148,8 +148,8 @@ def _study_with_six_completed_trials(pruner: str) -> optuna.Study:
     return study
 
 
-def test_default_median_pruner_judges_from_the_third_epoch_against_the_median():
-    study = _study_with_six_completed_trials(Settings().pruner)
+def test_the_median_pruner_judges_from_the_third_epoch_against_the_median():
+    study = _study_with_six_completed_trials("median")
     assert not _pruned_at(study, 1, 0.50)  # The first two epochs are never judged.
     assert _pruned_at(study, 2, 0.84)  # Below the median (0.845).
     assert not _pruned_at(study, 2, 0.85)
