@@ -113,7 +113,9 @@ def study_module(slow_from: int = 5):
     def suggest(trial, train_config):
         units = trial.suggest_int("hidden_units", 16, 64, log=True)
         if trial.number == DIVERGES:
-            return ModelConfig(hidden_units=units, optimizer="sgd", learning_rate=1e8), (
+            # A parameter of its own, so it is never refused as a repeat of an earlier trial.
+            rate = trial.suggest_float("runaway_learning_rate", 1e8, 1e8)
+            return ModelConfig(hidden_units=units, optimizer="sgd", learning_rate=rate), (
                 train_config
             )
         slow = trial.number >= slow_from and trial.number % 2 == 0
