@@ -86,12 +86,11 @@ class Terminator:
         from optuna.terminator import Terminator as OptunaTerminator
 
         self.noise = noise
-        self.bound = RegretBoundEvaluator(seed=seed)
         with warnings.catch_warnings():
             # Optuna 5 marks the terminator module deprecated (to go in Optuna 6).
             warnings.simplefilter("ignore", FutureWarning)
             self.terminator = OptunaTerminator(
-                improvement_evaluator=self.bound,
+                improvement_evaluator=RegretBoundEvaluator(seed=seed),
                 error_evaluator=StaticErrorEvaluator(noise),
                 min_n_trials=TERMINATOR_MIN_TRIALS,
             )

@@ -88,6 +88,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--list", action="store_true", help="list the studies and exit")
     _study_options(p, defaults)
+    _pruning_options(p, defaults)
     _run_options(p, defaults)
     _worker_options(p, defaults)
     return p
@@ -110,6 +111,38 @@ def _study_options(p, defaults: Settings) -> None:
     p.add_argument("--seed", type=int, help="seeds the sampler and every trial (0)")
     p.add_argument("--subset", type=positive_int, help="train on the first N training images")
     p.add_argument("--sampler", choices=SAMPLERS, help="Optuna sampler (tpe; grids use theirs)")
+    p.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        help="penalized: val_acc - gap_weight*max(0, gap); pareto: maximise val_acc and "
+        "minimise gap (penalized)",
+    )
+    p.add_argument(
+        "--gap-weight",
+        type=non_negative_float,
+        help=f"weight of the train-validation gap in the penalized objective "
+        f"({defaults.gap_weight:g})",
+    )
+    p.add_argument(
+        "--penalty",
+        dest="gap_weight",
+        type=non_negative_float,
+        action=DeprecatedGapWeight,
+        help="deprecated alias of --gap-weight",
+    )
+    p.add_argument(
+        "--confirm-top",
+        type=count,
+        help=f"re-train the best K configurations over fresh seeds; 0 skips ({defaults.confirm_top})",
+    )
+    p.add_argument(
+        "--confirm-seeds",
+        type=positive_int,
+        help=f"fresh seeds per confirmed configuration ({defaults.confirm_seeds})",
+    )
+
+
+def _pruning_options(p, defaults: Settings) -> None:
     p.add_argument(
         "--pruner",
         choices=PRUNERS,
@@ -145,35 +178,6 @@ def _study_options(p, defaults: Settings) -> None:
         metavar="NOISE",
         help="end the search once Optuna's terminator bounds the possible improvement "
         "below NOISE (the seed noise a confirmation measured; needs PyTorch)",
-    )
-    p.add_argument(
-        "--objective",
-        choices=OBJECTIVES,
-        help="penalized: val_acc - gap_weight*max(0, gap); pareto: maximise val_acc and "
-        "minimise gap (penalized)",
-    )
-    p.add_argument(
-        "--gap-weight",
-        type=non_negative_float,
-        help=f"weight of the train-validation gap in the penalized objective "
-        f"({defaults.gap_weight:g})",
-    )
-    p.add_argument(
-        "--penalty",
-        dest="gap_weight",
-        type=non_negative_float,
-        action=DeprecatedGapWeight,
-        help="deprecated alias of --gap-weight",
-    )
-    p.add_argument(
-        "--confirm-top",
-        type=count,
-        help=f"re-train the best K configurations over fresh seeds; 0 skips ({defaults.confirm_top})",
-    )
-    p.add_argument(
-        "--confirm-seeds",
-        type=positive_int,
-        help=f"fresh seeds per confirmed configuration ({defaults.confirm_seeds})",
     )
 
 
