@@ -85,8 +85,8 @@ def save_weight_mosaic(
 ) -> None:
     """The first `limit` columns of a (784, units) kernel as 28x28 tiles in one PNG.
 
-    The quick sibling of `plot_weights` (no captions, no axes): a few milliseconds instead
-    of most of a second, so every trial of a study can store one for the dashboard.
+    The quick sibling of `plot_weights` (no captions, no axes, no layout pass), cheap enough
+    for every trial of a study to store one for the dashboard.
     Blue is negative, red positive, on a scale shared by all tiles.
     """
     kernel = np.asarray(kernel, dtype=np.float32)

@@ -49,8 +49,8 @@ def load_data(settings: Settings):
     """The study's dataset (cut to `--subset`); bad or missing files are a UsageError."""
     from kerasnn.data import DataError, load_dataset
 
-    # The files are read (NumPy, no TensorFlow) while TensorFlow imports: a second off the
-    # wait before the first trial.
+    # The files are read (NumPy, no TensorFlow) while TensorFlow imports, which shortens the
+    # wait before the first trial (benchmarks/startup.py measures it).
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         reading = pool.submit(load_dataset, settings.dataset, scale=settings.scale)
         _import_keras_quietly()
