@@ -41,6 +41,7 @@ TERMINATOR = "terminator over median"
 # confirmation of the same seed's unpruned study measured, so it runs after that study.
 STRATEGIES = {
     BASELINE: ["--pruner", "none"],
+    "median, warm-up 1": ["--pruner", "median", "--warmup", "1"],
     "median, warm-up 2": ["--pruner", "median"],
     "median, warm-up 5": ["--pruner", "median", "--warmup", "5"],
     "successive halving": ["--pruner", "sha"],
