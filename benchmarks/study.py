@@ -248,6 +248,7 @@ def markdown(result: dict, args, info: dict, seconds: float) -> str:
         else "one study at a time on every core"
     )
     default = result["default"] or "none of them (no strategy kept the answer)"
+    seeds = sorted({seed for entry in result["strategies"].values() for seed in entry["seeds"]})
     return "\n".join(
         [
             "## Pruning strategies over study seeds",
@@ -256,8 +257,9 @@ def markdown(result: dict, args, info: dict, seconds: float) -> str:
             + ("(" if args.report_only else f"({seconds / 60:.0f} min, ")
             + f"{placement}).",
             "",
-            f"Each run is `python -m studies.run` with the options shown, sampler seeds "
-            f"{', '.join(map(str, args.seeds))}, a fresh journal storage, and a confirmation "
+            f"Each run is `python -m studies.run` with the options shown, one of sampler seeds "
+            f"{', '.join(map(str, seeds))} (the seeds column counts a strategy's), a fresh "
+            "journal storage, and a confirmation "
             f"of its top {args.confirm_top} configurations over {args.confirm_seeds} fresh "
             "seeds each. Epochs are those of the search; wall time is the whole command, "
             "start-up and confirmation included. Values are mean ± sd over the seeds; the "

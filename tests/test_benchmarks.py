@@ -80,6 +80,18 @@ def test_two_seeds_are_not_enough_to_choose_a_default():
     assert study.summarise(records)["default"] is None
 
 
+def test_the_report_names_every_seed_its_runs_used_and_counts_each_strategys():
+    from benchmarks import study
+
+    records = [_record("none", seed, 800, 0.88) for seed in range(5)]
+    records += [_record("early discarding", seed, 400, 0.88) for seed in range(3)]
+    args = argparse.Namespace(report_only=True, jobs=1, confirm_top=2, confirm_seeds=3)
+    text = study.markdown(study.summarise(records), args, {"accelerator": "none"}, 0.0)
+    assert "one of sampler seeds 0, 1, 2, 3, 4 " in text
+    assert "| none  | `--pruner none` | 5 |" in text
+    assert "| early discarding **default** | `--pruner discard` | 3 |" in text
+
+
 @pytest.mark.slow
 def test_the_startup_benchmark_reads_the_first_trials_start_from_the_storage(tmp_path, data_dir):
     from benchmarks import startup
