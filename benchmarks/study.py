@@ -240,22 +240,20 @@ def _p(p: float | None) -> str:
 
 
 def markdown(result: dict, args, info: dict, seconds: float) -> str:
-    placement = (
-        "rebuilt from the runs in the JSON; each record holds its options"
-        if args.report_only
-        else f"{args.jobs} studies side by side, each on one core with one TensorFlow thread"
-        if args.jobs > 1
-        else "one study at a time on every core"
-    )
+    if args.report_only:
+        how = "rebuilt from the runs in the JSON; each record holds its options"
+    elif args.jobs > 1:
+        how = f"{seconds / 60:.0f} min, {args.jobs} studies side by side, each on one core "
+        how += "with one TensorFlow thread"
+    else:
+        how = f"{seconds / 60:.0f} min, one study at a time on every core"
     default = result["default"] or "none of them (no strategy kept the answer)"
     seeds = sorted({seed for entry in result["strategies"].values() for seed in entry["seeds"]})
     return "\n".join(
         [
             "## Pruning strategies over study seeds",
             "",
-            f"Command: `{report.command_line()}` "
-            + ("(" if args.report_only else f"({seconds / 60:.0f} min, ")
-            + f"{placement}).",
+            f"Command: `{report.command_line()}` ({how}).",
             "",
             f"Each run is `python -m studies.run` with the options shown, one of sampler seeds "
             f"{', '.join(map(str, seeds))} (the seeds column counts a strategy's), a fresh "
