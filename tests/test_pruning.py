@@ -115,11 +115,11 @@ def study_module(slow_from: int = 5):
         if trial.number == DIVERGES:
             # A parameter of its own, so it is never refused as a repeat of an earlier trial.
             rate = trial.suggest_float("runaway_learning_rate", 1e8, 1e8)
-            return ModelConfig(hidden_units=units, optimizer="sgd", learning_rate=rate), (
-                train_config
-            )
+            model = ModelConfig(hidden_units=units, optimizer="sgd", learning_rate=rate)
+            return model, train_config
         slow = trial.number >= slow_from and trial.number % 2 == 0
-        return ModelConfig(hidden_units=units, learning_rate=1e-6 if slow else 1e-2), (train_config)
+        model = ModelConfig(hidden_units=units, learning_rate=1e-6 if slow else 1e-2)
+        return model, train_config
 
     return types.SimpleNamespace(__doc__="test study", QUESTION="Does it prune?", suggest=suggest)
 
