@@ -36,9 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 JSON = ROOT / "reports" / "benchmarks-study.json"
 README = ROOT / "README.md"
 BASELINE = "none"
-TERMINATOR = "terminator over median"
-# Label -> studies.run options. The terminator's threshold is the seed noise that the
-# confirmation of the same seed's unpruned study measured, so it runs after that study.
+# Label -> studies.run options.
 STRATEGIES = {
     BASELINE: ["--pruner", "none"],
     "median, warm-up 1": ["--pruner", "median", "--warmup", "1"],
@@ -50,7 +48,6 @@ STRATEGIES = {
     "patient successive halving": ["--pruner", "sha", "--pruner-patience", "2"],
     "early stopping, patience 3": ["--pruner", "none", "--patience", "3"],
     "early discarding": ["--pruner", "discard"],
-    TERMINATOR: ["--pruner", "median", "--terminate-below"],
 }
 
 
@@ -64,11 +61,9 @@ def study_command(options: list[str], seed: int, storage: Path, args) -> list[st
     return command + options
 
 
-def run_one(strategy: str, seed: int, core: int | None, noise: float | None, args) -> dict:
+def run_one(strategy: str, seed: int, core: int | None, args) -> dict:
     """Runs one study and its confirmation; the record of what it cost and found."""
     options = list(STRATEGIES[strategy])
-    if strategy == TERMINATOR:
-        options.append(f"{noise:.6g}")
     with tempfile.TemporaryDirectory(prefix="kerasnn-study-benchmark-") as folder:
         storage = Path(folder) / "study.log"
         command = study_command(options, seed, storage, args)
@@ -88,12 +83,11 @@ def run_one(strategy: str, seed: int, core: int | None, noise: float | None, arg
 def measures(storage: Path, args) -> dict:
     import optuna
 
-    from studies import confirm
-    from studies.settings import Settings
+    from studies.cli.settings import Settings
+    from studies.engine import confirm
+    from studies.storage import open_for_reading
 
-    opened = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(storage))
-    )
+    opened = open_for_reading(str(storage))
     search = optuna.load_study(study_name="benchmark", storage=opened)
     confirmation = optuna.load_study(study_name="benchmark" + confirm.SUFFIX, storage=opened)
     states = optuna.trial.TrialState
@@ -117,28 +111,19 @@ def measures(storage: Path, args) -> dict:
 
 
 def schedule(args, records: list[dict], save) -> None:
-    """Runs every missing (strategy, seed), `args.jobs` at a time; the terminator of a seed
-    waits for that seed's unpruned study, whose confirmation measures its threshold."""
+    """Runs every missing (strategy, seed), `args.jobs` at a time."""
     done = {(r["strategy"], r["seed"]) for r in records}
     pending = [(s, seed) for seed in args.seeds for s in args.only if (s, seed) not in done]
     lock, cores = threading.Condition(), list(range(args.jobs)) if args.jobs > 1 else [None]
 
-    def noise(seed):
-        return next((r["seed_noise"] for r in records if _is(r, BASELINE, seed)), None)
-
-    def ready(task):
-        return task[0] != TERMINATOR or noise(task[1]) is not None
-
     def worker():
         while True:
             with lock:
-                lock.wait_for(lambda: not pending or any(map(ready, pending)))
                 if not pending:
                     return
-                task = next(t for t in pending if ready(t))
-                pending.remove(task)
+                task = pending.pop(0)
                 core = cores.pop()
-            record = run_one(*task, core, noise(task[1]), args)
+            record = run_one(*task, core, args)
             print(_line(record), flush=True)
             with lock:
                 records.append(record)
@@ -151,10 +136,6 @@ def schedule(args, records: list[dict], save) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-
-
-def _is(record: dict, strategy: str, seed: int) -> bool:
-    return record["strategy"] == strategy and record["seed"] == seed
 
 
 def _line(r: dict) -> str:
@@ -223,7 +204,7 @@ def table(result: dict) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for strategy, e in result["strategies"].items():
-        options = " ".join(STRATEGIES[strategy]) + (" NOISE" if strategy == TERMINATOR else "")
+        options = " ".join(STRATEGIES[strategy])
         mark = "**default**" if strategy == result["default"] else ""
         lines.append(
             f"| {strategy} {mark} | `{options}` | {len(e['seeds'])} "

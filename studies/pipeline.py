@@ -13,7 +13,8 @@ import os
 import sys
 import warnings
 
-from studies.settings import Settings, UsageError
+from studies.cli.errors import UsageError
+from studies.cli.settings import Settings
 
 
 def _import_keras_quietly() -> None:
@@ -77,14 +78,14 @@ def connect(settings: Settings, *, write: bool) -> tuple[Settings, object]:
     it was created), not to whichever process looks at it. A repaired journal is said on
     stderr as one warning line.
     """
-    from studies import engine
+    from studies.engine.study import stored_study
     from studies.storage import StorageError, StorageWarning, open_storage
 
     try:
         with warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always", StorageWarning)
             storage = open_storage(settings.storage, settings.heartbeat, write=write)
-            stored = engine.stored_study(storage, settings.study_name)
+            stored = stored_study(storage, settings.study_name)
             interval = stored and not settings.fresh and stored.user_attrs.get("heartbeat")
             if interval and interval != settings.heartbeat:
                 settings = dataclasses.replace(settings, heartbeat=interval)
@@ -99,7 +100,8 @@ def connect(settings: Settings, *, write: bool) -> tuple[Settings, object]:
 
 def run(settings: Settings, module) -> int:
     """Runs the study's search (and confirmation) and writes its report; returns the exit status."""
-    from studies import engine, workers
+    from studies.engine import study as opening
+    from studies.engine import workers
     from studies.storage import StorageError, check
 
     quiet_optuna()
@@ -109,11 +111,11 @@ def run(settings: Settings, module) -> int:
         raise UsageError(str(error)) from None
     dataset = load_data(settings)
     settings, storage = connect(settings, write=True)
-    engine.check_continuation(settings, storage)
+    opening.check_continuation(settings, storage)
     # Every check has passed; from here on the storage and the reports folder are written.
     note_folder(settings)
     settings.folder.mkdir(parents=True, exist_ok=True)
-    study = engine.open_study(settings, storage, getattr(module, "SEARCH_SPACE", None))
+    study = opening.open_study(settings, storage, getattr(module, "SEARCH_SPACE", None))
     record_command(study, settings, module)
     if settings.workers > 1:
         status = workers.run_workers(study, storage, settings, module)
@@ -129,21 +131,22 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
 
     130 when stopped by a signal, 1 when too many trials fail in a row.
     """
-    from studies import confirm, engine
-    from studies.progress import Progress
+    from studies.engine import confirm
+    from studies.engine.progress import Progress
+    from studies.engine.search import SearchObjective, run_trials
+    from studies.engine.study import FINISHED, StudyFailing, code_version, count
+    from studies.engine.workers import stopping_on_signals
     from studies.storage import redact
-    from studies.trial import TrialObjective
-    from studies.workers import stopping_on_signals
 
-    finished = engine.count(study, engine.FINISHED)
+    finished = count(study, FINISHED)
     progress = Progress(settings.study_name, settings.trials, finished)
     done = f"continuing: {finished} of" if finished else "starting:"
     progress.note(f"{done} {settings.trials} trials")
     progress.note(f"{dataset.describe()}; storage {redact(settings.storage)}")
-    objective = TrialObjective(module, settings, dataset, engine.code_version())
+    objective = SearchObjective(module, settings, dataset, code_version())
     try:
         with stopping_on_signals():
-            reason = engine.run_trials(study, storage, objective, settings, progress)
+            reason = run_trials(study, storage, objective, settings, progress)
             study.set_user_attr("stopped", reason)
             if settings.confirm_top:
                 confirm.confirm(study, storage, settings, module, dataset, progress)
@@ -152,7 +155,7 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
         progress.note(f"interrupted ({interrupt or 'SIGINT'}); the running trial is marked FAIL")
         study.set_user_attr("stopped", "interrupted")
         return 130
-    except engine.StudyFailing as error:
+    except StudyFailing as error:
         progress.note(str(error))
         study.set_user_attr("stopped", "too many failures")
         return 1
@@ -171,7 +174,7 @@ def note_folder(settings: Settings) -> None:
 
 def record_command(study, settings: Settings, module) -> None:
     """Keeps the command that created the study; later runs are listed as continuations."""
-    from studies.settings import command
+    from studies.cli.arguments import command
 
     line = command(settings, module)
     if "question" not in study.user_attrs:
@@ -188,7 +191,7 @@ def write_report(study, storage, settings: Settings, module) -> None:
     # The report draws with Keras; imported here first (for --report-only), TensorFlow's
     # start-up lines would precede a failure's one line on stderr.
     _import_keras_quietly()
-    from studies.report import write_report as write
+    from studies.report.write import write_report as write
 
     write(study, storage, settings, module)
     print(f"[{settings.study_name}] report written: {settings.folder}", flush=True)
@@ -202,18 +205,18 @@ def rebuild_report(settings: Settings, module) -> int:
     """
     import optuna
 
-    from studies import engine
+    from studies.engine import dead
+    from studies.engine.study import stored_study
     from studies.storage import exists, redact
 
     quiet_optuna()
     if not exists(settings.storage):
         raise UsageError(f"no storage at {redact(settings.storage)}")
     settings, storage = connect(settings, write=False)
-    if engine.stored_study(storage, settings.study_name) is None:
+    if stored_study(storage, settings.study_name) is None:
         raise UsageError(f"no study {settings.study_name!r} in {redact(settings.storage)}")
     study = optuna.load_study(study_name=settings.study_name, storage=storage)
     note_folder(settings)
-    for number in engine.fail_dead_trials(study, storage):
-        print(f"trial {number}'s worker died; marked FAIL and queued again")
+    dead.reap(study, storage, print)
     write_report(study, storage, settings, module)
     return 0

@@ -17,25 +17,25 @@ Keras' L2 with the same lambda on the (only) output kernel.
 from __future__ import annotations
 
 from kerasnn import ModelConfig, TrainConfig
-from studies import grid
+from studies import variants
 
 QUESTION = "Seed 000: when does early stopping trigger, what does shuffling do, how does L2 act?"
 DEFAULTS = {"dataset": "mnist", "pruner": "none", "epochs": 30, "scale": "symmetric"}
 MODEL = ModelConfig(hidden_units=0, optimizer="sgd", learning_rate=0.01, regularize="output")
 
 _STOPPING = {"epochs": 50, "early_stopping_patience": 2}
-SETTINGS = {
+VARIANTS = {
     "early stopping, no shuffle": {**_STOPPING, "shuffle": False},
     "early stopping, shuffle": {**_STOPPING, "shuffle": True},
     **{f"L2={strength}": {"l2": strength} for strength in (0.0, 0.001, 0.01, 0.1, 1.0)},
 }
 SEEDS = (0, 1, 2)
-REPEATED = {name: SEEDS for name in SETTINGS if name.startswith("early stopping")}
-GRID = grid.points(SETTINGS, REPEATED)
-SEARCH_SPACE = {"setting": GRID}
+REPEATED = {name: SEEDS for name in VARIANTS if name.startswith("early stopping")}
+GRID = variants.points(VARIANTS, REPEATED)
+SEARCH_SPACE = {variants.PARAMETER: GRID}
 
 
 def suggest(trial, train_config: TrainConfig) -> tuple[ModelConfig, TrainConfig]:
-    return grid.configure(
-        trial, train_config, MODEL, SETTINGS, DEFAULTS["epochs"], GRID, batch_size=128
+    return variants.configure(
+        trial, train_config, MODEL, VARIANTS, DEFAULTS["epochs"], GRID, batch_size=128
     )

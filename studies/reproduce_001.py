@@ -14,19 +14,19 @@ is made on the mean.
 from __future__ import annotations
 
 from kerasnn import ModelConfig, TrainConfig
-from studies import grid
+from studies import variants
 
 QUESTION = "Seed 001: does one ReLU layer with weight decay reach 99.7% train / 98.1% val?"
 DEFAULTS = {"dataset": "mnist", "pruner": "none", "epochs": 20}
 MODEL = ModelConfig(hidden_units=256, activation="relu", optimizer="sgd", learning_rate=0.1)
 
-SETTINGS = {f"decay={c}": {"l2": c, "regularize": "both"} for c in (0.0, 1e-4, 1e-3)}
+VARIANTS = {f"decay={c}": {"l2": c, "regularize": "both"} for c in (0.0, 1e-4, 1e-3)}
 SEEDS = (0, 1, 2)
-GRID = grid.points(SETTINGS, {name: SEEDS for name in SETTINGS})
-SEARCH_SPACE = {"setting": GRID}
+GRID = variants.points(VARIANTS, {name: SEEDS for name in VARIANTS})
+SEARCH_SPACE = {variants.PARAMETER: GRID}
 
 
 def suggest(trial, train_config: TrainConfig) -> tuple[ModelConfig, TrainConfig]:
-    return grid.configure(
-        trial, train_config, MODEL, SETTINGS, DEFAULTS["epochs"], GRID, batch_size=64
+    return variants.configure(
+        trial, train_config, MODEL, VARIANTS, DEFAULTS["epochs"], GRID, batch_size=64
     )

@@ -19,7 +19,7 @@ raw CIFAR pixels; on [0, 1] inputs SGD needs 0.01 and 0.1 for the same slow and 
 from __future__ import annotations
 
 from kerasnn import ModelConfig, TrainConfig
-from studies import grid
+from studies import variants
 
 QUESTION = "Seed 002: how do length, width, batch, L2, dropout and depth move accuracy?"
 DEFAULTS = {"dataset": "fashion_mnist", "pruner": "none", "epochs": 16}
@@ -27,7 +27,7 @@ MODEL = ModelConfig(hidden_units=50, activation="relu", optimizer="sgd", learnin
 ITERATIONS = 4000
 TRAIN_IMAGES = 50_000
 
-SETTINGS = {
+VARIANTS = {
     # 10,000 iterations of batch 200 are 40 epochs; the history gives every shorter length.
     "length lr=0.01": {"learning_rate": 0.01, "epochs": 40},
     "length lr=0.1": {"epochs": 40},
@@ -57,8 +57,10 @@ SETTINGS = {
     },
     **{f"layers={depth}": {"hidden_units": 100, "hidden_layers": depth - 1} for depth in (3, 4, 5)},
 }
-SEARCH_SPACE = {"setting": list(SETTINGS)}
+SEARCH_SPACE = {variants.PARAMETER: list(VARIANTS)}
 
 
 def suggest(trial, train_config: TrainConfig) -> tuple[ModelConfig, TrainConfig]:
-    return grid.configure(trial, train_config, MODEL, SETTINGS, DEFAULTS["epochs"], batch_size=200)
+    return variants.configure(
+        trial, train_config, MODEL, VARIANTS, DEFAULTS["epochs"], batch_size=200
+    )

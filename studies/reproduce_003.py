@@ -18,14 +18,14 @@ one thing from the TensorFlow tutorial's network at batch size 100, as the seed 
 from __future__ import annotations
 
 from kerasnn import ModelConfig, TrainConfig
-from studies import grid
+from studies import variants
 
 QUESTION = "Seed 003: which batch size, dropout, penalty and activation overfit least?"
 DEFAULTS = {"dataset": "fashion_mnist", "pruner": "none", "epochs": 15}
 MODEL = ModelConfig(hidden_units=128, activation="relu", optimizer="adam", learning_rate=1e-3)
 
 _BATCH = {"batch_size": 100}
-SETTINGS = {
+VARIANTS = {
     **{f"batch={size}": {"batch_size": size} for size in (100, 500, 1000, 3000, 5000, 7000)},
     **{f"dropout={rate}": {**_BATCH, "dropout_rate": rate} for rate in (0.1, 0.2, 0.3, 0.4, 0.5)},
     **{
@@ -46,12 +46,12 @@ SETTINGS = {
 SEEDS = (0, 1, 2)
 REPEATED = {
     name: SEEDS
-    for name in SETTINGS
+    for name in VARIANTS
     if name in ("batch=100", "sigmoid dropout=0.3") or name.startswith(("dropout=", "activation="))
 }
-GRID = grid.points(SETTINGS, REPEATED)
-SEARCH_SPACE = {"setting": GRID}
+GRID = variants.points(VARIANTS, REPEATED)
+SEARCH_SPACE = {variants.PARAMETER: GRID}
 
 
 def suggest(trial, train_config: TrainConfig) -> tuple[ModelConfig, TrainConfig]:
-    return grid.configure(trial, train_config, MODEL, SETTINGS, DEFAULTS["epochs"], GRID)
+    return variants.configure(trial, train_config, MODEL, VARIANTS, DEFAULTS["epochs"], GRID)

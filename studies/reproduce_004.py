@@ -15,7 +15,7 @@ Keras L2 strength is reg / 2.
 from __future__ import annotations
 
 from kerasnn import ModelConfig, TrainConfig
-from studies import grid
+from studies import variants
 
 QUESTION = "Seed 004: how do learning rate and L2 strength move a two-layer network's accuracy?"
 DEFAULTS = {"dataset": "mnist", "pruner": "none", "epochs": 10}
@@ -28,7 +28,7 @@ MODEL = ModelConfig(
     regularize="both",
 )
 
-SETTINGS = {
+VARIANTS = {
     **{f"lr={rate}": {"learning_rate": rate} for rate in (1.0, 0.1, 0.05, 0.01)},
     # reg = 1e-3 is the default, the same run as lr=0.1.
     **{f"reg={reg}": {"l2": reg / 2} for reg in (1.0, 0.1, 0.01, 0.0001)},
@@ -40,8 +40,10 @@ SETTINGS = {
         "epochs": 40,
     },
 }
-SEARCH_SPACE = {"setting": list(SETTINGS)}
+SEARCH_SPACE = {variants.PARAMETER: list(VARIANTS)}
 
 
 def suggest(trial, train_config: TrainConfig) -> tuple[ModelConfig, TrainConfig]:
-    return grid.configure(trial, train_config, MODEL, SETTINGS, DEFAULTS["epochs"], batch_size=64)
+    return variants.configure(
+        trial, train_config, MODEL, VARIANTS, DEFAULTS["epochs"], batch_size=64
+    )

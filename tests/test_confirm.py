@@ -6,8 +6,8 @@ import optuna
 import pandas as pd
 import pytest
 
-from studies import confirm
-from studies import trial as trial_steps
+from studies.engine import confirm
+from studies.engine import runs as trial_steps
 from studies.run import main
 
 pytestmark = pytest.mark.slow
@@ -129,14 +129,14 @@ def test_every_planned_run_trains_to_the_end_even_where_a_pruner_would_stop_it(t
 
 def test_a_run_that_keeps_failing_is_given_up_rather_than_retried_forever():
     confirmation = optuna.create_study(direction="maximize")
-    plan = [confirm.Run(source=0, seed=1), confirm.Run(source=0, seed=2)]
+    plan = [confirm.PlannedRun(source=0, seed=1), confirm.PlannedRun(source=0, seed=2)]
     for state in (optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED):
         confirmation.add_trial(
             optuna.trial.create_trial(
                 state=state, user_attrs={"source_trial": 0, "seed": 1, "fail_reason": "diverged"}
             )
         )
-    assert confirm.next_run(confirmation, plan) == confirm.Run(0, 2)
+    assert confirm.next_run(confirmation, plan) == confirm.PlannedRun(0, 2)
     confirmation.add_trial(
         optuna.trial.create_trial(value=0.9, user_attrs={"source_trial": 0, "seed": 2})
     )

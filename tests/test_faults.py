@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from kerasnn import ModelConfig
 from studies import run
-from studies import trial as trial_steps
+from studies.engine import runs as trial_steps
 from studies.storage import open_storage
 
 pytestmark = pytest.mark.slow

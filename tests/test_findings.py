@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from studies import findings
+from studies.report import findings
 
 
 def trials() -> pd.DataFrame:

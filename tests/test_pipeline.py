@@ -25,8 +25,8 @@ from optuna.trial import TrialState
 from services import foreign_sqlite, worker_environment
 
 from studies import overfitting, run
-from studies import storage as storage_module
-from studies.settings import SEED_LIMIT, folder_name
+from studies.cli.settings import SEED_LIMIT, folder_name
+from studies.storage import faults as storage_faults
 from studies.storage import open_storage
 
 SMALL = ["--dataset", "mnist", "--subset", "1000", "--epochs", "1", "--pruner", "none"]
@@ -416,7 +416,7 @@ def test_a_database_locked_longer_than_the_timeout_is_one_line(
     shutil.copy(origin / "kept.db", path)
     url = f"sqlite:///{path}"
     before, fingerprint = stored_trials(url), digest(path)
-    monkeypatch.setattr(storage_module, "LOCK_TIMEOUT", 0.5)
+    monkeypatch.setattr(storage_faults, "LOCK_TIMEOUT", 0.5)
     holder = sqlite3.connect(path, isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")
@@ -444,7 +444,7 @@ def test_a_database_locked_mid_run_is_one_line_and_keeps_the_finished_trials(
 ):
     path = tmp_path / "k.db"
     url = f"sqlite:///{path}"
-    monkeypatch.setattr(storage_module, "LOCK_TIMEOUT", 0.5)
+    monkeypatch.setattr(storage_faults, "LOCK_TIMEOUT", 0.5)
     holder = sqlite3.connect(path, isolation_level=None)
 
     def lock_at_the_second_trial(trial):

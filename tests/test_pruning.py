@@ -10,8 +10,9 @@ from optuna.trial import TrialState
 
 from kerasnn import ModelConfig
 from studies import run
-from studies.pruning import make_pruner
-from studies.settings import Settings, UsageError, from_arguments
+from studies.cli.errors import UsageError
+from studies.cli.settings import Settings, from_arguments
+from studies.engine.pruning import make_pruner
 from studies.storage import open_storage
 
 EPOCHS = 6

@@ -1,10 +1,10 @@
-"""Tests of studies.report details that a whole run would not show."""
+"""Tests of the report's details that a whole run would not show."""
 
 from __future__ import annotations
 
 import optuna
 
-from studies.report import weight_labels
+from studies.report.figures import weight_labels
 
 
 def trial_with(model_config: dict) -> optuna.trial.FrozenTrial:

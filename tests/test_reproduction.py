@@ -11,8 +11,8 @@ import optuna
 import pytest
 
 from kerasnn import ModelConfig, TrainConfig
-from studies import grid
-from studies.reproduction import SEED_MODULES, render, seed_000, seed_001, seed_003
+from studies import variants
+from studies.reproduction import ORIGINALS, original_000, original_001, original_003, render
 from studies.reproduction.claims import Section, Table, Text
 from studies.reproduction.runs import Run, Runs, load_runs
 from studies.reproduction.verdicts import (
@@ -45,9 +45,9 @@ def fake_003_runs(dropout_gaps: dict[float, float], jitter: float, seeds=(0, 1, 
     """Every seed 003 setting at 0.88 validation accuracy and a 0.02 gap, except the dropout
     rates' gaps; repeated settings get `seeds`, each seed's gap moved by -jitter, 0, +jitter."""
     by_setting = {}
-    for setting in seed_003.study.SETTINGS:
-        repeats = seeds if setting in seed_003.study.REPEATED else (0,)
-        rate = float(setting.split("=")[1]) if setting in seed_003.DROPOUTS else None
+    for setting in original_003.study.VARIANTS:
+        repeats = seeds if setting in original_003.study.REPEATED else (0,)
+        rate = float(setting.split("=")[1]) if setting in original_003.DROPOUTS else None
         gap = dropout_gaps.get(rate, 0.02)
         by_setting[setting] = [
             fake_run(setting, 0.88, gap + jitter * (k - 1), seed=k) for k in repeats
@@ -65,7 +65,7 @@ def claim_row(claims: Table, start: str) -> list:
 
 def test_reproduce_group_runs_every_seed_module_once():
     assert sorted(GROUPS["reproduce"]) == sorted(REPRODUCE)
-    assert len(REPRODUCE) == len(SEED_MODULES)
+    assert len(REPRODUCE) == len(ORIGINALS)
 
 
 @pytest.mark.parametrize("name", REPRODUCE)
@@ -87,33 +87,33 @@ def test_repeated_setting_trains_at_the_run_seed_plus_its_offset():
     trial = optuna.trial.FixedTrial({"setting": "dropout=0.4 seed=2"})
     model_config, train_config = module.suggest(trial, TrainConfig(epochs=15, seed=5))
     assert train_config.seed == 7 and model_config.dropout_rate == pytest.approx(0.4)
-    assert grid.split("dropout=0.4 seed=2") == ("dropout=0.4", 2)
-    assert grid.split("L1 0.01 hidden") == ("L1 0.01 hidden", 0)
+    assert variants.split("dropout=0.4 seed=2") == ("dropout=0.4", 2)
+    assert variants.split("L1 0.01 hidden") == ("L1 0.01 hidden", 0)
 
 
 def test_only_the_settings_compared_within_noise_are_repeated():
     module = STUDIES["reproduce-003"]
-    assert len(module.SEARCH_SPACE["setting"]) == len(module.SETTINGS) + 2 * len(module.REPEATED)
+    assert len(module.SEARCH_SPACE["setting"]) == len(module.VARIANTS) + 2 * len(module.REPEATED)
     assert "batch=3000" not in module.REPEATED and "L1 0.01 hidden" not in module.REPEATED
     assert {"batch=100", "dropout=0.4", "activation=sigmoid"} <= set(module.REPEATED)
 
 
 def test_epoch_overrides_scale_with_the_run_length():
     overrides = {"epochs": 40, "learning_rate": 0.5}
-    model_config, train_config = grid.apply(
+    model_config, train_config = variants.apply(
         overrides, ModelConfig(), TrainConfig(epochs=1), default_epochs=10
     )
     assert train_config.epochs == 4 and model_config.learning_rate == 0.5
-    _, full = grid.apply(overrides, ModelConfig(), TrainConfig(epochs=10), 10)
+    _, full = variants.apply(overrides, ModelConfig(), TrainConfig(epochs=10), 10)
     assert full.epochs == 40
 
 
 def test_unknown_setting_field_is_a_value_error_naming_it():
     with pytest.raises(ValueError, match="dropout"):
-        grid.apply({"dropout": 0.3}, ModelConfig(), TrainConfig(), 10)
+        variants.apply({"dropout": 0.3}, ModelConfig(), TrainConfig(), 10)
 
 
-def test_seed_004_regularisation_converts_half_lambda_convention():
+def test_original_004_regularisation_converts_half_lambda_convention():
     module = STUDIES["reproduce-004"]
     trial = optuna.trial.FixedTrial({"setting": "reg=0.01"})
     model_config, _ = module.suggest(trial, TrainConfig(epochs=10))
@@ -167,8 +167,8 @@ def test_rank_correlation_of_a_reversed_sweep_is_minus_one():
 def test_roughness_is_lower_for_smooth_weights():
     smooth = np.tile(np.linspace(-1, 1, 784, dtype=np.float32)[:, None], (1, 10))
     noisy = np.random.default_rng(0).normal(size=(784, 10)).astype(np.float32)
-    assert seed_000.roughness(smooth) < seed_000.roughness(noisy)
-    assert math.isfinite(seed_000.roughness(np.zeros((784, 10))))
+    assert original_000.roughness(smooth) < original_000.roughness(noisy)
+    assert math.isfinite(original_000.roughness(np.zeros((784, 10))))
 
 
 # ---------------------------------------------------------------------------------------
@@ -176,26 +176,26 @@ def test_roughness_is_lower_for_smooth_weights():
 
 
 def test_cross_entropy_is_minimised_where_activation_equals_target():
-    table = seed_003.cross_entropy_table((0.2, 0.4, 0.7))
+    table = original_003.cross_entropy_table((0.2, 0.4, 0.7))
     for target, losses in table.items():
-        assert seed_003.ACTIVATIONS[int(np.argmin(losses))] == pytest.approx(target)
+        assert original_003.ACTIVATIONS[int(np.argmin(losses))] == pytest.approx(target)
 
 
 def test_cross_entropy_table_matches_the_formula_and_the_seed():
-    table = seed_003.cross_entropy_table((0.4,))
-    a = seed_003.ACTIVATIONS
+    table = original_003.cross_entropy_table((0.4,))
+    a = original_003.ACTIVATIONS
     expected = -0.4 * np.log(a) - 0.6 * np.log(1 - a)
     np.testing.assert_allclose(table[0.4], expected, rtol=1e-5)
-    np.testing.assert_allclose(table[0.4], seed_003.CROSS_ENTROPY[0.4], rtol=1e-5)
+    np.testing.assert_allclose(table[0.4], original_003.CROSS_ENTROPY[0.4], rtol=1e-5)
 
 
-def test_seed_001_verdict_compares_the_chosen_decay_with_the_seed():
+def test_original_001_verdict_compares_the_chosen_decay_with_the_seed():
     close = [
         fake_run("decay=0.0", val, 0.996 - val, seed=k)
         for k, val in enumerate((0.980, 0.981, 0.982))
     ]
     far = [fake_run("decay=0.001", 0.95, 0.02, seed=k) for k in range(3)]
-    section = seed_001.section(Runs({"decay=0.0": close, "decay=0.001": far}))
+    section = original_001.section(Runs({"decay=0.0": close, "decay=0.001": far}))
     comparison = next(b for b in section.blocks if isinstance(b, Table) and b.counted)
     rows = {row[0]: row for row in comparison.rows}
     assert rows["val accuracy"][2].mean == pytest.approx(0.981)
@@ -203,13 +203,13 @@ def test_seed_001_verdict_compares_the_chosen_decay_with_the_seed():
     assert rows["val accuracy"][4] == "reproduced"
     assert rows["train accuracy"][2].mean == pytest.approx(0.996)
     assert rows["train accuracy"][4] == "reproduced"
-    alone = seed_001.section(Runs({"decay=0.001": far}))
+    alone = original_001.section(Runs({"decay=0.001": far}))
     assert [row[-1] for row in alone.blocks[2].rows] == ["differs", "differs"]
 
 
-def test_seed_003_dropout_claim_is_same_trend_when_0_5_overfits_clearly_least():
+def test_original_003_dropout_claim_is_same_trend_when_0_5_overfits_clearly_least():
     gaps = {0.1: 0.022, 0.2: 0.019, 0.3: 0.017, 0.4: 0.0141, 0.5: 0.0126}
-    section = seed_003.section(fake_003_runs(gaps, jitter=0.0001))
+    section = original_003.section(fake_003_runs(gaps, jitter=0.0001))
     claims = next(
         b for b in section.blocks if isinstance(b, Table) and b.header[0] == "seed's claim"
     )
@@ -220,17 +220,17 @@ def test_seed_003_dropout_claim_is_same_trend_when_0_5_overfits_clearly_least():
     assert row[2] == pytest.approx(0.0141 - 0.0126)
 
 
-def test_seed_003_dropout_claim_is_tied_when_seeds_overlap():
+def test_original_003_dropout_claim_is_tied_when_seeds_overlap():
     gaps = {0.1: 0.022, 0.2: 0.019, 0.3: 0.017, 0.4: 0.0141, 0.5: 0.0126}
-    section = seed_003.section(fake_003_runs(gaps, jitter=0.002))
+    section = original_003.section(fake_003_runs(gaps, jitter=0.002))
     claims = next(
         b for b in section.blocks if isinstance(b, Table) and b.header[0] == "seed's claim"
     )
     assert claim_row(claims, "dropout 0.4 overfits least")[-1] == "tied"
 
 
-def test_seed_003_claims_within_noise_are_not_judged_on_one_seed():
-    section = seed_003.section(fake_003_runs({}, jitter=0.0, seeds=(0,)))
+def test_original_003_claims_within_noise_are_not_judged_on_one_seed():
+    section = original_003.section(fake_003_runs({}, jitter=0.0, seeds=(0,)))
     claims = next(
         b for b in section.blocks if isinstance(b, Table) and b.header[0] == "seed's claim"
     )
@@ -284,7 +284,7 @@ def test_renderer_writes_the_numbers_it_is_given(tmp_path):
     )
     section = Section(
         "001",
-        seed_001.study,
+        original_001.study,
         ["mnist"],
         "did",
         "not matched",
@@ -304,9 +304,9 @@ def test_report_without_runs_marks_every_seed_not_run(tmp_path):
     storage = f"sqlite:///{tmp_path / 'empty.db'}"
     optuna.create_study(storage=storage, study_name="unrelated")
     text = write_reproduction(storage, tmp_path).read_text()
-    for module in SEED_MODULES:
+    for module in ORIGINALS:
         assert f"## Seed {module.NUMBER}" in text
-    assert text.count("have not been run yet") == len(SEED_MODULES)
+    assert text.count("have not been run yet") == len(ORIGINALS)
     # The cross-entropy table needs no training, so it is there all the same.
     assert "0.500402" in text
 
@@ -321,7 +321,7 @@ def test_tiny_reproduce_run_builds_its_section(tmp_path, data_dir):
     section = text.split("## Seed 001")[1].split("## Seed 002")[0]
     assert "Chosen on validation (highest mean over seeds): decay=" in section
     # Each decay ran with three seeds, so every row shows a mean and its spread.
-    assert section.count("| 3 |") == len(STUDIES["reproduce-001"].SETTINGS)
+    assert section.count("| 3 |") == len(STUDIES["reproduce-001"].VARIANTS)
     assert (tmp_path / "reproduction" / "001-curves.png").stat().st_size > 1000
     # Rebuilding from the storage alone gives the same section.
     assert main([*argv, "--report-only"]) == 0

@@ -9,8 +9,9 @@ import optuna
 import pytest
 from conftest import ROOT
 
-from studies import engine, overfitting, run
-from studies.settings import Settings, from_arguments
+from studies import overfitting, run
+from studies.cli.settings import Settings, from_arguments
+from studies.engine import study as engine
 
 
 def settings_for(*argv) -> Settings:

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from studies import pipeline, run, workers
-from studies.settings import (
+from studies import pipeline, run
+from studies.cli.arguments import arguments, command
+from studies.cli.errors import UsageError
+from studies.cli.settings import (
     SEED_LIMIT,
     STORAGE_VARIABLE,
     Settings,
-    UsageError,
-    arguments,
-    command,
     folder_name,
     from_arguments,
 )
+from studies.engine import workers
 
 ERROR = "python -m studies.run: error: "
 

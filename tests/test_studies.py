@@ -9,13 +9,13 @@ import optuna
 import pandas as pd
 import pytest
 
-from studies.pruning import make_pruner
+from studies.cli.settings import Settings
+from studies.engine.pruning import make_pruner
 from studies.run import main
-from studies.settings import Settings
 from tests.conftest import ROOT
 
 REQUIRED_COLUMNS = ["rank", "number", "state", "objective", "val_accuracy", "train_accuracy"]
-REQUIRED_COLUMNS += ["gap", "best_epoch", "epochs", "seconds"]
+REQUIRED_COLUMNS += ["gap", "best_epoch", "epochs"]
 REPORT_FILES = [
     "trials.csv",
     "trials.md",

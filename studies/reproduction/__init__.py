@@ -1,7 +1,7 @@
 """The seed reproduction: reports/REPRODUCTION.md and reports/reproduction/*.png from storage.
 
 The data flows top to bottom: `runs` reads the stored reproduce studies back as plain
-values; each `seed_00N` module turns its seed's runs into a section of tables, sentences
+values; each `original_00N` module turns the runs of one original course report (a seed report) into a section of tables, sentences
 and figures to draw, with verdicts from `verdicts`; `render` writes them out. Every number
 of ours comes from the storage; the seeds' own numbers are constants of their modules.
 
@@ -15,10 +15,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from studies.reproduction import render, seed_000, seed_001, seed_002, seed_003, seed_004
+from studies.reproduction import (
+    original_000,
+    original_001,
+    original_002,
+    original_003,
+    original_004,
+    render,
+)
 from studies.reproduction.runs import load_runs, provenance
 
-SEED_MODULES = (seed_000, seed_001, seed_002, seed_003, seed_004)
+ORIGINALS = (original_000, original_001, original_002, original_003, original_004)
 
 
 def write_reproduction(storage_url: str, reports: str | os.PathLike = "reports") -> Path:
@@ -27,24 +34,24 @@ def write_reproduction(storage_url: str, reports: str | os.PathLike = "reports")
     Seeds without a stored study get a "not run yet" section, so the file can be built
     after any subset of the reproduce studies.
     """
-    from studies.storage import open_storage
+    from studies.storage import open_for_reading
 
     reports = Path(reports)
-    storage = open_storage(storage_url)
+    storage = open_for_reading(storage_url)
     artifact_dir = reports / "artifacts"
 
     def runs_of(module, dataset=None):
         default = module.study.DEFAULTS["dataset"]
         return load_runs(storage, f"reproduce-{module.NUMBER}", default, dataset, artifact_dir)
 
-    runs = {module.NUMBER: runs_of(module) for module in SEED_MODULES}
+    runs = {module.NUMBER: runs_of(module) for module in ORIGINALS}
     # Seed 003 on MNIST too, when `reproduce-003 --dataset mnist` has been run.
-    mnist_003 = runs_of(seed_003, "mnist")
+    mnist_003 = runs_of(original_003, "mnist")
     sections = [
-        seed_000.section(runs["000"]),
-        seed_001.section(runs["001"]),
-        seed_002.section(runs["002"]),
-        seed_003.section(runs["003"], mnist=mnist_003),
-        seed_004.section(runs["004"]),
+        original_000.section(runs["000"]),
+        original_001.section(runs["001"]),
+        original_002.section(runs["002"]),
+        original_003.section(runs["003"], mnist=mnist_003),
+        original_004.section(runs["004"]),
     ]
     return render.write(sections, provenance([*runs.values(), mnist_003]), reports)

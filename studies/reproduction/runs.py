@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from studies import grid
+from studies import variants
 from studies.reproduction.verdicts import Sample
 
 # Overfitting is judged by the train-validation accuracy gap averaged over the last epochs,
@@ -135,8 +135,8 @@ def load_runs(
     loaded = optuna.load_study(study_name=stored, storage=storage)
     trials = _one_trial_per_point(loaded)
     by_setting: dict[str, list[Run]] = {}
-    for point in sorted(trials, key=grid.split):  # Each setting's runs in order of seed.
-        by_setting.setdefault(grid.split(point)[0], []).append(_run(trials[point]))
+    for point in sorted(trials, key=variants.split):  # Each setting's runs in order of seed.
+        by_setting.setdefault(variants.split(point)[0], []).append(_run(trials[point]))
     return Runs(by_setting, loaded.user_attrs.get("command"), storage, artifact_dir)
 
 
@@ -155,7 +155,7 @@ def _one_trial_per_point(study) -> dict:
 
     chosen = {}
     for trial in study.get_trials(deepcopy=False):
-        point = trial.params.get("setting")
+        point = trial.params.get(variants.PARAMETER)
         if point is None or "history" not in trial.user_attrs:
             continue
         previous = chosen.get(point)
@@ -169,7 +169,7 @@ def _one_trial_per_point(study) -> dict:
 def _run(trial) -> Run:
     attributes = trial.user_attrs
     return Run(
-        setting=grid.split(trial.params["setting"])[0],
+        setting=variants.split(trial.params[variants.PARAMETER])[0],
         summary=attributes,
         history=attributes["history"],
         seed=(attributes.get("train_config") or {}).get("seed"),

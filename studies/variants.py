@@ -1,10 +1,10 @@
-"""Enumerated grids: named settings, some repeated over seeds, turned into a trial's configs.
+"""Enumerated grids: named variants, some repeated over seeds, turned into a trial's configs.
 
-A grid study lists its settings by name, each a dict of overrides of the study's
-`ModelConfig` and `TrainConfig`. A setting whose comparisons are closer than run-to-run noise
-is repeated over seeds: its grid points are the setting itself (the run's seed) and
-"<setting> seed=<k>" for each further seed offset k, trained with `TrainConfig.seed` plus k.
-The grid sampler sees one categorical parameter, `setting`, over all the points.
+A grid study lists its variants by name, each a dict of overrides of the study's
+`ModelConfig` and `TrainConfig`. A variant whose comparisons are closer than run-to-run noise
+is repeated over seeds: its grid points are the variant itself (the run's seed) and
+"<variant> seed=<k>" for each further seed offset k, trained with `TrainConfig.seed` plus k.
+The grid sampler sees one categorical parameter, `PARAMETER`, over all the points.
 """
 
 from __future__ import annotations
@@ -13,29 +13,31 @@ import dataclasses
 
 from kerasnn import ModelConfig, TrainConfig
 
-SEED_MARK = " seed="  # Joins a setting's name and a seed offset in a grid point's name.
+SEED_MARK = " seed="  # Joins a variant's name and a seed offset in a grid point's name.
+# The name of the grid's one parameter in the stored studies (older name, kept for them).
+PARAMETER = "setting"
 
 
-def points(settings: dict[str, dict], repeated: dict[str, tuple[int, ...]] | None = None) -> list:
-    """The grid points: every setting at seed offset 0, repeated ones at their other offsets.
+def points(variants: dict[str, dict], repeated: dict[str, tuple[int, ...]] | None = None) -> list:
+    """The grid points: every variant at seed offset 0, repeated ones at their other offsets.
 
     Args:
-        settings: the named settings.
-        repeated: setting name -> the seed offsets it is run at (0 is always included).
+        variants: the named variants.
+        repeated: variant name -> the seed offsets it is run at (0 is always included).
     """
     repeated = repeated or {}
-    unknown = sorted(set(repeated) - set(settings))
+    unknown = sorted(set(repeated) - set(variants))
     if unknown:
-        raise ValueError(f"repeated setting(s) {', '.join(unknown)} are not in the grid")
+        raise ValueError(f"repeated variant(s) {', '.join(unknown)} are not in the grid")
     names = []
-    for name in settings:
+    for name in variants:
         names.append(name)
         names += [f"{name}{SEED_MARK}{k}" for k in repeated.get(name, ()) if k != 0]
     return names
 
 
 def split(point: str) -> tuple[str, int]:
-    """A grid point's setting name and seed offset: "dropout=0.4 seed=2" -> ("dropout=0.4", 2)."""
+    """A grid point's variant name and seed offset: "dropout=0.4 seed=2" -> ("dropout=0.4", 2)."""
     name, mark, offset = point.rpartition(SEED_MARK)
     if mark and offset.isdigit():
         return name, int(offset)
@@ -46,23 +48,23 @@ def configure(
     trial,
     train_config: TrainConfig,
     model_config: ModelConfig,
-    settings: dict[str, dict],
+    variants: dict[str, dict],
     default_epochs: int,
     grid: list[str] | None = None,
     **common,
 ) -> tuple[ModelConfig, TrainConfig]:
     """Turns one point of an enumerated grid into the configs of a trial.
 
-    The trial suggests `setting` from `grid` (by default one point per setting); that
-    setting's overrides (on top of `common`) replace fields of `model_config` and
+    The trial suggests `variant` from `grid` (by default one point per variant); that
+    variant's overrides (on top of `common`) replace fields of `model_config` and
     `train_config`, and the point's seed offset is added to `train_config.seed`. An `epochs`
     override is scaled by the run's epochs over `default_epochs`, so `--epochs 1` shortens
     every run.
     """
-    point = trial.suggest_categorical("setting", grid or list(settings))
+    point = trial.suggest_categorical(PARAMETER, grid or list(variants))
     name, offset = split(point)
     model_config, train_config = apply(
-        settings[name], model_config, train_config, default_epochs, **common
+        variants[name], model_config, train_config, default_epochs, **common
     )
     return model_config, dataclasses.replace(train_config, seed=train_config.seed + offset)
 
@@ -81,7 +83,7 @@ def apply(
     unknown = sorted(set(changes) - model_fields - train_fields)
     if unknown:
         raise ValueError(
-            f"unknown setting field(s) {', '.join(unknown)}; allowed are the fields of "
+            f"unknown variant field(s) {', '.join(unknown)}; allowed are the fields of "
             "ModelConfig and TrainConfig"
         )
     if "epochs" in changes:

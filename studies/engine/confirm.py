@@ -12,35 +12,35 @@ mean objective; the test set is evaluated for the winner's runs only, once.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import time
-from pathlib import Path
 
-import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from kerasnn import TrainConfig, build_model, stats
-from kerasnn import objective as scoring
-from studies import artifacts, engine
-from studies import trial as trial_steps
-from studies.progress import outcome
-from studies.settings import Settings
+from kerasnn import ModelConfig, TrainConfig, build_model, scoring, stats
+from studies.cli.settings import Settings
+from studies.engine import dead
+from studies.engine.progress import outcome
+from studies.engine.ranking import best_trials
+from studies.engine.runs import Job, execute, stopped_with_reason, worker_id
+from studies.engine.study import DuplicateTrial, one_trial
+from studies.storage import artifacts
 
 SUFFIX = "-confirm"
 MEASURES = ("objective", "val_accuracy", "gap")
+# A planned run that failed this often is given up rather than retried; a diverged run is
+# given up at once, since the same configuration and seed diverge again.
+MAX_RUN_FAILURES = 2
 
 
 @dataclasses.dataclass(frozen=True)
-class Run:
+class PlannedRun:
     source: int  # The search trial whose configuration is re-trained.
     seed: int
 
 
 def candidates(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
     """The search's best `top` configurations, best first, by the report's rule."""
-    from studies.report import best_trials
-
     return best_trials(study, top)
 
 
@@ -58,19 +58,26 @@ def fresh_seeds(study: optuna.Study, settings: Settings) -> list[int]:
     return seeds
 
 
-def planned(study: optuna.Study, settings: Settings) -> list[Run]:
+def planned(study: optuna.Study, settings: Settings) -> list[PlannedRun]:
     seeds = fresh_seeds(study, settings)
-    return [Run(t.number, seed) for t in candidates(study, settings.confirm_top) for seed in seeds]
+    return [
+        PlannedRun(t.number, seed)
+        for t in candidates(study, settings.confirm_top)
+        for seed in seeds
+    ]
 
 
-def run_of(trial) -> Run | None:
+def run_of(trial) -> PlannedRun | None:
+    """The planned run a confirmation trial trains, or None for a trial that names none
+    (or an edited one whose source or seed is not a whole number)."""
     attrs = trial.user_attrs
-    if "source_trial" not in attrs:
+    try:
+        return PlannedRun(int(attrs["source_trial"]), int(attrs["seed"]))
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
-    return Run(int(attrs["source_trial"]), int(attrs["seed"]))
 
 
-def open_confirmation(study: optuna.Study, storage, settings: Settings) -> optuna.Study:
+def open_confirmation(storage, settings: Settings) -> optuna.Study:
     confirmation = optuna.create_study(
         storage=storage,
         study_name=settings.study_name + SUFFIX,
@@ -86,15 +93,16 @@ def open_confirmation(study: optuna.Study, storage, settings: Settings) -> optun
 
 
 class ConfirmObjective:
-    """Trains one planned run: the source trial's configuration with a fresh seed."""
+    """Trains the planned run a confirmation trial names: its source's configuration with a
+    fresh seed, to the last epoch (its spread is what the stage measures), never pruned."""
 
-    def __init__(self, search: optuna.Study, module, settings: Settings, dataset, code_version):
+    def __init__(self, search: optuna.Study, module, settings: Settings, dataset, version):
         self.search, self.module, self.settings = search, module, settings
-        self.dataset, self.code_version = dataset, code_version
+        self.dataset, self.code_version = dataset, version
 
     def __call__(self, trial: optuna.Trial) -> float:
-        trial.set_user_attr("worker", trial_steps.worker_id())
-        with trial_steps.stopped_with_reason(trial):
+        trial.set_user_attr("worker", worker_id())
+        with stopped_with_reason(trial):
             trial.set_user_attr("code_version", self.code_version)
             run = run_of(trial)
             _refuse_repeat(trial, run)
@@ -102,56 +110,52 @@ class ConfirmObjective:
             # The trial was queued with the source's parameters, so the study's own suggest
             # gives back exactly its configuration (and the dashboard shows the parameters).
             model_config, train_config = self.module.suggest(trial, base)
-            settings = dataclasses.replace(self.settings, objective="penalized")
-            # Every planned run trains to the end: its spread is what the stage measures.
-            result = trial_steps.train_trial(
-                trial, model_config, train_config, self.dataset, settings, prune=False
+            job = Job(
+                model_config,
+                train_config,
+                gap_weight=self.settings.gap_weight,
+                prunable=False,
+                keep_weights=True,
             )
-            trial_steps.record(trial, result)
-            value = trial_steps.score(trial, result, settings)
-            _upload_weights(trial, result, self.settings.artifact_dir)
-            return value
+            return execute(trial, job, self.dataset, self.settings.artifact_dir)
 
 
-def _refuse_repeat(trial: optuna.Trial, run: Run) -> None:
+def _refuse_repeat(trial: optuna.Trial, run: PlannedRun | None) -> None:
+    if run is None:
+        trial.set_user_attr("fail_reason", "duplicate: the trial names no planned run")
+        raise DuplicateTrial(f"trial {trial.number} names no planned run")
     for other in trial.study.get_trials(deepcopy=False):
         busy = other.state in (TrialState.COMPLETE, TrialState.RUNNING)
         if other.number < trial.number and busy and run_of(other) == run:
             trial.set_user_attr("fail_reason", f"duplicate of trial {other.number}")
-            raise trial_steps.DuplicateTrial(f"run {run} is trial {other.number}")
+            raise DuplicateTrial(f"run {run} is trial {other.number}")
 
 
-def _upload_weights(trial, result, artifact_dir: Path) -> None:
-    """Keeps the best epoch's weights, so the winner's test accuracy needs no retraining."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"model-weights-trial-{trial.number}.npz"
-        np.savez(path, *result.model.get_weights())
-        artifacts.upload(trial, artifact_dir, [(path, "application/octet-stream")])
+@dataclasses.dataclass
+class _Standing:
+    """Where each planned run stands in the confirmation study."""
+
+    open_runs: list[PlannedRun]  # Neither done nor given up, in plan order.
+    running: set[PlannedRun]  # Being trained by some worker now.
+    queued: set[PlannedRun]  # WAITING: queued (a retry, say) for whichever worker asks next.
 
 
-# A planned run that failed this often (diverged, say) is given up rather than retried.
-MAX_RUN_FAILURES = 2
-
-
-def next_run(confirmation: optuna.Study, plan: list[Run]) -> Run | None | bool:
-    """The next run to start; None when every run is done or given up; False to wait."""
-    done, busy, failures = set(), set(), {}
+def standing(confirmation: optuna.Study, plan: list[PlannedRun]) -> _Standing:
+    done, failures = set(), {}
+    running, queued = set(), set()
     for trial in confirmation.get_trials(deepcopy=False):
         run = run_of(trial)
         if trial.state == TrialState.COMPLETE:
             done.add(run)
-        elif trial.state in engine.PENDING:
-            busy.add(run)
-        elif trial.state == TrialState.PRUNED or (
-            trial.state == TrialState.FAIL and not _stepped_aside(trial)
-        ):
+        elif trial.state == TrialState.RUNNING:
+            running.add(run)
+        elif trial.state == TrialState.WAITING:
+            queued.add(run)
+        elif trial.state == TrialState.PRUNED or not _stepped_aside(trial):
             # Never pruned on purpose; counted as a failure, so a run cannot repeat forever.
-            failures[run] = failures.get(run, 0) + 1
+            failures[run] = failures.get(run, 0) + (MAX_RUN_FAILURES if _diverged(trial) else 1)
     open_runs = [r for r in plan if r not in done and failures.get(r, 0) < MAX_RUN_FAILURES]
-    if not open_runs:
-        return None
-    todo = [run for run in open_runs if run not in busy]
-    return todo[0] if todo else False
+    return _Standing(open_runs, running, queued)
 
 
 def _stepped_aside(trial) -> bool:
@@ -159,32 +163,56 @@ def _stepped_aside(trial) -> bool:
     return reason.startswith(("duplicate", "interrupted")) or "died" in reason
 
 
+def _diverged(trial) -> bool:
+    return trial.user_attrs.get("diverged") is True or "diverged" in str(
+        trial.user_attrs.get("fail_reason", "")
+    )
+
+
+def next_step(confirmation: optuna.Study, plan: list[PlannedRun]) -> str | PlannedRun | None:
+    """What this worker does next: "queued" (run the oldest queued trial), a run to queue
+    and train, "wait" (the open runs are training elsewhere), or None (every run is done
+    or given up)."""
+    now = standing(confirmation, plan)
+    if not now.open_runs:
+        return None
+    if now.queued & set(now.open_runs):
+        return "queued"
+    todo = [run for run in now.open_runs if run not in now.running]
+    return todo[0] if todo else "wait"
+
+
 def confirm(search, storage, settings: Settings, module, dataset, progress) -> optuna.Study:
     """Runs this process's share of the confirmation; returns the confirmation study."""
-    confirmation = open_confirmation(search, storage, settings)
+    from studies.engine.study import code_version
+
+    confirmation = open_confirmation(storage, settings)
     plan = planned(search, settings)
-    objective = ConfirmObjective(search, module, settings, dataset, engine.code_version())
+    objective = ConfirmObjective(search, module, settings, dataset, code_version())
     progress.note(
-        f"confirming the best {settings.confirm_top} configurations over "
-        f"{settings.confirm_seeds} fresh seeds each: {len(plan)} runs"
+        f"confirming the best {len(plan) // max(1, settings.confirm_seeds)} configurations "
+        f"over {settings.confirm_seeds} fresh seeds each: {len(plan)} runs"
     )
-    while True:
-        for number in engine.fail_dead_trials(confirmation, storage):
-            progress.note(f"confirmation run {number}'s worker died; it is run again")
-        run = next_run(confirmation, plan)
-        if run is None:
-            break
-        if run is False:
+    while (step := next_step(confirmation, plan)) is not None:
+        if step == "wait":
             time.sleep(2)
-            continue
-        source = search.trials[run.source]
-        confirmation.enqueue_trial(
-            source.params, user_attrs={"source_trial": run.source, "seed": run.seed}
-        )
-        trial = engine.one_trial(confirmation, objective)
-        progress.note(f"confirmation of trial {run.source}, seed {run.seed}: {outcome(trial)}")
+        else:
+            if isinstance(step, PlannedRun):
+                _queue(confirmation, search, step)
+            trial = one_trial(confirmation, objective)
+            run = run_of(trial)
+            named = f"trial {run.source}, seed {run.seed}" if run else f"run {trial.number}"
+            progress.note(f"confirmation of {named}: {outcome(trial)}")
+        dead.reap(confirmation, storage, progress.note)
     evaluate_winner(search, confirmation, storage, settings, dataset)
     return confirmation
+
+
+def _queue(confirmation: optuna.Study, search: optuna.Study, run: PlannedRun) -> None:
+    source = search.trials[run.source]
+    confirmation.enqueue_trial(
+        source.params, user_attrs={"source_trial": run.source, "seed": run.seed}
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,16 +243,29 @@ class Answer:
         return [c for c in self.configurations[1:] if not c.versus_winner.distinguishable]
 
 
-def runs_by_source(confirmation: optuna.Study) -> dict[int, list[optuna.trial.FrozenTrial]]:
-    grouped: dict[int, list] = {}
+def runs_by_source(
+    confirmation: optuna.Study, seeds: list[int] | None = None
+) -> dict[int, list[optuna.trial.FrozenTrial]]:
+    """The complete runs by source trial, one per seed; only the `seeds` planned now (a
+    study re-run with another --seed plans other seeds, and never pools the two)."""
+    grouped: dict[int, dict[int, optuna.trial.FrozenTrial]] = {}
     for trial in confirmation.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        grouped.setdefault(run_of(trial).source, []).append(trial)
-    return grouped
+        run = run_of(trial)
+        if run is None or not _has_measures(trial) or (seeds and run.seed not in seeds):
+            continue
+        grouped.setdefault(run.source, {}).setdefault(run.seed, trial)
+    return {source: list(by_seed.values()) for source, by_seed in grouped.items()}
+
+
+def _has_measures(trial) -> bool:
+    """Whether the run stored a finite number for every measure (an edited storage may not)."""
+    values = [trial.user_attrs.get(key) for key in MEASURES]
+    return all(isinstance(v, int | float) and v == v and abs(v) != float("inf") for v in values)
 
 
 def answer(search: optuna.Study, confirmation: optuna.Study, settings: Settings) -> Answer | None:
     """The confirmed answer from the stored runs of the current candidates, or None."""
-    grouped = runs_by_source(confirmation)
+    grouped = runs_by_source(confirmation, fresh_seeds(search, settings))
     sources = [t.number for t in candidates(search, settings.confirm_top) if t.number in grouped]
     if not sources:
         return None
@@ -247,7 +288,7 @@ def answer(search: optuna.Study, confirmation: optuna.Study, settings: Settings)
     noise = stats.pooled_sd([values(source, "objective") for source in sources])
     tested = confirmation.user_attrs.get("winner_test", {})
     test = None
-    if tested.get("source_trial") == sources[0]:
+    if tested.get("source_trial") == sources[0] and tested.get("seeds") == configurations[0].seeds:
         test = stats.spread(tested["test_accuracy"])
     return Answer(configurations, noise, test)
 
@@ -263,9 +304,13 @@ def evaluate_winner(search, confirmation, storage, settings: Settings, dataset) 
     search.set_user_attr("seed_noise", result.seed_noise)
     confirmation.set_user_attr("seed_noise", result.seed_noise)
     winner = result.winner.source
-    if confirmation.user_attrs.get("winner_test", {}).get("source_trial") == winner:
+    tested = confirmation.user_attrs.get("winner_test", {})
+    if tested.get("source_trial") == winner and tested.get("seeds") == result.winner.seeds:
         return  # Evaluated before (a resumed run, another worker).
-    runs = sorted(runs_by_source(confirmation)[winner], key=lambda trial: trial.number)
+    seeds = fresh_seeds(search, settings)
+    runs = sorted(
+        runs_by_source(confirmation, seeds)[winner], key=lambda trial: int(trial.user_attrs["seed"])
+    )
     accuracies = [_test_accuracy(trial, storage, settings, dataset) for trial in runs]
     confirmation.set_user_attr(
         "winner_test",
@@ -278,8 +323,6 @@ def evaluate_winner(search, confirmation, storage, settings: Settings, dataset) 
 
 
 def _test_accuracy(trial, storage, settings: Settings, dataset) -> float:
-    from kerasnn import ModelConfig
-
     model = build_model(ModelConfig(**trial.user_attrs["model_config"]))
     model.set_weights(artifacts.load_weights(trial, storage, settings.artifact_dir))
     scores = model.evaluate(

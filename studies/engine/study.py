@@ -1,21 +1,18 @@
-"""Running one study: its sampler and pruner, opening or continuing it, and the trial loop."""
+"""One study in its storage: its sampler and pruner, opening or continuing it, counting its trials."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import time
-import warnings
 from pathlib import Path
 
 import optuna
-from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from kerasnn import DivergedError
-from studies.pruning import make_pruner, make_terminator
-from studies.settings import SEED_LIMIT, Settings, UsageError
+from studies.cli.errors import UsageError
+from studies.cli.settings import SEED_LIMIT, Settings
+from studies.engine import dead
+from studies.engine.pruning import make_pruner
 
 # Spreads the seeds of a continued study's samplers far from the ones of earlier runs.
 CONTINUATION_SEED_STEP = 1_000_003
@@ -87,7 +84,7 @@ def check_continuation(settings: Settings, storage) -> None:
         return
     if settings.fresh:
         study = optuna.load_study(study_name=settings.study_name, storage=storage)
-        fail_dead_trials(study, storage)
+        dead.reap(study, storage)
         running = count(study, (TrialState.RUNNING,))
         if running:
             raise UsageError(
@@ -173,137 +170,9 @@ def code_version() -> str:
     return commit + ("+changes" if changed else "")
 
 
-def fail_dead_trials(study: optuna.Study, storage) -> list[int]:
-    """Marks FAIL the RUNNING trials whose worker died, and queues their configurations again.
-
-    RDB storages (PostgreSQL, SQLite) decide by heartbeat: a trial whose worker sent none
-    for the grace period is failed and retried by Optuna's retry callback (see
-    studies.storage), from whichever machine notices first. A journal file has no heartbeat,
-    so this checks the worker's process instead: a RUNNING trial whose worker ran on this
-    host under a pid that no longer exists (or now belongs to a younger process) is failed.
-    Workers on other hosts cannot be checked that way; a journal file is for one host.
-
-    Returns:
-        The numbers of the trials this call failed (journal storage only; Optuna does not
-        say which trials its heartbeat check failed).
-    """
-    if isinstance(storage, RDBStorage) and storage.get_heartbeat_interval() is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Optuna marks fail_stale_trials experimental.
-            optuna.storages.fail_stale_trials(study)
-        return []
-    host = os.uname().nodename
-    failed = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = str(trial.user_attrs.get("worker", ""))
-        name, _, pid = worker.rpartition(":")
-        if name != host or not pid.isdigit() or _alive(int(pid), trial.datetime_start):
-            continue
-        if _fail(storage, trial, f"worker {worker} died while running it"):
-            # Only the worker whose FAIL won gets here, so the configuration is queued once.
-            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-            failed.append(trial.number)
-    return failed
-
-
-def _fail(storage, trial, reason: str) -> bool:
-    """Marks another process's RUNNING trial FAIL with `reason`; False if it finished first.
-
-    Optuna's public API changes only the trials of this process, so this goes through the
-    storage with the trial's storage id, `FrozenTrial._trial_id`, the one private attribute
-    used here (watch it on Optuna upgrades).
-    """
-    try:
-        storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
-        return storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-    except (UpdateFinishedTrialError, KeyError):
-        return False  # Another worker failed it first (or it finished); it retries it.
-
-
-def _alive(pid: int, since) -> bool:
-    """Whether process `pid` runs and started before `since` (so the pid was not reused)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime")
-        )
-    except (OSError, StopIteration, ValueError):
-        return True  # No /proc: trust the pid.
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] in ("Z", "X"):
-        return False  # Killed, not yet reaped by its parent.
-    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    return since is None or started <= since.timestamp() + 1
-
-
-def run_trials(study, storage, objective, settings: Settings, progress) -> str:
-    """Trains trials until the study has `settings.trials` finished ones (by any worker).
-
-    Whichever comes first stops it: the target, the timeout (checked before each trial; a
-    running trial is finished, not cut) or the terminator (checked after each finished
-    trial). Returns why it stopped ("target reached", "timeout" or the terminator's
-    reason); raises StudyFailing after `settings.max_failures` failed trials in a row.
-    """
-    deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
-    terminator = make_terminator(settings)
-    failures = 0
-    while True:
-        for number in fail_dead_trials(study, storage):
-            progress.note(f"trial {number}'s worker died; marked FAIL and queued again")
-        finished = count(study, FINISHED)
-        if finished >= settings.trials:
-            return "target reached"
-        if deadline is not None and time.monotonic() >= deadline:
-            progress.note(f"timeout reached with {finished} of {settings.trials} trials finished")
-            return "timeout"
-        if _wait_for_others(study, settings.trials, progress):
-            continue
-        trial = one_trial(study, objective)
-        progress.trial(trial, count(study, FINISHED))
-        reason = trial.user_attrs.get("fail_reason", "")
-        if reason.startswith("duplicate"):
-            study.sampler.reseed_rng()  # Draw elsewhere next time.
-            continue
-        if reason.startswith("surplus"):
-            continue
-        failures = failures + 1 if trial.state == TrialState.FAIL else 0
-        stop = terminator and trial.state == TrialState.COMPLETE and terminator.reason(study)
-        if stop:
-            progress.note(f"{stop}, after {count(study, FINISHED)} trials")
-            return stop
-        if failures >= settings.max_failures:
-            raise StudyFailing(
-                f"{failures} trials failed in a row (last: {reason or '?'}); "
-                "stopping the study. Raise --max-failures to go on regardless."
-            )
-
-
-def _wait_for_others(study, target: int, progress) -> bool:
-    """Sleeps a little when the last trials run elsewhere; True if it did.
-
-    It waits in case one of them fails or its worker dies (the caller's next check then
-    fails and requeues it).
-    """
-    running = count(study, (TrialState.RUNNING,))
-    if count(study, FINISHED) + running < target or count(study, (TrialState.WAITING,)):
-        progress.waiting = False
-        return False
-    if not progress.waiting:
-        progress.note(f"waiting for {running} trial(s) running in other workers")
-        progress.waiting = True
-    time.sleep(2)
-    return True
-
-
 def one_trial(study, objective) -> optuna.trial.FrozenTrial:
+    """Runs one trial of `objective` (a queued one first); a diverged run, a surplus or a
+    repeated trial ends FAIL with its reason stored, and does not stop the caller."""
     done = []
     study.optimize(
         objective,

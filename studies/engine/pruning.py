@@ -1,4 +1,4 @@
-"""How a search saves epochs: the per-epoch pruner, and the terminator that ends a search.
+"""How a search saves epochs: the per-epoch pruner.
 
 Optuna counts a trial's steps from 0, one per epoch, so a warm-up of W steps means no trial
 is judged before it has trained W + 1 epochs. `benchmarks/study.py` compares these
@@ -8,11 +8,9 @@ default is the one it chose (README, "Pruning").
 
 from __future__ import annotations
 
-import warnings
-
 import optuna
 
-from studies.settings import WARMUP, Settings
+from studies.cli.settings import WARMUP, Settings
 
 # The percentile pruner keeps the trials in this top percentage of the completed ones.
 PERCENTILE_KEPT = 10.0
@@ -20,8 +18,6 @@ PERCENTILE_KEPT = 10.0
 REDUCTION_FACTOR = 3
 # Pruners that judge against completed trials wait for this many first.
 STARTUP_TRIALS = 5
-# The terminator judges once this many trials have completed (Optuna's own default).
-TERMINATOR_MIN_TRIALS = 20
 
 
 def make_pruner(settings: Settings) -> optuna.pruners.BasePruner:
@@ -70,39 +66,3 @@ def _pruner(name: str, warmup: int, settings: Settings) -> optuna.pruners.BasePr
     return optuna.pruners.HyperbandPruner(
         min_resource=warmup, max_resource=settings.epochs, reduction_factor=REDUCTION_FACTOR
     )
-
-
-class Terminator:
-    """Ends a search once the improvement still possible falls below the seed noise.
-
-    Optuna's terminator bounds the regret of the best trial with a Gaussian process over the
-    completed trials (it needs PyTorch); `noise` is the pooled seed standard deviation of
-    the objective that a confirmation stage measured, below which a better configuration
-    could not be told from the best one anyway.
-    """
-
-    def __init__(self, noise: float, seed: int):
-        from optuna.terminator import RegretBoundEvaluator, StaticErrorEvaluator
-        from optuna.terminator import Terminator as OptunaTerminator
-
-        self.noise = noise
-        with warnings.catch_warnings():
-            # Optuna 5 marks the terminator module deprecated (to go in Optuna 6).
-            warnings.simplefilter("ignore", FutureWarning)
-            self.terminator = OptunaTerminator(
-                improvement_evaluator=RegretBoundEvaluator(seed=seed),
-                error_evaluator=StaticErrorEvaluator(noise),
-                min_n_trials=TERMINATOR_MIN_TRIALS,
-            )
-
-    def reason(self, study: optuna.Study) -> str | None:
-        """Why the search should stop now, or None to go on."""
-        if not self.terminator.should_terminate(study):
-            return None
-        return f"terminator: possible improvement below the seed noise {self.noise:.4g}"
-
-
-def make_terminator(settings: Settings) -> Terminator | None:
-    if settings.terminate_below is None or settings.objective == "pareto":
-        return None
-    return Terminator(settings.terminate_below, settings.seed)

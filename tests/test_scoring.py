@@ -1,4 +1,4 @@
-"""kerasnn.objective on hand-made results."""
+"""kerasnn.scoring on hand-made results."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 
 from kerasnn import DivergedError, TrainResult, pareto, penalized, score
-from kerasnn.objective import DIRECTION, PARETO_DIRECTIONS
+from kerasnn.scoring import DIRECTION, PARETO_DIRECTIONS
 
 
 def _result(train_accuracy, val_accuracy, diverged=False, best_epoch=3):

@@ -37,7 +37,7 @@ def section(runs: Runs) -> Section:
     result = begin(NUMBER, study, DID, NOT_MATCHED, runs)
     if not runs.ran:
         return result
-    accuracies = {s: runs.sample(s, Run.best, "val_accuracy") for s in study.SETTINGS}
+    accuracies = {s: runs.sample(s, Run.best, "val_accuracy") for s in study.VARIANTS}
     candidates = [setting for setting, sample in accuracies.items() if sample.n]
     if not candidates:
         result.blocks = [_settings_table(runs), Text(ALL_DIVERGED)]
@@ -70,7 +70,7 @@ def _settings_table(runs: Runs) -> Table:
             runs.sample(setting, Run.final, "train_accuracy"),
             runs.sample(setting, Run.final, "val_accuracy"),
         ]
-        for setting in study.SETTINGS
+        for setting in study.VARIANTS
     ]
     header = ["weight decay c", "seeds", "train acc (best epoch)", "val acc", "test acc"]
     header += ["best epoch", "final train acc", "final val acc"]

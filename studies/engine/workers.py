@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from studies import engine
-from studies import settings as settings_module
-from studies.progress import Progress
+from studies.cli.arguments import arguments
+from studies.cli.settings import DEFAULT_STORAGE, STORAGE_VARIABLE
+from studies.engine import dead
+from studies.engine.progress import Progress
+from studies.engine.study import FINISHED, count
 
 # What one worker process holds at its peak: TensorFlow, a dataset and compiled networks
 # (measured at about 1 GB on the default study; kept on the safe side).
@@ -77,26 +79,25 @@ def run_workers(study, storage, settings, module) -> int:
             "wait on each other; use a journal file (*.log) or PostgreSQL for --workers",
             file=sys.stderr,
         )
-    finished = engine.count(study, engine.FINISHED)
-    count, reason = capped(settings.workers, settings.trials - finished)
+    finished = count(study, FINISHED)
+    started, reason = capped(settings.workers, settings.trials - finished)
     progress = Progress(settings.study_name, settings.trials, finished)
     logs = settings.folder / "workers"
     logs.mkdir(parents=True, exist_ok=True)
     if reason:
-        progress.note(f"starting {count} of the {settings.workers} workers asked: {reason}")
+        progress.note(f"starting {started} of the {settings.workers} workers asked: {reason}")
     progress.note(
         f"{'continuing' if finished else 'starting'} study {settings.study_name} with "
-        f"{count} workers: {finished} of {settings.trials} trials done; worker logs in {logs}"
+        f"{started} workers: {finished} of {settings.trials} trials done; worker logs in {logs}"
     )
-    workers = [_start(settings, module, index, logs) for index in range(count)]
+    workers = [_start(settings, module, index, logs) for index in range(started)]
     status = _follow(study, workers, progress)
     for index, process in enumerate(workers):
         if process.returncode not in (0, None) and status != 130:
             last = _last_line(logs / f"worker-{index + 1}.log")
             progress.note(f"worker {index + 1} exited with status {process.returncode}: {last}")
             status = status or process.returncode
-    for number in engine.fail_dead_trials(study, storage):
-        progress.note(f"trial {number}'s worker died; marked FAIL and queued again")
+    dead.reap(study, storage, progress.note)
     return status
 
 
@@ -107,17 +108,17 @@ def worker_command(settings, module, index: int) -> tuple[list[str], dict[str, s
     worker, its own rank, no report. The storage URL goes in the environment instead, so
     a password in it does not show in the process list.
     """
-    words = settings_module.arguments(
+    words = arguments(
         settings,
         module,
-        storage=settings_module.DEFAULT_STORAGE,
+        storage=DEFAULT_STORAGE,
         workers=1,
         rank=settings.rank + index,
         fresh=False,
         report_only=False,
         no_report=True,
     )
-    environment = dict(os.environ, **{settings_module.STORAGE_VARIABLE: settings.storage})
+    environment = dict(os.environ, **{STORAGE_VARIABLE: settings.storage})
     return [sys.executable, "-m", "studies.run", *words], environment
 
 
@@ -164,7 +165,7 @@ def _report_new_trials(study, seen: set[int], progress: Progress) -> set[int]:
     for trial in sorted(study.get_trials(deepcopy=False), key=lambda trial: trial.number):
         if trial.state.is_finished() and trial.number not in seen | new:
             new.add(trial.number)
-            progress.trial(trial, engine.count(study, engine.FINISHED))
+            progress.trial(trial, count(study, FINISHED))
     return new
 
 

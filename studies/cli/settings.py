@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import os
 import re
-import shlex
 from pathlib import Path
 
-from kerasnn.objective import DEFAULT_GAP_WEIGHT, DIRECTION, PARETO_DIRECTIONS
+from kerasnn.scoring import DEFAULT_GAP_WEIGHT, DIRECTION, PARETO_DIRECTIONS
+from studies.cli.errors import UsageError
+from studies.storage.heartbeat import HEARTBEAT_INTERVAL
 
 SAMPLERS = ("tpe", "random", "qmc", "grid", "nsga2")
 PRUNERS = ("median", "percentile", "sha", "hyperband", "discard", "none")
@@ -26,11 +26,6 @@ DEFAULT_STORAGE = "sqlite:///reports/kerasnn.db"
 # then stays out of the process list (the workers of --workers get theirs this way).
 STORAGE_VARIABLE = "KERASNN_STORAGE"
 
-# Seconds between a running trial's heartbeats in an RDB storage; a trial without one for
-# four intervals counts as dead. Stored on the study when it is created, so that every
-# process of the study judges its trials by the same clock.
-HEARTBEAT_INTERVAL = 10
-MAX_HEARTBEAT = 3600
 # Samplers take 32-bit seeds; each worker's seed is the study seed plus its rank.
 SEED_LIMIT = 2**32
 # A study name becomes a folder name: kept to characters every file system accepts.
@@ -42,10 +37,6 @@ RESERVED_FOLDERS = ("artifacts", "reproduction")
 # The settings that define what a study's trials mean; a stored study is continued only
 # when these match, so its trials stay comparable.
 IDENTITY = ("study", "dataset", "objective", "directions", "epochs", "subset", "gap_weight")
-
-
-class UsageError(ValueError):
-    """The command asks for something that cannot be done; one line, exit status 2."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +56,6 @@ class Settings:
     keep: float = 1 / 3  # Fraction of trials the discard pruner keeps.
     pruner_patience: int | None = None  # Wraps the pruner in Optuna's PatientPruner.
     patience: int | None = None  # Stops a search trial after this many epochs without progress.
-    terminate_below: float | None = None  # Ends the search once improvement < this noise.
     objective: str = "penalized"
     gap_weight: float = DEFAULT_GAP_WEIGHT
     reports: str = "reports"
@@ -204,11 +194,6 @@ def _check_search(settings: Settings) -> None:
         )
     if not 0 < settings.keep < 1:
         raise UsageError(f"--keep must lie strictly between 0 and 1, got {settings.keep:g}")
-    if settings.terminate_below is not None and importlib.util.find_spec("torch") is None:
-        raise UsageError(
-            "--terminate-below needs PyTorch for Optuna's regret bound: "
-            "pip install -e '.[terminator]'"
-        )
 
 
 def unwritable(folder: Path, what: str = "reports folder") -> str | None:
@@ -223,53 +208,3 @@ def unwritable(folder: Path, what: str = "reports folder") -> str | None:
     if folder.exists() and not folder.is_dir():
         return f"{what} {folder} is a file"
     return None
-
-
-# Settings that have no command-line option: the positional study, and a study default.
-WITHOUT_OPTION = ("study", "scale")
-
-
-def option(key: str) -> str:
-    """The command-line option of setting `key`: study_name is --study-name."""
-    return "--" + key.replace("_", "-")
-
-
-def arguments(settings: Settings, module, **changes) -> list[str]:
-    """The command-line arguments that give `settings` (with `changes`), defaults left out.
-
-    Worker processes are started with these, never with an edited copy of the caller's
-    argv, so an abbreviated or repeated option cannot slip past.
-    """
-    settings = dataclasses.replace(settings, **changes)
-    defaults = study_defaults(module)
-    defaults = dataclasses.replace(
-        defaults, study=settings.study, study_name=default_study_name(settings, defaults)
-    )
-    words = [settings.study]
-    for key in (f.name for f in dataclasses.fields(Settings) if f.name not in WITHOUT_OPTION):
-        value = getattr(settings, key)
-        if value == getattr(defaults, key) or value is None or value is False:
-            continue
-        if value is True:
-            words.append(option(key))
-            continue
-        text = _text(value)
-        # A value that starts with '-' would be read as an option of its own.
-        words += [f"{option(key)}={text}"] if text.startswith("-") else [option(key), text]
-    return words
-
-
-def _text(value) -> str:
-    """`value` as written on a command line: floats as short as they stay exact."""
-    if isinstance(value, float):
-        short = f"{value:g}"
-        return short if float(short) == value else repr(value)
-    return str(value)
-
-
-def command(settings: Settings, module) -> str:
-    """The command that gives `settings`, safe to store and print (passwords as ***)."""
-    from studies.storage import redact
-
-    words = arguments(settings, module, fresh=False, report_only=False, no_report=False)
-    return shlex.join(["python", "-m", "studies.run", *map(redact, words)])

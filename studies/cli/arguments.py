@@ -1,0 +1,56 @@
+"""Settings written back out as command-line arguments: for worker processes and the report."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+
+from studies.cli.settings import Settings, default_study_name, study_defaults
+from studies.storage.url import redact
+
+# Settings that have no command-line option: the positional study, and a study default.
+WITHOUT_OPTION = ("study", "scale")
+
+
+def option(key: str) -> str:
+    """The command-line option of setting `key`: study_name is --study-name."""
+    return "--" + key.replace("_", "-")
+
+
+def arguments(settings: Settings, module, **changes) -> list[str]:
+    """The command-line arguments that give `settings` (with `changes`), defaults left out.
+
+    Worker processes are started with these, never with an edited copy of the caller's
+    argv, so an abbreviated or repeated option cannot slip past.
+    """
+    settings = dataclasses.replace(settings, **changes)
+    defaults = study_defaults(module)
+    defaults = dataclasses.replace(
+        defaults, study=settings.study, study_name=default_study_name(settings, defaults)
+    )
+    words = [settings.study]
+    for key in (f.name for f in dataclasses.fields(Settings) if f.name not in WITHOUT_OPTION):
+        value = getattr(settings, key)
+        if value == getattr(defaults, key) or value is None or value is False:
+            continue
+        if value is True:
+            words.append(option(key))
+            continue
+        text = _text(value)
+        # A value that starts with '-' would be read as an option of its own.
+        words += [f"{option(key)}={text}"] if text.startswith("-") else [option(key), text]
+    return words
+
+
+def _text(value) -> str:
+    """`value` as written on a command line: floats as short as they stay exact."""
+    if isinstance(value, float):
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
+    return str(value)
+
+
+def command(settings: Settings, module) -> str:
+    """The command that gives `settings`, safe to store and print (passwords as ***)."""
+    words = arguments(settings, module, fresh=False, report_only=False, no_report=False)
+    return shlex.join(["python", "-m", "studies.run", *map(redact, words)])

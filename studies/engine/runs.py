@@ -1,0 +1,205 @@
+"""The one run path: a configuration and a seed, trained, recorded on its trial and scored.
+
+A search trial, a confirmation run and a grid point differ only in what they ask for, so
+each is described by a `Job` (its configs, whether the test set is evaluated, whether the
+pruner may stop it, which objective it is scored by, whether its full weights are kept)
+and trained and recorded by `execute`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import optuna
+from optuna_integration import KerasPruningCallback
+
+from kerasnn import DivergedError, ModelConfig, TrainConfig, scoring, train
+from kerasnn.plots import plot_curves, save_weight_mosaic
+from kerasnn.training import divergence
+from studies.storage import artifacts
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What one run trains and what it records.
+
+    `objective` is "penalized" (one value) or "pareto" (validation accuracy and gap);
+    `prunable` lets the study's pruner stop it after any epoch; `test` evaluates the test
+    set with the best epoch's weights (grid points, whose every run is reported; never a
+    search trial, which could then be chosen on it); `keep_weights` stores every weight of
+    the best epoch, so the test set can be evaluated later without retraining.
+    """
+
+    model_config: ModelConfig
+    train_config: TrainConfig
+    gap_weight: float = scoring.DEFAULT_GAP_WEIGHT
+    objective: str = "penalized"
+    prunable: bool = True
+    test: bool = False
+    keep_weights: bool = False
+
+
+def worker_id() -> str:
+    """host:pid, stored on each trial so that a dead worker's trials can be found."""
+    return f"{os.uname().nodename}:{os.getpid()}"
+
+
+@contextlib.contextmanager
+def stopped_with_reason(trial: optuna.Trial):
+    """A stop signal may arrive at any step, not only while training; Optuna marks the trial
+    FAIL and the report says why. (A second signal is ignored by then.)"""
+    try:
+        yield
+    except KeyboardInterrupt:
+        trial.set_user_attr("fail_reason", "interrupted (SIGINT or SIGTERM)")
+        raise
+
+
+def execute(trial: optuna.Trial, job: Job, dataset, artifact_dir: Path):
+    """Trains `job` for `trial`, stores what it measured, and returns the value(s) to tell.
+
+    Raises optuna.TrialPruned when the pruner stops it and DivergedError when it diverged,
+    each with the trial's record (epochs, reason) stored first.
+    """
+    result = train_job(trial, job, dataset)
+    record(trial, result)
+    values = score(trial, result, job)
+    upload(trial, result, artifact_dir, keep_weights=job.keep_weights)
+    return values
+
+
+class _Record(keras.callbacks.Callback):
+    """Adds the per-epoch penalized score to the logs, for the pruning callback after it."""
+
+    def __init__(self, gap_weight: float):
+        super().__init__()
+        self.gap_weight = gap_weight
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs = epoch + 1
+        if logs is not None and "val_accuracy" in logs:
+            logs["objective"] = scoring.score(
+                logs["val_accuracy"], logs["train_accuracy"], self.gap_weight
+            )
+
+
+class _Prune(KerasPruningCallback):
+    """Optuna's pruning callback, except on the epoch where a run diverged.
+
+    Pruning that run would file it as PRUNED without a reason; letting it end (kerasnn's
+    training stops a diverged run itself) makes the objective raise DivergedError, so the
+    trial is FAIL with the divergence reason stored.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if divergence(logs or {}, epoch):
+            return
+        super().on_epoch_end(epoch, logs)
+
+
+def train_job(trial: optuna.Trial, job: Job, dataset):
+    """Trains the job, pruning per epoch where it may; stores its configs and any failure."""
+    trial.set_user_attr("model_config", dataclasses.asdict(job.model_config))
+    trial.set_user_attr("train_config", dataclasses.asdict(job.train_config))
+    recorder = _Record(job.gap_weight)
+    callbacks = [recorder]
+    if job.prunable and job.objective == "penalized":
+        callbacks.append(_Prune(trial, "objective"))
+    started = time.perf_counter()
+    try:
+        return train(
+            job.model_config, job.train_config, dataset, callbacks=callbacks, test=job.test
+        )
+    except optuna.TrialPruned:
+        trial.set_user_attr("epochs", recorder.epochs)
+        trial.set_user_attr("seconds", time.perf_counter() - started)
+        raise
+    except Exception as error:
+        # Optuna marks the trial FAIL and re-raises; the report shows why.
+        trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}"[:500])
+        raise
+
+
+def score(trial: optuna.Trial, result, job: Job):
+    """The value(s) Optuna is told; a diverged run raises DivergedError with its reason."""
+    try:
+        if job.objective == "pareto":
+            values = scoring.pareto(result)
+        else:
+            values = scoring.penalized(result, job.gap_weight)
+    except DivergedError as error:
+        trial.set_user_attr("fail_reason", str(error))
+        raise
+    objective = scoring.score(result.val_accuracy, result.train_accuracy, job.gap_weight)
+    trial.set_user_attr("objective", objective)
+    return values
+
+
+def record(trial: optuna.Trial, result) -> None:
+    """Stores every scalar result, the history and the process's peak memory on the trial."""
+    for key, value in result.summary().items():
+        if key.startswith("test_") and not math.isfinite(value):
+            continue  # Not evaluated: a search's trials never see the test set.
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        trial.set_user_attr(key, value)
+    history = {key: [round(float(v), 6) for v in values] for key, values in result.history.items()}
+    trial.set_user_attr("history", history)
+    # The process's peak memory so far: flat across a study's trials means no leak.
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB.
+    trial.set_user_attr("peak_rss_mb", round(peak_mb, 1))
+
+
+def first_layer_kernel(model: keras.Model) -> np.ndarray:
+    """The kernel of the model's first Dense layer, (784, units)."""
+    dense = next(layer for layer in model.layers if isinstance(layer, keras.layers.Dense))
+    return dense.kernel.numpy()
+
+
+def upload(trial: optuna.Trial, result, artifact_dir: Path, *, keep_weights: bool) -> None:
+    """Stores the learning curves and first-layer weights (and with `keep_weights` every
+    weight) as artifacts for the dashboard and the report.
+
+    The trial's results are stored already: a failure to write the files is recorded on
+    the trial (`artifact_error`) and printed, and the trial still completes.
+    """
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            files = _artifact_files(trial.number, result, Path(folder))
+            if keep_weights:
+                files.append(_all_weights(trial.number, result, Path(folder)))
+            artifacts.upload(trial, artifact_dir, files)
+    except OSError as error:
+        message = f"artifacts not written to {artifact_dir}: {error.strerror or error}"
+        trial.set_user_attr("artifact_error", message)
+        print(f"warning: trial {trial.number}: {message}", file=sys.stderr, flush=True)
+
+
+def _artifact_files(number: int, result, folder: Path) -> list[tuple[Path, str]]:
+    """The trial's curves (PNG), weights as an image (PNG) and as an array (.npy)."""
+    curves = folder / f"curves-trial-{number}.png"
+    plot_curves({f"trial {number}": result.history}, curves)
+    kernel = first_layer_kernel(result.model).astype(np.float16)
+    image = folder / f"weights-trial-{number}.png"
+    save_weight_mosaic(kernel, image)
+    array = folder / f"weights-trial-{number}.npy"
+    np.save(array, kernel)
+    return [(curves, "image/png"), (image, "image/png"), (array, "application/octet-stream")]
+
+
+def _all_weights(number: int, result, folder: Path) -> tuple[Path, str]:
+    """Every weight of the best epoch, so a test evaluation needs no retraining."""
+    path = folder / f"model-weights-trial-{number}.npz"
+    np.savez(path, *result.model.get_weights())
+    return path, "application/octet-stream"

@@ -1,0 +1,139 @@
+"""The search: trials drawn by the sampler, trained one after another until a stop."""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+from optuna.trial import TrialState
+
+from kerasnn import TrainConfig
+from studies.engine import dead
+from studies.engine.runs import Job, execute, stopped_with_reason, worker_id
+from studies.engine.study import (
+    FINISHED,
+    PENDING,
+    DuplicateTrial,
+    StudyFailing,
+    SurplusTrial,
+    count,
+    one_trial,
+)
+
+
+class SearchObjective:
+    """The function Optuna calls per search trial: suggest, refuse repeats, run the job."""
+
+    def __init__(self, study_module, settings, dataset, code_version: str):
+        self.module = study_module
+        self.settings = settings
+        self.dataset = dataset
+        self.code_version = code_version
+        # --patience stops a trial once its validation accuracy, which picks the epoch the
+        # objective is scored at, has not improved for that many epochs: a later epoch
+        # could change the trial's score only by beating it.
+        self.base = TrainConfig(
+            epochs=settings.epochs, seed=settings.seed, early_stopping_patience=settings.patience
+        )
+        # A search chooses among its trials, so they never see the test set (only the
+        # confirmed winner does). A grid is a planned comparison whose every point is
+        # reported, test accuracy included, as the seed reports it reproduces did.
+        self.test = getattr(study_module, "SEARCH_SPACE", None) is not None
+
+    def __call__(self, trial: optuna.Trial):
+        # First of all, so that a worker killed at any later moment can be recognised.
+        trial.set_user_attr("worker", worker_id())
+        with stopped_with_reason(trial):
+            trial.set_user_attr("code_version", self.code_version)
+            refuse_surplus(trial, self.settings.trials)
+            model_config, train_config = self.module.suggest(trial, self.base)
+            refuse_duplicate(trial)
+            job = Job(
+                model_config,
+                train_config,
+                gap_weight=self.settings.gap_weight,
+                objective=self.settings.objective,
+                test=self.test,
+            )
+            return execute(trial, job, self.dataset, self.settings.artifact_dir)
+
+
+def refuse_surplus(trial: optuna.Trial, target: int) -> None:
+    """Steps aside when other workers' trials already make up the target.
+
+    Workers check the count before asking for a trial, but two of them may ask at the same
+    moment; the later-numbered trial then steps aside so the target is exact.
+    """
+    ahead = [
+        other
+        for other in trial.study.get_trials(deepcopy=False, states=FINISHED + PENDING)
+        if other.number < trial.number
+    ]
+    if len(ahead) >= target:
+        trial.set_user_attr("fail_reason", "surplus: the target was reached by other workers")
+        raise SurplusTrial(f"trial {trial.number} is beyond the target of {target}")
+
+
+def refuse_duplicate(trial: optuna.Trial) -> None:
+    """Refuses a configuration the study has trained or is training already.
+
+    A continued study, or two workers started with the same seed, can be handed the same
+    proposal twice; training it again would add nothing but a repeated row.
+    """
+    for other in trial.study.get_trials(deepcopy=False):
+        if other.number != trial.number and other.params == trial.params and other.params:
+            if other.state in FINISHED + (TrialState.RUNNING,):
+                trial.set_user_attr("fail_reason", f"duplicate of trial {other.number}")
+                raise DuplicateTrial(f"trial {trial.number} repeats trial {other.number}")
+
+
+def run_trials(study, storage, objective, settings, progress) -> str:
+    """Trains trials until the study has `settings.trials` finished ones (by any worker).
+
+    Whichever comes first stops it: the target or the timeout (checked before each trial; a
+    running trial is finished, not cut). Returns why it stopped ("target reached" or
+    "timeout"); raises StudyFailing after `settings.max_failures` failed trials in a row.
+    """
+    deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
+    failures = 0
+    while True:
+        dead.reap(study, storage, progress.note)
+        finished = count(study, FINISHED)
+        if finished >= settings.trials:
+            return "target reached"
+        if deadline is not None and time.monotonic() >= deadline:
+            progress.note(f"timeout reached with {finished} of {settings.trials} trials finished")
+            return "timeout"
+        if _wait_for_others(study, settings.trials, progress):
+            continue
+        trial = one_trial(study, objective)
+        progress.trial(trial, count(study, FINISHED))
+        reason = trial.user_attrs.get("fail_reason", "")
+        if reason.startswith("duplicate"):
+            study.sampler.reseed_rng()  # Draw elsewhere next time.
+            continue
+        if reason.startswith("surplus"):
+            continue
+        failures = failures + 1 if trial.state == TrialState.FAIL else 0
+        if failures >= settings.max_failures:
+            raise StudyFailing(
+                f"{failures} trials failed in a row (last: {reason or '?'}); "
+                "stopping the study. Raise --max-failures to go on regardless."
+            )
+
+
+def _wait_for_others(study, target: int, progress) -> bool:
+    """Sleeps a little when the last trials run elsewhere; True if it did.
+
+    It waits in case one of them fails or its worker dies (the caller's next check then
+    fails and requeues it).
+    """
+    running = count(study, (TrialState.RUNNING,))
+    if count(study, FINISHED) + running < target or count(study, (TrialState.WAITING,)):
+        progress.waiting = False
+        return False
+    if not progress.waiting:
+        progress.note(f"waiting for {running} trial(s) running in other workers")
+        progress.waiting = True
+    time.sleep(2)
+    return True

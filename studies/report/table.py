@@ -1,0 +1,71 @@
+"""The ranked table of a study's trials, from `trials_dataframe`."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pandas as pd
+
+# The measures the tables show. Machine timings (seconds) stay on the trials and out of the
+# committed tables, so a rerun of a study rewrites them identically.
+RESULT_COLUMNS = [
+    "val_accuracy",
+    "train_accuracy",
+    "gap",
+    "best_epoch",
+    "epochs",
+]
+STATE_ORDER = {"COMPLETE": 0, "PRUNED": 1, "RUNNING": 2, "WAITING": 3, "FAIL": 4}
+
+
+def ranked_table(study: optuna.Study) -> pd.DataFrame:
+    """Every trial, completed ones ranked best first by the objective, the rest below by state.
+
+    In a two-objective study the `objective` column is the penalized score computed from
+    the pair, which picks the recommended trial from the Pareto front (see `recommended`);
+    `pareto_front` marks the front. Search trials never see the test set.
+    """
+    frame = study.trials_dataframe(attrs=("number", "state", "params", "user_attrs"))
+    if frame.empty:
+        return pd.DataFrame(columns=["rank", "number", "state", "objective", *RESULT_COLUMNS])
+    frame = frame.rename(columns=lambda name: name.removeprefix("user_attrs_"))
+    frame = frame.rename(columns=lambda name: name.removeprefix("params_"))
+    for column in ["objective", *RESULT_COLUMNS, "fail_reason"]:
+        if column not in frame:
+            frame[column] = np.nan
+    _explain_dead_workers(study, frame)
+    complete = frame["state"] == "COMPLETE"
+    if len(study.directions) > 1:
+        front = {trial.number for trial in study.best_trials}
+        frame.insert(4, "pareto_front", frame["number"].isin(front))
+    frame["_state_order"] = frame["state"].map(STATE_ORDER).fillna(5)
+    frame["_key"] = np.where(complete, -frame["objective"].astype(float), np.inf)
+    frame = frame.sort_values(["_state_order", "_key", "number"], kind="stable")
+    frame.insert(0, "rank", np.where(frame["state"] == "COMPLETE", 0, np.nan))
+    frame.loc[frame["state"] == "COMPLETE", "rank"] = np.arange(1, int(complete.sum()) + 1)
+    frame["rank"] = frame["rank"].astype("Int64")
+    hyperparameters = sorted({name for trial in study.trials for name in trial.params})
+    leading = ["rank", "number", "state", "objective"]
+    if "pareto_front" in frame:
+        leading.append("pareto_front")
+    # Test accuracy only where the study evaluated it (a grid's planned comparison).
+    tested = ["test_accuracy"] if "test_accuracy" in frame else []
+    columns = leading + RESULT_COLUMNS + tested + hyperparameters + ["fail_reason"]
+    return frame[[column for column in columns if column in frame]].reset_index(drop=True)
+
+
+def _explain_dead_workers(study: optuna.Study, frame: pd.DataFrame) -> None:
+    """Fills fail_reason for trials that Optuna's heartbeat check failed, which store none."""
+    retried_as = {}
+    for trial in study.trials:
+        original = trial.system_attrs.get("failed_trial", trial.user_attrs.get("retry_of"))
+        if original is not None:
+            retried_as.setdefault(original, trial.number)
+    frame["fail_reason"] = frame["fail_reason"].astype(object)
+    for index in frame.index[(frame["state"] == "FAIL") & frame["fail_reason"].isna()]:
+        number = int(frame.at[index, "number"])
+        if number in retried_as:
+            frame.at[index, "fail_reason"] = (
+                f"its worker stopped sending heartbeats (died); retried as trial "
+                f"{retried_as[number]}"
+            )

@@ -1,0 +1,123 @@
+"""The automatic report of a study, rebuilt from its storage alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from studies.engine import confirm
+from studies.engine.ranking import recommended
+from studies.engine.study import stored_study
+from studies.report import findings, summary
+from studies.report.figures import (
+    draw_curves,
+    draw_optuna_plots,
+    draw_weights,
+    placeholder,
+)
+from studies.report.markdown import frame_table
+from studies.report.table import RESULT_COLUMNS, ranked_table
+
+
+def write_report(study: optuna.Study, storage, settings, module) -> Path:
+    """Writes the whole report of `study` (and of its confirmation) into its folder."""
+    folder = settings.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    frame = ranked_table(study)
+    frame.to_csv(folder / "trials.csv", index=False)
+    (folder / "trials.md").write_text(f"# Trials of {study.study_name}\n\n{frame_table(frame)}\n")
+    draw_optuna_plots(study, folder, notes)
+    best = recommended(study)
+    draw_curves(study, frame, folder, notes)
+    if best is not None:
+        draw_weights(storage, best, settings, folder / "weights.png", notes)
+    else:
+        notes.append("weights.png not drawn: no trial completed")
+        placeholder(folder / "weights.png", notes[-1])
+    result = _confirmation(study, storage, settings, folder)
+    findings = _findings(study, module, result, folder)
+    answer = summary.answer_lines(result, study)
+    parts = [
+        summary.header(study),
+        answer,
+        summary.best_lines(study, frame, best),
+        findings,
+        summary.files_lines(study, result, findings, notes),
+        summary.reproduce_lines(study),
+    ]
+    (folder / "summary.md").write_text("\n".join(line for part in parts for line in part))
+    _dashboard_note(study, answer or summary.best_lines(study, frame, best))
+    return folder
+
+
+def _confirmation(study, storage, settings, folder: Path):
+    """The confirmation's answer (None without one); writes confirm.csv of every run."""
+    name = study.study_name + confirm.SUFFIX
+    if stored_study(storage, name) is None:
+        return None
+    confirmation = optuna.load_study(study_name=name, storage=storage)
+    rows = [
+        {
+            "source_trial": trial.user_attrs.get("source_trial"),
+            "seed": trial.user_attrs.get("seed"),
+            "number": trial.number,
+            "state": trial.state.name,
+            **{key: trial.user_attrs.get(key) for key in ("objective", *RESULT_COLUMNS)},
+            "fail_reason": trial.user_attrs.get("fail_reason"),
+        }
+        for trial in confirmation.get_trials(deepcopy=False)
+    ]
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table = table.sort_values(["source_trial", "seed", "number"])
+    table.to_csv(folder / "confirm.csv", index=False)
+    (folder / "confirm.md").write_text(
+        f"# Confirmation runs of {study.study_name}\n\n{frame_table(table)}\n"
+    )
+    return confirm.answer(study, confirmation, settings)
+
+
+def _findings(study, module, result, folder: Path) -> list[str]:
+    """findings.png and the generated Findings section, for the study's scientific hyperparameters."""
+    scientific = list(getattr(module, "SCIENTIFIC", ()))
+    frame = findings.completed(study)
+    if not scientific or len(frame) < 2:
+        return []
+    confirmed = [c.source for c in result.configurations] if result else []
+    findings.plot_findings(frame, scientific, confirmed, folder / "findings.png")
+    lines = [
+        "## Findings",
+        "",
+        f"From the {len(frame)} completed search trials (one seed each):",
+        "",
+    ]
+    lines += [f"- {sentence}" for sentence in findings.sentences(frame, scientific)]
+    table = findings.importances(study, [name for name in scientific if name in frame])
+    if not table.empty:
+        lines += [
+            "",
+            "Importance of each scientific hyperparameter for reaching the best quarter of the "
+            "trials, by validation accuracy and by gap apart (PED-ANOVA):",
+            "",
+            "| hyperparameter | for validation accuracy | for the gap |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {name} | {row['val_accuracy']:.2f} | {row['gap']:.2f} |"
+            for name, row in table.iterrows()
+        ]
+    return lines + [
+        "",
+        "findings.png: validation accuracy and gap against each one; confirmed configurations ringed.",
+        "",
+    ]
+
+
+def _dashboard_note(study, lines: list[str]) -> None:
+    """The answer as the study's note in optuna-dashboard, so a browsing user sees it first."""
+    import optuna_dashboard
+
+    optuna_dashboard.save_note(study, "\n".join(lines))
