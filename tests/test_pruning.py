@@ -1,4 +1,4 @@
-"""Each way a search saves epochs: the pruners, the patience inside a trial, the terminator."""
+"""Each way a search saves epochs: the pruners and the patience inside a trial."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from optuna.trial import TrialState
 
 from kerasnn import ModelConfig
 from studies import run
-from studies.cli.errors import UsageError
-from studies.cli.settings import Settings, from_arguments
+from studies.cli.settings import Settings
 from studies.engine.pruning import make_pruner
 from studies.storage import open_storage
 
@@ -95,13 +94,6 @@ def test_pruning_options_out_of_range_are_usage_errors(options, message, capsys)
     assert message in error and len(error.strip().splitlines()) == 1
 
 
-def test_the_terminator_needs_pytorch(monkeypatch):
-    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
-    args = run.parser().parse_args(["--terminate-below", "0.003"])
-    with pytest.raises(UsageError, match="needs PyTorch"):
-        from_arguments("overfitting", run.STUDIES["overfitting"], args)
-
-
 # A tiny study run through the command line, as a user runs it.
 
 DIVERGES = 7  # The trial that uses SGD at a runaway learning rate.
@@ -182,14 +174,3 @@ def test_patience_ends_a_trial_once_validation_accuracy_stops_improving(monkeypa
     # The slow trials (learning rate 1e-6) hardly move and stop early.
     assert any(t.user_attrs["epochs"] < EPOCHS for t in complete)
     assert _diverged_trial_failed(study)  # Not PRUNED, not COMPLETE.
-
-
-@pytest.mark.slow
-def test_the_terminator_ends_the_search_and_says_why(monkeypatch, tmp_path):
-    # A noise larger than any possible improvement: the search ends at the first judgement.
-    study = run_tiny(
-        monkeypatch, tmp_path, "--pruner", "none", "--terminate-below", "1.0",
-        trials=30, epochs=1, subset=500,
-    )  # fmt: skip
-    assert study.user_attrs["stopped"].startswith("terminator: possible improvement below")
-    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 20
