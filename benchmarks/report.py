@@ -37,14 +37,9 @@ def machine() -> dict[str, str]:
     import numpy
     import tensorflow as tf
 
-    processor = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                processor = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from studies.report.machine import processor as processor_name
+
+    processor = processor_name()
     try:
         pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         memory = f"{pages / 2**30:.0f} GiB"

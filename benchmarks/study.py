@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from benchmarks import report
+from studies.report.markdown import table as markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 JSON = ROOT / "reports" / "benchmarks-study.json"
@@ -46,7 +47,7 @@ STRATEGIES = {
     "hyperband, random sampler": ["--pruner", "hyperband", "--sampler", "random"],
     "hyperband, TPE": ["--pruner", "hyperband"],
     "patient successive halving": ["--pruner", "sha", "--pruner-patience", "2"],
-    "early stopping, patience 3": ["--pruner", "none", "--patience", "3"],
+    "early stopping, patience 3": ["--pruner", "none", "--early-stopping-patience", "3"],
     "early discarding": ["--pruner", "discard"],
 }
 
@@ -198,22 +199,26 @@ def table(result: dict) -> str:
             return f"{mean} (one seed)"
         return f"{mean} ± {entry['sd'] * scale:.{digits}f}{unit}"
 
-    lines = [
-        "| strategy | options | seeds | epochs vs none | wall s | best search objective "
-        "| confirmed objective | confirmed − none (paired) | same answer |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
+    header = ["strategy", "options", "seeds", "epochs vs none", "wall s"]
+    header += ["best search objective", "confirmed objective", "confirmed − none (paired)"]
+    rows = []
     for strategy, e in result["strategies"].items():
-        options = " ".join(STRATEGIES[strategy])
         mark = "**default**" if strategy == result["default"] else ""
-        lines.append(
-            f"| {strategy} {mark} | `{options}` | {len(e['seeds'])} "
-            f"| {pm(e['epoch_fraction'], 0, 100, '%')} | {pm(e['seconds'], 0)} "
-            f"| {pm(e['best_objective'], 4)} | {pm(e['confirmed_objective'], 4)} "
-            f"| {pm(e['confirmed_difference'], 4)}{_p(e['confirmed_difference']['p'])} "
-            f"| {'yes' if e['equal_answer'] else 'no'} |"
+        rows.append(
+            [
+                f"{strategy} {mark}",
+                f"`{' '.join(STRATEGIES[strategy])}`",
+                len(e["seeds"]),
+                pm(e["epoch_fraction"], 0, 100, "%"),
+                pm(e["seconds"], 0),
+                pm(e["best_objective"], 4),
+                pm(e["confirmed_objective"], 4),
+                pm(e["confirmed_difference"], 4) + _p(e["confirmed_difference"]["p"]),
+                "yes" if e["equal_answer"] else "no",
+            ]
         )
-    return "\n".join(lines)
+    align = ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---"]
+    return markdown_table([*header, "same answer"], rows, align)
 
 
 def _p(p: float | None) -> str:
@@ -294,12 +299,16 @@ def main(argv=None) -> None:
         parser.error("set KERASNN_DATA_DIR to the folder holding mnist/ and fashion-mnist/")
     target = args.json or (None if args.quick else JSON)
     keep = args.resume or args.report_only
-    records = json.loads(target.read_text())["records"] if keep and target else []
+    stored = json.loads(target.read_text()) if keep and target else {}
+    records = stored.get("records", [])
+    # The machine the runs were made on: a rebuild describes it, not the machine it runs on.
+    info = stored.get("machine") if args.report_only else None
+    info = info or report.machine()
 
     def save(records):
         if target:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps({"records": records}, indent=2) + "\n")
+            target.write_text(json.dumps({"records": records, "machine": info}, indent=2) + "\n")
 
     started = time.perf_counter()
     if not args.report_only:
@@ -308,9 +317,10 @@ def main(argv=None) -> None:
     if target is None:
         print(json.dumps(records, indent=2))
     if target:
-        target.write_text(json.dumps({"records": records, **result}, indent=2) + "\n")
+        output = {"records": records, "machine": info, **result}
+        target.write_text(json.dumps(output, indent=2) + "\n")
         print(f"wrote {target}")
-    text = markdown(result, args, report.machine(), time.perf_counter() - started)
+    text = markdown(result, args, info, time.perf_counter() - started)
     report.publish("study", text, [f"default: {result['default']}"], [], args_without_json(args))
     if report.report_path(args) == report.REPORT:
         write_readme_table(result)

@@ -11,6 +11,7 @@ import concurrent.futures
 import dataclasses
 import os
 import sys
+import time
 import warnings
 
 from studies.cli.errors import UsageError
@@ -129,7 +130,8 @@ def run(settings: Settings, module) -> int:
 def search(study, storage, settings: Settings, module, dataset) -> int:
     """This process's share of the search, then of the confirmation; the exit status.
 
-    130 when stopped by a signal, 1 when too many trials fail in a row.
+    130 when stopped by a signal, 1 when too many trials fail in a row or no configuration
+    could be confirmed (every run of the confirmation failed).
     """
     from studies.engine import confirm
     from studies.engine.progress import Progress
@@ -144,12 +146,16 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     progress.note(f"{done} {settings.trials} trials")
     progress.note(f"{dataset.describe()}; storage {redact(settings.storage)}")
     objective = SearchObjective(module, settings, dataset, code_version())
+    deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
     try:
         with stopping_on_signals():
-            reason = run_trials(study, storage, objective, settings, progress)
+            reason = run_trials(study, storage, objective, settings, progress, deadline)
             study.set_user_attr("stopped", reason)
             if settings.confirm_top:
-                confirm.confirm(study, storage, settings, module, dataset, progress)
+                args = (study, storage, settings, module, dataset, progress, deadline)
+                if confirm.confirm(*args) is None:
+                    progress.note("no configuration was confirmed: none has a complete run")
+                    return 1
         return 0
     except KeyboardInterrupt as interrupt:
         progress.note(f"interrupted ({interrupt or 'SIGINT'}); the running trial is marked FAIL")

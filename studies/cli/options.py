@@ -6,7 +6,7 @@ import argparse
 
 from kerasnn.data import DATASETS
 from studies.cli.errors import one_line
-from studies.cli.settings import OBJECTIVES, PRUNERS, SAMPLERS, WARMUP, Settings
+from studies.cli.settings import LIMITS, OBJECTIVES, PRUNERS, SAMPLERS, WARMUP, Settings
 from studies.storage.heartbeat import MAX_HEARTBEAT
 
 
@@ -26,9 +26,21 @@ def _number(convert, minimum, maximum=float("inf"), *, what: str):
 
 
 positive_int = _number(int, 1, what="a positive integer")
+
+
+def at_most(key: str):
+    """A positive whole number up to the limit of setting `key` (settings.LIMITS)."""
+    return _number(int, 1, LIMITS[key], what=f"a whole number from 1 to {LIMITS[key]:,}")
+
+
+def _non_negative(text: str) -> float:
+    # -0 is 0: the same gap weight must name the same study.
+    return float(text) + 0.0
+
+
 count = _number(int, 0, what="an integer >= 0")
 positive_float = _number(float, 1e-9, what="a positive number")
-non_negative_float = _number(float, 0.0, what="a number >= 0")
+non_negative_float = _number(_non_negative, 0.0, what="a number >= 0")
 fraction = _number(float, 1e-9, 1 - 1e-9, what="a number between 0 and 1")
 heartbeat = _number(int, 1, MAX_HEARTBEAT, what=f"whole seconds from 1 to {MAX_HEARTBEAT}")
 
@@ -79,14 +91,18 @@ def _study_options(p, defaults: Settings) -> None:
     p.add_argument("--dataset", choices=tuple(DATASETS), help="dataset (default: the study's)")
     p.add_argument(
         "--trials",
-        type=positive_int,
+        type=at_most("trials"),
         help="target number of finished trials of the study, across all workers "
         f"(default: the grid's size, else {defaults.trials})",
     )
-    p.add_argument("--timeout", type=positive_float, help="stop starting trials after N seconds")
+    p.add_argument(
+        "--timeout",
+        type=_number(float, 1e-9, 1e7, what="seconds from 0 to 10,000,000"),
+        help="stop starting trials (and confirmation runs) after N seconds",
+    )
     p.add_argument(
         "--epochs",
-        type=positive_int,
+        type=at_most("epochs"),
         help=f"maximum epochs per trial (default: the study's, else {defaults.epochs})",
     )
     p.add_argument("--seed", type=int, help="seeds the sampler and every trial (0)")
@@ -113,12 +129,14 @@ def _study_options(p, defaults: Settings) -> None:
     )
     p.add_argument(
         "--confirm-top",
-        type=count,
+        type=_number(
+            int, 0, LIMITS["confirm_top"], what=f"a whole number from 0 to {LIMITS['confirm_top']}"
+        ),
         help=f"re-train the best K configurations over fresh seeds; 0 skips ({defaults.confirm_top})",
     )
     p.add_argument(
         "--confirm-seeds",
-        type=positive_int,
+        type=at_most("confirm_seeds"),
         help=f"fresh seeds per confirmed configuration ({defaults.confirm_seeds})",
     )
 
@@ -148,7 +166,7 @@ def _pruning_options(p, defaults: Settings) -> None:
         help="prune only after this many epochs without improvement (Optuna's PatientPruner)",
     )
     p.add_argument(
-        "--patience",
+        "--early-stopping-patience",
         type=positive_int,
         help="end a search trial after this many epochs without a better validation "
         "accuracy (the objective is scored at the best one anyway)",
@@ -181,7 +199,7 @@ def _run_options(p, defaults: Settings) -> None:
     )
     p.add_argument(
         "--max-failures",
-        type=positive_int,
+        type=at_most("max_failures"),
         help=f"stop after this many failed trials in a row ({defaults.max_failures})",
     )
     p.add_argument("--reports", help=f"folder for the reports ({defaults.reports})")
@@ -196,7 +214,7 @@ def _run_options(p, defaults: Settings) -> None:
 def _worker_options(p, defaults: Settings) -> None:
     p.add_argument(
         "--workers",
-        type=positive_int,
+        type=at_most("workers"),
         help="start this many local worker processes on the storage and wait for them "
         "(capped by the trials left and the free memory; use a journal file or PostgreSQL)",
     )

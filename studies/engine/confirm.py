@@ -23,7 +23,7 @@ from studies.engine import dead
 from studies.engine.progress import outcome
 from studies.engine.ranking import best_trials
 from studies.engine.runs import Job, execute, stopped_with_reason, worker_id
-from studies.engine.study import DuplicateTrial, one_trial
+from studies.engine.study import DuplicateTrial, code_version, one_trial, stored_study
 from studies.storage import artifacts
 
 SUFFIX = "-confirm"
@@ -75,6 +75,13 @@ def run_of(trial) -> PlannedRun | None:
         return PlannedRun(int(attrs["source_trial"]), int(attrs["seed"]))
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
+
+
+def load_confirmation(storage, search_name: str) -> optuna.Study | None:
+    """The stored confirmation of study `search_name`, or None when there is none yet."""
+    if stored_study(storage, search_name + SUFFIX) is None:
+        return None
+    return optuna.load_study(study_name=search_name + SUFFIX, storage=storage)
 
 
 def open_confirmation(storage, settings: Settings) -> optuna.Study:
@@ -182,10 +189,12 @@ def next_step(confirmation: optuna.Study, plan: list[PlannedRun]) -> str | Plann
     return todo[0] if todo else "wait"
 
 
-def confirm(search, storage, settings: Settings, module, dataset, progress) -> optuna.Study:
-    """Runs this process's share of the confirmation; returns the confirmation study."""
-    from studies.engine.study import code_version
-
+def confirm(
+    search, storage, settings: Settings, module, dataset, progress, deadline=None
+) -> Answer | None:
+    """Runs this process's share of the confirmation; returns its answer (None when no
+    configuration has a complete run). Past the `deadline` (time.monotonic(), from
+    --timeout) no further run is started."""
     confirmation = open_confirmation(storage, settings)
     plan = planned(search, settings)
     objective = ConfirmObjective(search, module, settings, dataset, code_version())
@@ -194,18 +203,25 @@ def confirm(search, storage, settings: Settings, module, dataset, progress) -> o
         f"over {settings.confirm_seeds} fresh seeds each: {len(plan)} runs"
     )
     while (step := next_step(confirmation, plan)) is not None:
+        if deadline is not None and time.monotonic() >= deadline:
+            progress.note("timeout reached: no further confirmation run is started")
+            break
         if step == "wait":
             time.sleep(2)
         else:
             if isinstance(step, PlannedRun):
                 _queue(confirmation, search, step)
-            trial = one_trial(confirmation, objective)
-            run = run_of(trial)
-            named = f"trial {run.source}, seed {run.seed}" if run else f"run {trial.number}"
-            progress.note(f"confirmation of {named}: {outcome(trial)}")
+            progress.note(line(one_trial(confirmation, objective)))
         dead.reap(confirmation, storage, progress.note)
     evaluate_winner(search, confirmation, storage, settings, dataset)
-    return confirmation
+    return answer(search, confirmation, settings)
+
+
+def line(trial) -> str:
+    """The progress line of a finished confirmation run."""
+    run = run_of(trial)
+    named = f"trial {run.source}, seed {run.seed}" if run else f"run {trial.number}"
+    return f"confirmation of {named}: {outcome(trial)}"
 
 
 def _queue(confirmation: optuna.Study, search: optuna.Study, run: PlannedRun) -> None:

@@ -9,8 +9,7 @@ import pandas as pd
 
 from studies.engine import confirm
 from studies.engine.ranking import recommended
-from studies.engine.study import stored_study
-from studies.report import findings, summary
+from studies.report import findings, markdown, summary
 from studies.report.figures import (
     draw_curves,
     draw_optuna_plots,
@@ -37,9 +36,9 @@ def write_report(study: optuna.Study, storage, settings, module) -> Path:
     else:
         notes.append("weights.png not drawn: no trial completed")
         placeholder(folder / "weights.png", notes[-1])
-    result = _confirmation(study, storage, settings, folder)
+    result, runs = _confirmation(study, storage, settings, folder)
     findings = _findings(study, module, result, folder)
-    answer = summary.answer_lines(result, study)
+    answer = summary.answer_lines(result, study) or summary.no_answer_lines(runs)
     parts = [
         summary.header(study),
         answer,
@@ -54,11 +53,11 @@ def write_report(study: optuna.Study, storage, settings, module) -> Path:
 
 
 def _confirmation(study, storage, settings, folder: Path):
-    """The confirmation's answer (None without one); writes confirm.csv of every run."""
-    name = study.study_name + confirm.SUFFIX
-    if stored_study(storage, name) is None:
-        return None
-    confirmation = optuna.load_study(study_name=name, storage=storage)
+    """The confirmation's answer (None without one) and the table of its runs (None without
+    a confirmation); writes confirm.csv and confirm.md of every run."""
+    confirmation = confirm.load_confirmation(storage, study.study_name)
+    if confirmation is None:
+        return None, None
     rows = [
         {
             "source_trial": trial.user_attrs.get("source_trial"),
@@ -77,7 +76,7 @@ def _confirmation(study, storage, settings, folder: Path):
     (folder / "confirm.md").write_text(
         f"# Confirmation runs of {study.study_name}\n\n{frame_table(table)}\n"
     )
-    return confirm.answer(study, confirmation, settings)
+    return confirm.answer(study, confirmation, settings), table
 
 
 def _findings(study, module, result, folder: Path) -> list[str]:
@@ -102,12 +101,13 @@ def _findings(study, module, result, folder: Path) -> list[str]:
             "Importance of each scientific hyperparameter for reaching the best quarter of the "
             "trials, by validation accuracy and by gap apart (PED-ANOVA):",
             "",
-            "| hyperparameter | for validation accuracy | for the gap |",
-            "|---|---|---|",
-        ]
-        lines += [
-            f"| {name} | {row['val_accuracy']:.2f} | {row['gap']:.2f} |"
-            for name, row in table.iterrows()
+            markdown.table(
+                ["hyperparameter", "for validation accuracy", "for the gap"],
+                [
+                    [name, f"{row['val_accuracy']:.2f}", f"{row['gap']:.2f}"]
+                    for name, row in table.iterrows()
+                ],
+            ),
         ]
     return lines + [
         "",
