@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-from typing import NamedTuple
 
 import pytest
-from conftest import ROOT
+from services import Outcome, run_module
 
 from benchmarks import report
 
@@ -109,30 +105,10 @@ def test_the_startup_benchmark_reads_the_first_trials_start_from_the_storage(tmp
     assert not list(tmp_path.glob("reports/*/summary.md"))  # Cut off before any report.
 
 
-class Outcome(NamedTuple):
-    code: int
-    out: str
-    err: str
-
-
 def benchmark(module: str, *arguments: str, data_dir=None, python=()) -> Outcome:
-    """`python -m benchmarks.MODULE ARGUMENTS` as a real process, run from the repository.
-
-    As a user runs it: without TF_CPP_MIN_LOG_LEVEL, so TensorFlow's start-up lines would
-    show on stderr unless the command keeps them off itself.
-    """
-    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    if data_dir is not None:
-        environment["KERASNN_DATA_DIR"] = str(data_dir)
-    done = subprocess.run(
-        [sys.executable, *python, "-m", f"benchmarks.{module}", *arguments],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return Outcome(done.returncode, done.stdout, done.stderr)
+    """`python -m benchmarks.MODULE ARGUMENTS` as a real process, as a user runs it."""
+    environment = {} if data_dir is None else {"KERASNN_DATA_DIR": str(data_dir)}
+    return run_module(f"benchmarks.{module}", arguments, environment=environment, python=python)
 
 
 def one_line(outcome: Outcome, module: str, code: int) -> str:
