@@ -18,7 +18,7 @@ from studies.cli.errors import UsageError
 from studies.cli.settings import Settings
 
 
-def _import_keras_quietly() -> None:
+def import_keras_quietly() -> None:
     """Imports Keras, and so TensorFlow, with the process's stderr pointed at /dev/null.
 
     TensorFlow writes start-up lines (oneDNN, CUDA drivers) to file descriptor 2 before its
@@ -55,7 +55,7 @@ def load_data(settings: Settings):
     # wait before the first trial (benchmarks/startup.py measures it).
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         reading = pool.submit(load_dataset, settings.dataset, scale=settings.scale)
-        _import_keras_quietly()
+        import_keras_quietly()
     try:
         dataset = reading.result()
     except (DataError, ValueError) as error:
@@ -101,8 +101,8 @@ def connect(settings: Settings, *, write: bool) -> tuple[Settings, object]:
 
 def run(settings: Settings, module) -> int:
     """Runs the study's search (and confirmation) and writes its report; returns the exit status."""
-    from studies.engine import study as opening
-    from studies.engine import workers
+    # The engine is imported here, not with this module, and after the cheap checks: the
+    # confirmation it holds imports Keras, whose start-up lines must not precede an error.
     from studies.storage import StorageError, check
 
     quiet_optuna()
@@ -111,6 +111,9 @@ def run(settings: Settings, module) -> int:
     except StorageError as error:
         raise UsageError(str(error)) from None
     dataset = load_data(settings)
+    from studies.engine import study as opening
+    from studies.engine import workers
+
     settings, storage = connect(settings, write=True)
     opening.check_continuation(settings, storage)
     # Every check has passed; from here on the storage and the reports folder are written.
@@ -196,7 +199,7 @@ def record_command(study, settings: Settings, module) -> None:
 def write_report(study, storage, settings: Settings, module) -> None:
     # The report draws with Keras; imported here first (for --report-only), TensorFlow's
     # start-up lines would precede a failure's one line on stderr.
-    _import_keras_quietly()
+    import_keras_quietly()
     from studies.report.write import write_report as write
 
     write(study, storage, settings, module)

@@ -167,7 +167,7 @@ def _pruning_options(p, defaults: Settings) -> None:
     )
     p.add_argument(
         "--early-stopping-patience",
-        type=positive_int,
+        type=at_most("early_stopping_patience"),
         help="end a search trial after this many epochs without a better validation "
         "accuracy (the objective is scored at the best one anyway)",
     )

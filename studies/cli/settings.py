@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+from kerasnn.config import MAX_EPOCHS
 from kerasnn.scoring import DEFAULT_GAP_WEIGHT, DIRECTION, PARETO_DIRECTIONS
 from studies.cli.errors import UsageError
 from studies.storage.heartbeat import HEARTBEAT_INTERVAL
@@ -30,7 +31,8 @@ STORAGE_VARIABLE = "KERASNN_STORAGE"
 # anything is allocated (a list of planned runs, say).
 LIMITS = {
     "trials": 100_000,
-    "epochs": 10_000,
+    "epochs": MAX_EPOCHS,
+    "early_stopping_patience": MAX_EPOCHS,
     "confirm_top": 100,
     "confirm_seeds": 100,
     "workers": 256,

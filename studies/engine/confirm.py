@@ -256,7 +256,12 @@ class Answer:
 
     @property
     def tied(self) -> list[Confirmed]:
-        return [c for c in self.configurations[1:] if not c.versus_winner.distinguishable]
+        return [c for c in self.configurations[1:] if c.versus_winner.outcome == "tied"]
+
+    @property
+    def undecided(self) -> list[Confirmed]:
+        """Runners-up with fewer than two runs a side: neither tied nor told apart."""
+        return [c for c in self.configurations[1:] if c.versus_winner.outcome == "undecided"]
 
 
 def runs_by_source(

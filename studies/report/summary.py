@@ -47,13 +47,10 @@ def answer_lines(result, study) -> list[str]:
     ]
     tied = ", ".join(f"trial {c.source}" for c in result.tied)
     lines.append(f"- tied with it within seed noise: {tied}" if tied else "- tied with it: none")
-    lines += [
-        "",
-        f"Seed noise: the pooled seed standard deviation of the objective is "
-        f"{result.seed_noise:.4f}; a search trial is one seed, so differences between search "
-        "trials of this size are not meaningful.",
-        "",
-    ]
+    undecided = ", ".join(f"trial {c.source}" for c in result.undecided)
+    if undecided:
+        lines.append(f"- undecided (fewer than two runs a side): {undecided}")
+    lines += ["", noise_line(result.seed_noise), ""]
     rows = [
         [
             f"trial {c.source}",
@@ -69,6 +66,16 @@ def answer_lines(result, study) -> list[str]:
     header = ["configuration", "runs", "objective", "95% interval", "validation accuracy"]
     lines.append(table([*header, "gap", "against the winner"], rows))
     return lines + ["", "Every confirmation run: confirm.csv / confirm.md.", ""]
+
+
+def noise_line(noise: float) -> str:
+    if math.isnan(noise):
+        return "Seed noise: not measured (no configuration has two runs)."
+    return (
+        f"Seed noise: the pooled seed standard deviation of the objective is {noise:.4f}; a "
+        "search trial is one seed, so differences between search trials of this size are not "
+        "meaningful."
+    )
 
 
 def no_answer_lines(runs) -> list[str]:
