@@ -15,6 +15,8 @@ _PUBLIC = {
     "pareto": "kerasnn.objective",
     "penalized": "kerasnn.objective",
     "score": "kerasnn.objective",
+    "PopulationResult": "kerasnn.population",
+    "train_population": "kerasnn.population",
     "TrainResult": "kerasnn.training",
     "train": "kerasnn.training",
 }
