@@ -281,9 +281,9 @@ class _Program:
             for layer in self.template.layers
             if type(layer) is not layers.InputLayer
         ]
-        dense = mirror.dense_layers(self.template)
-        self.output = dense[-1]
-        self.kernels = [positions[layer.kernel.path] for layer in dense]
+        self.kernels = [
+            positions[layer.kernel.path] for layer in mirror.dense_layers(self.template)
+        ]
         self.epoch = jax.jit(self._epoch)
         self.measure = jax.jit(self._measure)
         self.select = jax.jit(_select)
@@ -312,14 +312,14 @@ class _Program:
             "batch_size": np.int32([member.train_config.batch_size for member in padded]),
             "seed": np.uint32([member.train_config.seed % 2**32 for member in padded]),
             "shuffle": np.bool_([member.train_config.shuffle for member in padded]),
-            "dropout": np.float32([mirror.dropout_rates(m) for m in models]).reshape(-1, hidden),
+            "dropout": np.float32([mirror.dropout_rates(m) for m in models]).reshape(len(models), hidden),
             "strengths": np.float32([mirror.kernel_strengths(model) for model in models]),
             "activation": np.int32(
                 [
                     [self.spec.activations.index(layer.activation) for layer in _hidden_layers(m)]
                     for m in models
                 ]
-            ).reshape(-1, hidden),
+            ).reshape(len(models), hidden),
             "masks": _stack(models, self.template, lambda weight: np.ones(weight.shape, bool)),
         }
 
@@ -339,20 +339,30 @@ class _Program:
     # The functions below run inside the compiled program. Those named for one member see
     # one member's slice of every stacked array; `_epoch` maps them over the members.
 
-    def _forward(self, params, member, images, key=None):
-        """The member's network on `images`; with a `key`, in training mode (dropout)."""
+    def _features(self, params, member, images, key=None):
+        """What the output layer receives: the images through every hidden block.
+
+        With a `key`, in training mode: the member's dropout masks derive from it.
+        """
         x, hidden = images, 0
-        for layer, positions in self.layers:
+        for layer, positions in self.layers[:-1]:
             if type(layer) is layers.Dropout:
                 if key is not None and self.spec.dropout:
                     rate = member["dropout"][hidden - 1]
                     x = _dropout(x, rate, jax.random.fold_in(key, hidden))
                 continue
             x, _ = layer.stateless_call([params[i] for i in positions], [], x)
-            if type(layer) is layers.Dense and layer is not self.output:
+            if type(layer) is layers.Dense:
                 x = self._activate(x, member["activation"][hidden])
                 hidden += 1
         return x
+
+    def _forward(self, params, member, images, key=None):
+        """The member's class probabilities (the output layer is the model's last)."""
+        output, positions = self.layers[-1]
+        features = self._features(params, member, images, key)
+        probabilities, _ = output.stateless_call([params[i] for i in positions], [], features)
+        return probabilities
 
     def _activate(self, x, index):
         branches = list(self.spec.activations)
@@ -405,11 +415,7 @@ class _Program:
 
     def _epoch(self, params, slots, settings, alive, epoch, steps, images, labels, *validation):
         """Trains every live member one epoch, then measures both sets in inference mode."""
-        # Each member's keys follow from its seed and the epoch alone: one for the order,
-        # one from which every step and layer derives its dropout masks.
-        keys = jax.vmap(
-            lambda seed: jax.random.split(jax.random.fold_in(jax.random.key(seed), epoch))
-        )(settings["seed"])
+        keys = jax.vmap(self._member_keys, in_axes=(0, None))(settings["seed"], epoch)
         orders = jax.vmap(self._order)(keys[:, 0], settings["shuffle"])
         step = jax.vmap(self._step, in_axes=(0, 0, 0, 0, 0, 0, None, None, None))
 
@@ -436,6 +442,11 @@ class _Program:
             "val_accuracy": val_accuracy,
         }
         return params, slots, measures
+
+    def _member_keys(self, seed, epoch):
+        """A member's two keys for an epoch, from its seed alone: one for its batch order,
+        one from which each step's (and each layer's) dropout masks derive."""
+        return jax.random.split(jax.random.fold_in(jax.random.key(seed), epoch))
 
     def _order(self, key, shuffle):
         """The member's batch order this epoch: shuffled from its seed, or as stored."""
