@@ -35,7 +35,6 @@ def machine() -> dict[str, str]:
     """What the figures depend on: processor, cores, memory, accelerators and versions."""
     import keras
     import numpy
-    import tensorflow as tf
 
     processor = platform.processor() or platform.machine()
     try:
@@ -50,19 +49,35 @@ def machine() -> dict[str, str]:
         memory = f"{pages / 2**30:.0f} GiB"
     except (OSError, ValueError):
         memory = "unknown"
-    gpus = tf.config.list_physical_devices("GPU")
+    accelerators, framework = _backend(keras.backend.backend())
     return {
         "processor": processor,
         "cores": str(os.cpu_count()),
         "memory": memory,
-        "accelerator": ", ".join(gpu.name for gpu in gpus) if gpus else "none (CPU only)",
+        "accelerator": ", ".join(accelerators) if accelerators else "none (CPU only)",
         "versions": (
-            f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+            f"Python {platform.python_version()}, {framework}, "
             f"Keras {keras.__version__} ({keras.backend.backend()} backend), "
             f"NumPy {numpy.__version__}"
         ),
         "system": platform.platform(),
     }
+
+
+def _backend(backend: str) -> tuple[list[str], str]:
+    """The accelerators the Keras backend sees, and its framework's name and version.
+
+    Only the backend in use is imported: a JAX machine need not have TensorFlow.
+    """
+    if backend == "jax":
+        import jax
+
+        devices = [device.device_kind for device in jax.devices() if device.platform != "cpu"]
+        return devices, f"JAX {jax.__version__}"
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return [gpu.name for gpu in gpus], f"TensorFlow {tf.__version__}"
 
 
 def describe_machine(info: dict[str, str]) -> list[str]:

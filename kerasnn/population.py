@@ -120,9 +120,9 @@ def train_population(
     `on_epoch`) without changing what the others compute.
 
     Args:
-        runs: the configurations; a model `build_model` makes that `cannot_mirror` refuses
-            (a builder changed beyond what is mirrored) raises ValueError naming the run:
-            train such a configuration with `kerasnn.train` instead.
+        runs: the configurations. One `cannot_train` refuses (a model the population
+            cannot mirror exactly) raises ValueError naming the run: a caller checks with
+            `cannot_train` first and trains those with `kerasnn.train` instead.
         dataset: the data, copied to the device once per dataset.
         on_epoch: called after every epoch of every member (see `OnEpoch`) with logs
             holding `loss`, `accuracy`, `train_loss`, `train_accuracy`, `val_loss` and
@@ -154,6 +154,18 @@ def train_population(
     )
 
 
+def cannot_train(model_config: ModelConfig) -> str | None:
+    """Why `train_population` refuses this configuration, or None if it trains it.
+
+    A refused configuration is one whose model the population cannot mirror exactly (see
+    `kerasnn.mirror.cannot_mirror`); a caller trains it with `kerasnn.train` instead. Every
+    model today's `build_model` makes is mirrored, whatever its width, number of hidden
+    layers, activation, optimizer or L1/L2 placement: this guards against a builder that
+    changes beyond what is mirrored.
+    """
+    return mirror.cannot_mirror(build_model(model_config))
+
+
 def _member(index: int, model_config, train_config, train_size: int) -> _Member:
     """Builds a member's model exactly as `train` would for it, so that it starts alike."""
     keras.backend.clear_session(free_memory=False)
@@ -163,7 +175,7 @@ def _member(index: int, model_config, train_config, train_size: int) -> _Member:
     if reason:
         raise ValueError(
             f"run {index}: the population cannot mirror its model ({reason}); "
-            "train it with kerasnn.train"
+            "train it with kerasnn.train (see cannot_train)"
         )
     train_config = clamp_batch_size(train_config, train_size)
     return _Member(index, train_config, model, EpochRecord(train_config.early_stopping_patience))
@@ -306,20 +318,20 @@ class _Program:
     def settings(self, group: list[_Member]) -> dict:
         """The members' hyperparameters as arrays, one row per place (padding copies the first)."""
         padded = group + group[:1] * (self.spec.members - len(group))
-        hidden = self.spec.hidden_layers
+        configs = [member.train_config for member in padded]
         models = [member.model for member in padded]
+        shape = (len(models), self.spec.hidden_layers)
+        activations = [
+            [self.spec.activations.index(layer.activation) for layer in _hidden_layers(model)]
+            for model in models
+        ]
         return {
-            "batch_size": np.int32([member.train_config.batch_size for member in padded]),
-            "seed": np.uint32([member.train_config.seed % 2**32 for member in padded]),
-            "shuffle": np.bool_([member.train_config.shuffle for member in padded]),
-            "dropout": np.float32([mirror.dropout_rates(m) for m in models]).reshape(len(models), hidden),
+            "batch_size": np.int32([config.batch_size for config in configs]),
+            "seed": np.uint32([config.seed % 2**32 for config in configs]),
+            "shuffle": np.bool_([config.shuffle for config in configs]),
+            "dropout": np.float32([mirror.dropout_rates(model) for model in models]).reshape(shape),
             "strengths": np.float32([mirror.kernel_strengths(model) for model in models]),
-            "activation": np.int32(
-                [
-                    [self.spec.activations.index(layer.activation) for layer in _hidden_layers(m)]
-                    for m in models
-                ]
-            ).reshape(len(models), hidden),
+            "activation": np.int32(activations).reshape(shape),
             "masks": _stack(models, self.template, lambda weight: np.ones(weight.shape, bool)),
         }
 

@@ -130,3 +130,20 @@ def test_train_population_needs_the_jax_backend(fashion):
     assert keras.backend.backend() == "tensorflow"
     with pytest.raises(RuntimeError, match="KERAS_BACKEND=jax"):
         population.train_population([(ModelConfig(), TrainConfig())], fashion)
+
+
+def test_every_configuration_build_model_makes_is_trained_and_others_are_refused(monkeypatch):
+    for config in (ModelConfig(), ModelConfig(hidden_units=0), ModelConfig(hidden_layers=3)):
+        assert population.cannot_train(config) is None
+
+    def unmirrorable(config):
+        model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten()])
+        model.add(keras.layers.BatchNormalization(name="norm"))
+        model.add(keras.layers.Dense(10, activation="softmax"))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    monkeypatch.setattr(population, "build_model", unmirrorable)
+    assert "'norm' is a BatchNormalization" in population.cannot_train(ModelConfig())
+    with pytest.raises(ValueError, match="run 0: the population cannot mirror"):
+        population._member(0, ModelConfig(), TrainConfig(), 100)
