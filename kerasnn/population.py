@@ -80,7 +80,7 @@ class PopulationResult:
     compile_seconds: float  # Compiling programs this call could not reuse.
     train_seconds: float  # Everything else the programs ran: training and measuring.
     programs: int  # Distinct programs the population ran.
-    compiled_programs: int  # Of those, how many were compiled by this call.
+    compiled_programs: int  # Of those, how many this call compiled (or loaded from a JAX cache).
 
 
 @dataclasses.dataclass(eq=False)
