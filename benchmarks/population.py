@@ -29,11 +29,6 @@ QUICK_MEMBERS = (1, 4, 16)
 QUICK_TRAIN_SIZE = 5_000  # Training images of a --quick run (all 50,000 otherwise).
 
 
-def steady(seconds: list[float]) -> float:
-    """Median of the epochs after the first, which may carry one-off costs."""
-    return statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
-
-
 def runs(members: int, batch_size: int, epochs: int) -> list[tuple[ModelConfig, TrainConfig]]:
     """`members` default networks, each with its own seed and learning rate."""
     return [
@@ -50,7 +45,7 @@ def population_row(members: int, batch_size: int, epochs: int, dataset) -> dict:
     result = train_population(runs(members, batch_size, epochs), dataset)
     wall = time.perf_counter() - started
     # A member's history holds its share of each epoch: the population's epoch over K.
-    network_epoch = steady(result.results[0].history["seconds"])
+    network_epoch = report.steady(result.results[0].history["seconds"])
     return {
         "batch_size": batch_size,
         "members": members,
@@ -70,7 +65,7 @@ def alone_row(batch_size: int, epochs: int, dataset) -> dict:
     started = time.perf_counter()
     result = train(model_config, train_config, dataset, test=False)
     wall = time.perf_counter() - started
-    network_epoch = steady(result.history["seconds"])
+    network_epoch = report.steady(result.history["seconds"])
     return {
         "batch_size": batch_size,
         "members": 0,  # One network through `train`, not a population.
@@ -155,12 +150,10 @@ def main(argv=None) -> None:
         action="store_true",
         help=f"K up to {QUICK_MEMBERS[-1]}, {QUICK_TRAIN_SIZE:,} training images, 2 epochs",
     )
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default 3)")
+    report.add_epochs_option(parser, quick=2, full=3)
     report.add_output_options(parser)
     args = parser.parse_args(argv)
-    epochs = args.epochs or (2 if args.quick else 3)
-    if epochs < 2:
-        parser.error("--epochs must be at least 2: the first epoch is not a steady one")
+    epochs = report.epochs(args, parser)
 
     started = time.perf_counter()
     dataset = load_dataset("fashion_mnist")

@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import shlex
+import statistics
 import sys
 from pathlib import Path
 
@@ -123,6 +124,30 @@ def add_output_options(parser) -> None:
         help=f"markdown report to write the section into (default: {REPORT.name} in reports/ "
         "for a full run; --quick writes none unless given one)",
     )
+
+
+def add_epochs_option(parser, *, quick: int, full: int) -> None:
+    """--epochs, the same for every benchmark that times steady epochs."""
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"epochs per run (default {full}; {quick} with --quick)",
+    )
+    parser.set_defaults(quick_epochs=quick, full_epochs=full)
+
+
+def epochs(args, parser) -> int:
+    """The epochs per run `add_epochs_option` parsed: at least 2, the first not being steady."""
+    chosen = args.epochs or (args.quick_epochs if args.quick else args.full_epochs)
+    if chosen < 2:
+        parser.error("--epochs must be at least 2: the first epoch is not a steady one")
+    return chosen
+
+
+def steady(seconds: list[float]) -> float:
+    """Median of the epochs after the first, which carries the compile and set-up."""
+    return statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
 
 
 def report_path(args) -> Path | None:

@@ -109,11 +109,6 @@ def test_accuracy(model: keras.Model, weights, dataset) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == dataset.y_test))
 
 
-def steady(seconds: list[float]) -> float:
-    """Median of the epochs after the first, which carries the compile and set-up."""
-    return statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
-
-
 def kerasnn_fit(config: ModelConfig, batch_size: int, epochs: int, dataset, seed: int) -> dict:
     train_config = TrainConfig(batch_size=batch_size, epochs=epochs, seed=seed)
     final = FinalWeights()
@@ -121,7 +116,7 @@ def kerasnn_fit(config: ModelConfig, batch_size: int, epochs: int, dataset, seed
     result = train(config, train_config, dataset, callbacks=[final])
     total = time.perf_counter() - started
     seconds = result.history["seconds"]
-    measured_s = steady(seconds)
+    measured_s = report.steady(seconds)
     return {
         "measured_epoch_s": measured_s,
         # Time outside the epochs (building, the final test pass), plus what the first epoch
@@ -155,8 +150,8 @@ def measure_row(batch_size, hidden_units, epochs, dataset, matmul: MatmulClock) 
         callbacks=[interleave],
         verbose=0,
     )
-    plain_s = steady(interleave.plain_s)
-    epoch_s = steady(interleave.kerasnn_s)
+    plain_s = report.steady(interleave.plain_s)
+    epoch_s = report.steady(interleave.kerasnn_s)
     flops = statistics.median(interleave.flops[1:])
     parameters = model.count_params()
     images = len(dataset.y_train)
@@ -296,12 +291,10 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="two rows, three epochs (< 3 min)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default 5)")
+    report.add_epochs_option(parser, quick=3, full=5)
     report.add_output_options(parser)
     args = parser.parse_args(argv)
-    epochs = args.epochs or (3 if args.quick else 5)
-    if epochs < 2:
-        parser.error("--epochs must be at least 2: the first epoch is not a steady one")
+    epochs = report.epochs(args, parser)
 
     started = time.perf_counter()
     load_before = report.load_average()
