@@ -100,3 +100,15 @@ def test_the_startup_benchmark_reads_the_first_trials_start_from_the_storage(tmp
     seconds = startup.one_start(tmp_path)
     assert 0 < seconds < 120  # A sanity bound on the reading, not a speed target.
     assert not list(tmp_path.glob("reports/*/summary.md"))  # Cut off before any report.
+
+
+def test_epochs_default_by_run_kind_and_refuse_fewer_than_two():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    report.add_epochs_option(parser, quick=2, full=3)
+    assert report.epochs(parser.parse_args([]), parser) == 3
+    assert report.epochs(parser.parse_args(["--quick"]), parser) == 2
+    assert report.epochs(parser.parse_args(["--epochs", "7"]), parser) == 7
+    with pytest.raises(SystemExit):
+        report.epochs(parser.parse_args(["--epochs", "1"]), parser)
+    assert report.steady([9.0, 1.0, 2.0, 3.0]) == 2.0  # The first epoch is left out.
