@@ -13,9 +13,10 @@ import os
 import sys
 from collections.abc import Callable
 
+from kerasnn.config import MAX_EPOCHS
 from kerasnn.data import DataError
 from studies.cli.errors import RuntimeFault, one_line
-from studies.cli.options import Parser
+from studies.cli.options import Parser, positive_int
 
 # TensorFlow's start-up lines would bury the results; set before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -35,6 +36,27 @@ def within(parser: Parser, option: str, value: int, low: int, high: int) -> None
     """Refuses `value` of `option` outside [low, high], as argparse refuses a bad type."""
     if not low <= value <= high:
         parser.error(f"argument {option}: expected an integer from {low} to {high}, got {value}")
+
+
+def add_epochs_option(parser: Parser, *, quick: int, full: int) -> None:
+    """--epochs, the same for every benchmark that times steady epochs."""
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=None,
+        help=f"epochs per run, at least 2 (default {full}; {quick} with --quick)",
+    )
+    parser.set_defaults(quick_epochs=quick, full_epochs=full)
+
+
+def epochs(args: argparse.Namespace) -> int:
+    """The epochs per run `add_epochs_option` parsed (or its default for the run's kind)."""
+    return args.epochs or (args.quick_epochs if args.quick else args.full_epochs)
+
+
+def check_epochs(parser: Parser, args: argparse.Namespace) -> None:
+    # The first epoch carries the compile and set-up, so a steady one needs a second.
+    within(parser, "--epochs", epochs(args), 2, MAX_EPOCHS)
 
 
 def require_data_dir(parser: Parser) -> None:

@@ -21,8 +21,6 @@ import sys
 import time
 
 from benchmarks import cli, report
-from kerasnn.config import MAX_EPOCHS
-from studies.cli.options import positive_int
 
 # (batch size, hidden units) rows of the table.
 ROWS = ((32, 128), (100, 128), (128, 128), (512, 128), (3000, 128), (128, 512))
@@ -160,7 +158,7 @@ def measure_rows(args) -> list[dict]:
     matmul = timing.MatmulClock()
     rows = []
     for batch_size, hidden_units in QUICK_ROWS if args.quick else ROWS:
-        row = timing.measure_row(batch_size, hidden_units, epochs(args), dataset, matmul)
+        row = timing.measure_row(batch_size, hidden_units, cli.epochs(args), dataset, matmul)
         rows.append(row)
         print(
             f"batch {batch_size:>5} hidden {hidden_units:>4}: plain {row['plain_epoch_s']:.3f} s, "
@@ -182,15 +180,8 @@ def measure(args) -> None:
     report.publish("speed", text, targets(rows), rows, args)
 
 
-def epochs(args) -> int:
-    if args.epochs is not None:
-        return args.epochs
-    return QUICK_EPOCHS if args.quick else FULL_EPOCHS
-
-
 def check(parser, args) -> None:
-    # The first epoch carries the compile and set-up, so a steady one needs a second.
-    cli.within(parser, "--epochs", epochs(args), 2, MAX_EPOCHS)
+    cli.check_epochs(parser, args)
 
 
 def main(argv=None) -> int:
@@ -200,12 +191,7 @@ def main(argv=None) -> int:
         action="store_true",
         help=f"two rows, {QUICK_EPOCHS} epochs (< 3 min); no report unless given --report",
     )
-    parser.add_argument(
-        "--epochs",
-        type=positive_int,
-        default=None,
-        help=f"epochs per run, at least 2 (default {FULL_EPOCHS}, {QUICK_EPOCHS} with --quick)",
-    )
+    cli.add_epochs_option(parser, quick=QUICK_EPOCHS, full=FULL_EPOCHS)
     report.add_output_options(parser)
     return cli.run(parser, argv, check, measure)
 

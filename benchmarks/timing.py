@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import report
 from kerasnn import ModelConfig, TrainConfig, build_model, compiled, train
 
 SEED = 0
@@ -76,11 +77,6 @@ def test_accuracy(model: keras.Model, weights, dataset) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == dataset.y_test))
 
 
-def steady(seconds: list[float]) -> float:
-    """Median of the epochs after the first, which carries the compile and set-up."""
-    return statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
-
-
 def kerasnn_fit(config: ModelConfig, batch_size: int, epochs: int, dataset, seed: int) -> dict:
     train_config = TrainConfig(batch_size=batch_size, epochs=epochs, seed=seed)
     final = FinalWeights()
@@ -88,7 +84,7 @@ def kerasnn_fit(config: ModelConfig, batch_size: int, epochs: int, dataset, seed
     result = train(config, train_config, dataset, callbacks=[final])
     total = time.perf_counter() - started
     seconds = result.history["seconds"]
-    measured_s = steady(seconds)
+    measured_s = report.steady(seconds)
     return {
         "measured_epoch_s": measured_s,
         # Time outside the epochs (building, the final test pass), plus what the first epoch
@@ -122,8 +118,8 @@ def measure_row(batch_size, hidden_units, epochs, dataset, matmul: MatmulClock) 
         callbacks=[interleave],
         verbose=0,
     )
-    plain_s = steady(interleave.plain_s)
-    epoch_s = steady(interleave.kerasnn_s)
+    plain_s = report.steady(interleave.plain_s)
+    epoch_s = report.steady(interleave.kerasnn_s)
     flops = statistics.median(interleave.flops[1:])
     parameters = model.count_params()
     images = len(dataset.y_train)

@@ -19,7 +19,8 @@ from studies.cli.settings import Settings
 
 
 def import_keras_quietly() -> None:
-    """Imports Keras, and so TensorFlow, with the process's stderr pointed at /dev/null.
+    """Imports Keras, and so its backend (TensorFlow or JAX), with the process's stderr
+    pointed at /dev/null.
 
     TensorFlow writes start-up lines (oneDNN, CUDA drivers) to file descriptor 2 before its
     logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says; an error would then not be the
@@ -31,8 +32,7 @@ def import_keras_quietly() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import keras  # noqa: F401  (and with it the backend's framework)
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -9,7 +9,7 @@ import json
 import pytest
 from services import Outcome, run_module
 
-from benchmarks import report
+from benchmarks import cli, report
 
 
 def test_a_quick_run_writes_no_report_unless_given_a_path(tmp_path, capsys):
@@ -203,3 +203,15 @@ def test_accuracy_without_its_data_is_one_line_with_exit_status_1(tmp_path):
     message = one_line(outcome, "accuracy", code=1)
     assert message == f"dataset folder {tmp_path / 'nowhere' / 'fashion-mnist'} does not exist"
     assert not output.exists()
+
+
+def test_epochs_default_by_run_kind_and_refuse_fewer_than_two():
+    parser = cli.parser("speed", None)
+    parser.add_argument("--quick", action="store_true")
+    cli.add_epochs_option(parser, quick=2, full=3)
+    assert cli.epochs(parser.parse_args([])) == 3
+    assert cli.epochs(parser.parse_args(["--quick"])) == 2
+    assert cli.epochs(parser.parse_args(["--epochs", "7"])) == 7
+    with pytest.raises(SystemExit):
+        cli.check_epochs(parser, parser.parse_args(["--epochs", "1"]))
+    assert report.steady([9.0, 1.0, 2.0, 3.0]) == 2.0  # The first epoch is left out.

@@ -15,3 +15,21 @@ def processor() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def backend() -> tuple[list[str], str]:
+    """The accelerators the Keras backend sees, and its framework's name and version.
+
+    Only the backend in use is imported: a JAX machine need not have TensorFlow.
+    """
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        devices = [device.device_kind for device in jax.devices() if device.platform != "cpu"]
+        return devices, f"JAX {jax.__version__}"
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return [gpu.name for gpu in gpus], f"TensorFlow {tf.__version__}"

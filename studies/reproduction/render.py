@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from studies.report import markdown
-from studies.report.machine import processor
+from studies.report.machine import backend, processor
 from studies.reproduction import figures as drawing
 from studies.reproduction.claims import MISSING, Figure, Heading, Section, Table, Text
 from studies.reproduction.runs import LATE_EPOCHS, Provenance
@@ -104,10 +104,10 @@ def _versions() -> str:
     import keras
     import numpy as np
     import optuna
-    import tensorflow as tf
 
+    framework = backend()[1]
     return (
-        f"- Versions: Python {sys.version.split()[0]}, TensorFlow {tf.__version__}, Keras "
+        f"- Versions: Python {sys.version.split()[0]}, {framework}, Keras "
         f"{keras.__version__}, Optuna {optuna.__version__}, NumPy {np.__version__}."
     )
 
