@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import optuna
+import pandas as pd
 import pytest
 from conftest import ROOT
 
@@ -86,3 +88,58 @@ def test_no_report_leaves_the_reproduction_alone(tmp_path, data_dir):
     # A grid is a planned comparison reported point by point, test accuracy included.
     grid = optuna.load_study(study_name="reproduce-004-mnist-subset300-epochs1", storage=storage)
     assert all("test_accuracy" in trial.user_attrs for trial in grid.trials)
+
+
+def jax_study(tmp_path, *options) -> subprocess.CompletedProcess:
+    """`python -m studies.run` on Keras' JAX backend with TensorFlow unimportable, as on a
+    machine that has JAX alone."""
+    script = (
+        "import runpy, sys\n"
+        "sys.modules['tensorflow'] = None\n"
+        "sys.argv = ['studies.run', *sys.argv[1:]]\n"
+        "runpy.run_module('studies.run', run_name='__main__')\n"
+    )
+    arguments = ["--dataset", "mnist", "--subset", "600", "--epochs", "2"]
+    arguments += ["--storage", str(tmp_path / "s.log"), "--reports", str(tmp_path / "r")]
+    return subprocess.run(
+        [sys.executable, "-c", script, *arguments, *options],
+        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.mark.slow
+def test_a_study_runs_on_jax_with_tensorflow_absent(tmp_path):
+    done = jax_study(tmp_path, "--trials", "2", "--confirm-top", "1", "--confirm-seeds", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "r" / "overfitting-mnist-subset600-epochs2" / "confirm.csv")
+    assert (table["state"] == "COMPLETE").sum() == 2
+
+
+@pytest.mark.slow
+def test_a_population_search_trains_its_trials_together_and_prunes_them_one_by_one(tmp_path):
+    options = ["--trials", "12", "--population", "6", "--confirm-top", "0", "--study-name", "pop"]
+    done = jax_study(tmp_path, *options, "--pruner", "discard", "--keep", "0.3")
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = optuna.load_study(
+        study_name="pop",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(tmp_path / "s.log"))
+        ),
+    )
+    states = [trial.state.name for trial in study.trials]
+    assert len(states) == 12 and set(states) <= {"COMPLETE", "PRUNED"}
+    assert "PRUNED" in states  # The second population's members are judged one by one.
+    for trial in study.trials:
+        assert trial.user_attrs["model_config"] and trial.user_attrs["epochs"] >= 1
+
+
+def test_a_population_on_another_keras_backend_is_a_usage_error(tmp_path, capsys):
+    options = ["--subset", "500", "--epochs", "1", "--trials", "2", "--population", "4"]
+    code = run.main([*options, "--storage", f"{tmp_path}/s.log", "--reports", str(tmp_path)])
+    assert code == 2
+    assert "--population 4 trains on Keras' JAX backend" in capsys.readouterr().err
+    assert not (tmp_path / "s.log").exists()

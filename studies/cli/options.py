@@ -6,7 +6,15 @@ import argparse
 
 from kerasnn.data import DATASETS
 from studies.cli.errors import one_line
-from studies.cli.settings import LIMITS, OBJECTIVES, PRUNERS, SAMPLERS, WARMUP, Settings
+from studies.cli.settings import (
+    DEFAULT_GPU_POPULATION,
+    LIMITS,
+    OBJECTIVES,
+    PRUNERS,
+    SAMPLERS,
+    WARMUP,
+    Settings,
+)
 from studies.storage.heartbeat import MAX_HEARTBEAT
 
 
@@ -223,6 +231,13 @@ def _worker_options(p, defaults: Settings) -> None:
         type=int,
         help="this worker's number when several run one study (the sampler is seeded with "
         "seed+rank, so workers try different configurations); --workers numbers its own",
+    )
+    p.add_argument(
+        "--population",
+        type=at_most("population"),
+        help="train this many trials (and confirmation runs) at once as one compiled "
+        "population on Keras' JAX backend; 1 trains one at a time (default: "
+        f"{DEFAULT_GPU_POPULATION} where JAX sees a GPU, else 1)",
     )
     p.add_argument(
         "--heartbeat",

@@ -36,8 +36,12 @@ LIMITS = {
     "confirm_top": 100,
     "confirm_seeds": 100,
     "workers": 256,
+    "population": 64,
     "max_failures": 100_000,
 }
+# The population size where it pays: on a GPU, where one network at a time leaves it idle.
+# Not measured on a GPU by this project yet (see README, "Many networks at once").
+DEFAULT_GPU_POPULATION = 8
 # Pruning options and the pruners they act on; given for another pruner they would change
 # nothing, so they are refused rather than stored as if they had taken effect.
 PRUNING_OPTIONS = {
@@ -97,6 +101,9 @@ class Settings:
     rank: int = 0  # This worker's number among several; offsets the sampler's seed.
     heartbeat: int = HEARTBEAT_INTERVAL
     workers: int = 1
+    # Runs trained together as one population (kerasnn.population, the JAX backend); None:
+    # decided by the machine (see studies.pipeline.choose_population).
+    population: int | None = None
     confirm_top: int = 3  # Configurations re-trained over fresh seeds after the search.
     confirm_seeds: int = 3  # Fresh seeds per confirmed configuration.
     fresh: bool = False

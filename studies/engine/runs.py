@@ -21,6 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import optuna
+from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
 from kerasnn import DivergedError, ModelConfig, TrainConfig, scoring, train
@@ -203,3 +204,84 @@ def _all_weights(number: int, result, folder: Path) -> tuple[Path, str]:
     path = folder / f"model-weights-trial-{number}.npz"
     np.savez(path, *result.model.get_weights())
     return path, "application/octet-stream"
+
+
+@dataclasses.dataclass
+class Outcome:
+    """How one run ended, for Optuna's `tell`: its state and, when COMPLETE, its values."""
+
+    state: TrialState
+    values: float | tuple[float, float] | None = None
+
+
+def execute_together(trials: list, jobs: list[Job], dataset, artifact_dir: Path) -> list[Outcome]:
+    """Trains `jobs` as one population (kerasnn.population, the JAX backend) and records
+    each on its trial as `execute` would; returns how each ended.
+
+    Every member reports its per-epoch objective to its own trial, so the study's pruner
+    judges it as it judges a run trained alone, and a pruned or diverged member stops
+    without touching the others. Configurations the population cannot mirror exactly are
+    trained alone with `execute`.
+    """
+    from kerasnn.population import cannot_train, train_population
+
+    alone = [i for i, job in enumerate(jobs) if cannot_train(job.model_config)]
+    together = [i for i in range(len(jobs)) if i not in alone]
+    outcomes: dict[int, Outcome] = {
+        i: _alone(trials[i], jobs[i], dataset, artifact_dir) for i in alone
+    }
+    for trial, job in zip(trials, jobs, strict=True):
+        trial.set_user_attr("model_config", dataclasses.asdict(job.model_config))
+        trial.set_user_attr("train_config", dataclasses.asdict(job.train_config))
+    members = [(jobs[i].model_config, jobs[i].train_config) for i in together]
+    judge = _Judge([trials[i] for i in together], [jobs[i] for i in together])
+    test = any(jobs[i].test for i in together)
+    population = train_population(members, dataset, judge, test=test) if together else None
+    for place, i in enumerate(together):
+        error, result = population.errors[place], population.results[place]
+        outcomes[i] = _member_outcome(trials[i], jobs[i], result, error, artifact_dir)
+    return [outcomes[i] for i in range(len(jobs))]
+
+
+class _Judge:
+    """The population's per-epoch callback: each member's objective reported to its trial,
+    and optuna.TrialPruned raised (which stops that member alone) when the pruner says so."""
+
+    def __init__(self, trials: list, jobs: list[Job]):
+        self.trials, self.jobs = trials, jobs
+
+    def __call__(self, index: int, epoch: int, logs: dict[str, float]) -> bool:
+        trial, job = self.trials[index], self.jobs[index]
+        trial.set_user_attr("epochs", epoch + 1)
+        if not job.prunable or job.objective != "penalized" or divergence(logs, epoch):
+            return False
+        trial.report(
+            scoring.score(logs["val_accuracy"], logs["train_accuracy"], job.gap_weight), epoch
+        )
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {epoch + 1}")
+        return False
+
+
+def _member_outcome(trial, job: Job, result, error, artifact_dir: Path) -> Outcome:
+    if isinstance(error, optuna.TrialPruned):
+        return Outcome(TrialState.PRUNED)
+    if error is not None:
+        trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}"[:500])
+        return Outcome(TrialState.FAIL)
+    record(trial, result)
+    try:
+        values = score(trial, result, job)
+    except DivergedError:
+        return Outcome(TrialState.FAIL)
+    upload(trial, result, artifact_dir, keep_weights=job.keep_weights)
+    return Outcome(TrialState.COMPLETE, values)
+
+
+def _alone(trial, job: Job, dataset, artifact_dir: Path) -> Outcome:
+    try:
+        return Outcome(TrialState.COMPLETE, execute(trial, job, dataset, artifact_dir))
+    except optuna.TrialPruned:
+        return Outcome(TrialState.PRUNED)
+    except DivergedError:
+        return Outcome(TrialState.FAIL)

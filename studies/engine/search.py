@@ -18,6 +18,7 @@ from studies.engine.study import (
     SurplusTrial,
     count,
     one_trial,
+    trials_together,
 )
 
 
@@ -29,9 +30,9 @@ class SearchObjective:
         self.settings = settings
         self.dataset = dataset
         self.code_version = code_version
-        # --early-stopping-patience stops a trial once its validation accuracy, which picks the epoch the
-        # objective is scored at, has not improved for that many epochs: a later epoch
-        # could change the trial's score only by beating it.
+        # --early-stopping-patience stops a trial once its validation accuracy, which picks
+        # the epoch the objective is scored at, has not improved for that many epochs: a
+        # later epoch could change the trial's score only by beating it.
         self.base = TrainConfig(
             epochs=settings.epochs,
             seed=settings.seed,
@@ -46,18 +47,22 @@ class SearchObjective:
         # First of all, so that a worker killed at any later moment can be recognised.
         trial.set_user_attr("worker", worker_id())
         with stopped_with_reason(trial):
-            trial.set_user_attr("code_version", self.code_version)
-            refuse_surplus(trial, self.settings.trials)
-            model_config, train_config = self.module.suggest(trial, self.base)
-            refuse_duplicate(trial)
-            job = Job(
-                model_config,
-                train_config,
-                gap_weight=self.settings.gap_weight,
-                objective=self.settings.objective,
-                test=self.test,
-            )
+            job = self.prepare(trial)
             return execute(trial, job, self.dataset, self.settings.artifact_dir)
+
+    def prepare(self, trial: optuna.Trial) -> Job:
+        """The trial's job: its configuration suggested, a surplus or repeat refused."""
+        trial.set_user_attr("code_version", self.code_version)
+        refuse_surplus(trial, self.settings.trials)
+        model_config, train_config = self.module.suggest(trial, self.base)
+        refuse_duplicate(trial)
+        return Job(
+            model_config,
+            train_config,
+            gap_weight=self.settings.gap_weight,
+            objective=self.settings.objective,
+            test=self.test,
+        )
 
 
 def refuse_surplus(trial: optuna.Trial, target: int) -> None:
@@ -93,8 +98,9 @@ def run_trials(study, storage, objective, settings, progress, deadline=None) -> 
     """Trains trials until the study has `settings.trials` finished ones (by any worker).
 
     Whichever comes first stops it: the target or the `deadline` (time.monotonic(), from
-    --timeout; checked before each trial: a running trial is finished, not cut). Returns why it stopped ("target reached" or
-    "timeout"); raises StudyFailing after `settings.max_failures` failed trials in a row.
+    --timeout; checked before each trial: a running trial is finished, not cut). Returns
+    why it stopped ("target reached" or "timeout"); raises StudyFailing after
+    `settings.max_failures` failed trials in a row.
     """
     failures = 0
     while True:
@@ -107,20 +113,40 @@ def run_trials(study, storage, objective, settings, progress, deadline=None) -> 
             return "timeout"
         if _wait_for_others(study, settings.trials, progress):
             continue
-        trial = one_trial(study, objective)
-        progress.trial(trial, count(study, FINISHED))
-        reason = trial.user_attrs.get("fail_reason", "")
-        if reason.startswith("duplicate"):
-            study.sampler.reseed_rng()  # Draw elsewhere next time.
-            continue
-        if reason.startswith("surplus"):
-            continue
-        failures = failures + 1 if trial.state == TrialState.FAIL else 0
-        if failures >= settings.max_failures:
-            raise StudyFailing(
-                f"{failures} trials failed in a row (last: {reason or '?'}); "
-                "stopping the study. Raise --max-failures to go on regardless."
-            )
+        for trial in _next_trials(study, storage, objective, settings, finished):
+            progress.trial(trial, count(study, FINISHED))
+            failures = _count_failure(study, trial, failures, settings.max_failures)
+
+
+def _next_trials(study, storage, objective, settings, finished: int) -> list:
+    """The next trial, or with --population K the next K (at most those still to run),
+    trained together; returned finished."""
+    running = count(study, (TrialState.RUNNING,))
+    size = min(settings.population, settings.trials - finished - running)
+    if size <= 1:
+        return [one_trial(study, objective)]
+    return trials_together(
+        study, storage, objective.prepare, size, objective.dataset, settings.artifact_dir
+    )
+
+
+def _count_failure(study, trial, failures: int, limit: int) -> int:
+    """The failures in a row after `trial`; StudyFailing once they reach `limit`.
+
+    A repeated configuration (drawn again elsewhere) or a surplus trial is no failure."""
+    reason = trial.user_attrs.get("fail_reason", "")
+    if reason.startswith("duplicate"):
+        study.sampler.reseed_rng()  # Draw elsewhere next time.
+        return failures
+    if reason.startswith("surplus"):
+        return failures
+    failures = failures + 1 if trial.state == TrialState.FAIL else 0
+    if failures >= limit:
+        raise StudyFailing(
+            f"{failures} trials failed in a row (last: {reason or '?'}); "
+            "stopping the study. Raise --max-failures to go on regardless."
+        )
+    return failures
 
 
 def _wait_for_others(study, target: int, progress) -> bool:
