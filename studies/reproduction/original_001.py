@@ -10,7 +10,6 @@ from studies.reproduction.verdicts import (
     Sample,
     enough_seeds,
     order,
-    pooled_sd,
     verdict,
 )
 
@@ -118,8 +117,7 @@ def _against_chosen(chosen: str, accuracies: dict[str, Sample]) -> tuple[list[Te
             {"minimum": MIN_SEEDS, "others": ", ".join(others)},
         )
         return [text], others
-    pooled = pooled_sd(accuracies.values())
-    tied = [s for s in others if order(accuracies[s], accuracies[chosen], pooled) == 0]
+    tied = [s for s in others if order(accuracies[s], accuracies[chosen]) == 0]
     sentences = []
     for setting in others:
         template = "{setting} is tied with it on validation accuracy ({value:.4f})."

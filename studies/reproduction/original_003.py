@@ -24,7 +24,6 @@ from studies.reproduction.verdicts import (
     lower_verdict,
     lowest,
     order,
-    pooled_sd,
     verdict,
 )
 
@@ -245,8 +244,8 @@ def _batch_claim(runs: Runs) -> list:
     large_gap, large_val = Sample((float(np.mean(gaps)),)), Sample((max(vals),))
     outcome = combined(
         [
-            lower_verdict(large_gap, plain_gap, pool=[plain_gap]),
-            lower_verdict(large_val, plain_val, pool=[plain_val]),
+            lower_verdict(large_gap, plain_gap),
+            lower_verdict(large_val, plain_val),
         ]
     )
     text = Text(
@@ -274,7 +273,7 @@ def _dropout_claim(runs: Runs) -> list:
     if too_few:
         return too_few
     least, tied = lowest(gaps)
-    steady = order(gaps["dropout=0.5"], gaps["dropout=0.1"], pooled_sd(gaps.values())) == -1
+    steady = order(gaps["dropout=0.5"], gaps["dropout=0.1"]) == -1
     text = Text(
         "least gap at {least} ({least_gap:+.4f}); 0.4: {gap:+.4f}; tied with the least: {tied}",
         {
@@ -320,10 +319,10 @@ def _penalty_claims(runs: Runs) -> list[list]:
     return [*rows, _l1_l2_claim(gap, val)]
 
 
-def _lower_row(claim: str, template: str, first: Sample, second: Sample, pool=()) -> list:
+def _lower_row(claim: str, template: str, first: Sample, second: Sample) -> list:
     """A claim that `first` is below `second`, as a table row."""
     text = Text(template, {"first": first, "second": second})
-    return [claim, text, first.mean - second.mean, lower_verdict(first, second, pool)]
+    return [claim, text, first.mean - second.mean, lower_verdict(first, second)]
 
 
 def _l1_l2_claim(gap: dict, val: dict) -> list:
@@ -350,7 +349,7 @@ def _activation_claim(runs: Runs) -> list:
         return too_few
     least, tied = lowest(gaps)
     sigmoid = gaps["activation=sigmoid"]
-    below_relu = order(sigmoid, gaps[PLAIN], pooled_sd(gaps.values())) == -1
+    below_relu = order(sigmoid, gaps[PLAIN]) == -1
     text = Text(
         "least gap: {least} ({least_gap:+.4f}); tied with it: {tied}; sigmoid {sigmoid:+.4f}, "
         "relu {relu:+.4f}",
@@ -379,7 +378,7 @@ def _optimal_claims(runs: Runs) -> list[list]:
     text = Text("val acc {plain:.4f} vs {l2:.4f}", {"plain": val["dropout=0.3"], "l2": val[l2]})
     difference = val["dropout=0.3"].mean - val[l2].mean
     rows = [[accurate, text, difference, lower_verdict(val[l2], val["dropout=0.3"])]]
-    outcomes = [lower_verdict(gap[s], gap[PLAIN], pool=gap.values()) for s in OPTIMAL]
+    outcomes = [lower_verdict(gap[s], gap[PLAIN]) for s in OPTIMAL]
     parts = ", ".join(f"{setting}: {{g{i}:+.4f}}" for i, setting in enumerate(OPTIMAL))
     values = {f"g{i}": gap[setting] for i, setting in enumerate(OPTIMAL)}
     text = Text(f"gaps {parts}; plain {{plain:+.4f}}", {**values, "plain": gap[PLAIN]})
@@ -468,9 +467,8 @@ def _optimal_finding(runs: Runs) -> Text:
     gap = {setting: _gap(runs, setting) for setting in [PLAIN, *OPTIMAL]}
     if not enough_seeds(val.values()):
         return Text("The 'optimal' models have too few seeds to be compared.")
-    pooled = pooled_sd(val.values())
-    ahead = [s for s in OPTIMAL if order(val[s], val[PLAIN], pooled) == 1]
-    tied = [s for s in OPTIMAL if order(val[s], val[PLAIN], pooled) == 0]
+    ahead = [s for s in OPTIMAL if order(val[s], val[PLAIN]) == 1]
+    tied = [s for s in OPTIMAL if order(val[s], val[PLAIN]) == 0]
     return Text(
         "The three 'optimal' models reach {vals:.4f} validation accuracy against the plain "
         "network's {plain:.4f} ({ahead} ahead of it, {tied} tied with it), with gaps "

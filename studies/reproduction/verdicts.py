@@ -20,9 +20,6 @@ ACCURACY_TOLERANCE = 0.01
 # A change along a single-seed sweep smaller than this is "flat" when trends are compared:
 # twice the run-to-run standard deviation of about 0.25 points.
 FLAT = 0.005
-# Two configurations are tied when their means differ by less than this many pooled
-# standard deviations over seeds.
-TIE_SDS = 2.0
 # A comparison closer than the noise rests on at least this many seeds per configuration.
 MIN_SEEDS = 3
 CHANCE = 0.1  # The accuracy of guessing one of ten classes.
@@ -65,25 +62,28 @@ def enough_seeds(samples, minimum: int = MIN_SEEDS) -> bool:
     return all(sample.n >= minimum for sample in samples)
 
 
-def order(first: Sample, second: Sample, pooled: float | None) -> int | None:
+def order(first: Sample, second: Sample) -> int | None:
     """-1 if `first` is below `second`, 1 if above, 0 if tied; None if either is missing.
 
-    Tied means the means differ by less than TIE_SDS pooled standard deviations over seeds;
-    without repeated seeds (pooled is None), by less than FLAT, twice the run-to-run noise.
+    Between configurations run with several seeds, the project's one rule decides: tied
+    unless Welch's t-test tells them apart at 95% (`kerasnn.stats.compare`). A single run
+    has no spread to judge by, so along a single-seed sweep a change smaller than FLAT
+    (twice the run-to-run noise) counts as flat, and so as tied.
     """
     if not first.n or not second.n:
         return None
+    comparison = stats.compare(first.values, second.values)
+    if comparison.outcome != "undecided":
+        return {"worse": -1, "tied": 0, "better": 1}[comparison.outcome]
     difference = first.mean - second.mean
-    band = FLAT if pooled is None else TIE_SDS * pooled
-    if difference == 0 or abs(difference) < band:
+    if difference == 0 or abs(difference) < FLAT:
         return 0
     return -1 if difference < 0 else 1
 
 
-def lower_verdict(first: Sample, second: Sample, pool=()) -> str:
-    """The claim "first is lower than second"; ties are judged on the standard deviation
-    pooled over the samples in `pool` (by default the two compared)."""
-    outcome = order(first, second, pooled_sd(pool or (first, second)))
+def lower_verdict(first: Sample, second: Sample) -> str:
+    """The claim "first is lower than second", judged by `order`."""
+    outcome = order(first, second)
     if outcome is None:
         return "not run"
     return {-1: "reproduced", 0: "tied", 1: "differs"}[outcome]
@@ -91,13 +91,10 @@ def lower_verdict(first: Sample, second: Sample, pool=()) -> str:
 
 def lowest(samples: dict[str, Sample]) -> tuple[str, list[str]]:
     """The name with the lowest mean and the names tied with it (itself included)."""
-    pooled = pooled_sd(samples.values())
     known = {name: sample for name, sample in samples.items() if sample.n}
     best = min(known, key=lambda name: known[name].mean)
     tied = [
-        name
-        for name, sample in known.items()
-        if name == best or order(sample, known[best], pooled) == 0
+        name for name, sample in known.items() if name == best or order(sample, known[best]) == 0
     ]
     return best, tied
 
