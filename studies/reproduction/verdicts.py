@@ -9,7 +9,6 @@ tolerance but moving the same way, or the claim holds in part), *differs* (neith
 from __future__ import annotations
 
 import dataclasses
-import math
 
 from kerasnn import stats
 from studies.reproduction.claims import MISSING
@@ -50,12 +49,6 @@ class Sample:
             return MISSING
         text = format(self.mean, spec)
         return text if self.sd is None else f"{text} ± {format(self.sd, spec.replace('+', ''))}"
-
-
-def pooled_sd(samples) -> float | None:
-    """The standard deviation over seeds pooled across configurations (None without repeats)."""
-    pooled = stats.pooled_sd([sample.values for sample in samples])
-    return None if math.isnan(pooled) else pooled
 
 
 def enough_seeds(samples, minimum: int = MIN_SEEDS) -> bool:
