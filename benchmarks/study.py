@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from benchmarks import cli, report
+from kerasnn import stats
 from studies.cli.errors import RuntimeFault, one_line
 from studies.cli.options import count, positive_int
 from studies.cli.settings import SEED_LIMIT
@@ -224,10 +225,9 @@ def table(result: dict) -> str:
     """The comparison as a markdown table: one row per strategy, mean ± sd over seeds."""
 
     def pm(entry, digits, scale=1.0, unit=""):
-        mean = f"{entry['mean'] * scale:.{digits}f}{unit}"
         if entry["sd"] is None:
-            return f"{mean} (one seed)"
-        return f"{mean} ± {entry['sd'] * scale:.{digits}f}{unit}"
+            return f"{entry['mean'] * scale:.{digits}f}{unit} (one seed)"
+        return stats.plus_minus(entry["mean"] * scale, entry["sd"] * scale, f".{digits}f", unit)
 
     header = ["strategy", "options", "seeds", "epochs vs none", "wall s"]
     header += ["best search objective", "confirmed objective", "confirmed − none (paired)"]

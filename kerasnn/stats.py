@@ -26,7 +26,16 @@ class Spread:
         # One run has no spread to print: "± nan" would read as a measurement.
         if self.n < 2:
             return f"{self.mean:.4f} (1 run)"
-        return f"{self.mean:.4f} ± {self.sd:.4f}"
+        return plus_minus(self.mean, self.sd)
+
+
+def plus_minus(mean: float, sd: float | None, spec: str = ".4f", unit: str = "") -> str:
+    """ "mean ± sd" in `spec` (a format spec, "+" only on the mean), the mean alone without
+    an sd: the one way every report writes a spread."""
+    text = f"{format(mean, spec)}{unit}"
+    if sd is None or math.isnan(sd):
+        return text
+    return f"{text} ± {format(sd, spec.replace('+', ''))}{unit}"
 
 
 def spread(values: Sequence[float]) -> Spread:

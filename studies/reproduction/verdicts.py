@@ -47,8 +47,7 @@ class Sample:
         """The mean in `spec`, followed by "± sd" where there are several seeds."""
         if not self.n:
             return MISSING
-        text = format(self.mean, spec)
-        return text if self.sd is None else f"{text} ± {format(self.sd, spec.replace('+', ''))}"
+        return stats.plus_minus(self.mean, self.sd, spec)
 
 
 def enough_seeds(samples, minimum: int = MIN_SEEDS) -> bool:
