@@ -127,11 +127,12 @@ def run(settings: Settings, module) -> int:
 
 
 def search(study, storage, settings: Settings, module, dataset) -> int:
-    """This process's share of the search, then of the confirmation; the exit status.
+    """This process's share of the search, then of the confirmation and the effects; the
+    exit status.
 
     130 when stopped by a signal, 1 when too many trials fail in a row.
     """
-    from studies.engine import confirm
+    from studies.engine import confirm, effects
     from studies.engine.progress import Progress
     from studies.engine.search import SearchObjective, run_trials
     from studies.engine.study import FINISHED, StudyFailing, code_version, count
@@ -149,7 +150,11 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
             reason = run_trials(study, storage, objective, settings, progress)
             study.set_user_attr("stopped", reason)
             if settings.confirm_top:
-                confirm.confirm(study, storage, settings, module, dataset, progress)
+                confirmation = confirm.confirm(study, storage, settings, module, dataset, progress)
+                if settings.effects_seeds:
+                    effects.measure(
+                        study, confirmation, storage, settings, module, dataset, progress
+                    )
         return 0
     except KeyboardInterrupt as interrupt:
         progress.note(f"interrupted ({interrupt or 'SIGINT'}); the running trial is marked FAIL")

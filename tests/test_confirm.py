@@ -136,8 +136,8 @@ def test_a_run_that_keeps_failing_is_given_up_rather_than_retried_forever():
                 state=state, user_attrs={"source_trial": 0, "seed": 1, "fail_reason": "diverged"}
             )
         )
-    assert confirm.next_run(confirmation, plan) == confirm.PlannedRun(0, 2)
+    assert confirm.next_step(confirmation, plan) == confirm.PlannedRun(0, 2)
     confirmation.add_trial(
         optuna.trial.create_trial(value=0.9, user_attrs={"source_trial": 0, "seed": 2})
     )
-    assert confirm.next_run(confirmation, plan) is None
+    assert confirm.next_step(confirmation, plan) is None

@@ -30,6 +30,9 @@ count = _number(int, 0, what="an integer >= 0")
 positive_float = _number(float, 1e-9, what="a positive number")
 non_negative_float = _number(float, 0.0, what="a number >= 0")
 fraction = _number(float, 1e-9, 1 - 1e-9, what="a number between 0 and 1")
+# A variant run with more seeds than this costs more than it tells.
+MAX_EFFECTS_SEEDS = 10
+effects_seeds = _number(int, 0, MAX_EFFECTS_SEEDS, what=f"an integer from 0 to {MAX_EFFECTS_SEEDS}")
 heartbeat = _number(int, 1, MAX_HEARTBEAT, what=f"whole seconds from 1 to {MAX_HEARTBEAT}")
 
 
@@ -120,6 +123,12 @@ def _study_options(p, defaults: Settings) -> None:
         "--confirm-seeds",
         type=positive_int,
         help=f"fresh seeds per confirmed configuration ({defaults.confirm_seeds})",
+    )
+    p.add_argument(
+        "--effects-seeds",
+        type=effects_seeds,
+        help="vary each scientific hyperparameter alone around the confirmed winner, each "
+        f"variant with N fresh seeds; 0 skips ({defaults.effects_seeds})",
     )
 
 
