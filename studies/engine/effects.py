@@ -135,6 +135,7 @@ class Design:
     sweeps: dict[str, list]  # Hyperparameter -> its values in order, the winner's among them.
     skipped: list[str]  # Scientific hyperparameters the winner's configuration does not use.
     references: dict  # Values the winner lacks that some variant took (see the docstring).
+    distributions: dict  # Each swept hyperparameter's distribution (its scale, its choices).
 
 
 def design(winner_params: dict, module) -> Design:
@@ -153,7 +154,8 @@ def design(winner_params: dict, module) -> Design:
             asked = probe(module, {**base.params, name: value})
             references |= {k: v for k, v in asked.params.items() if k not in base.params}
             variants.append(Variant(label(name, value), name, value, asked.params))
-    return Design(variants, sweeps, skipped, references)
+    distributions = {name: base.distributions[name] for name in sweeps}
+    return Design(variants, sweeps, skipped, references, distributions)
 
 
 def seeds(search: optuna.Study, settings: Settings) -> list[int]:
