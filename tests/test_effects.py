@@ -23,8 +23,14 @@ from studies.engine import runs as trial_steps
 from studies.engine.planned import run_of
 from studies.run import STUDIES, main
 
+# Seconds each effects run of the tiny study waits before it trains, when set: time for
+# the resume test to see runs complete and interrupt the stage in the middle.
+PAUSE = "TINY_EFFECTS_PAUSE"
+
 
 def _suggest(trial, train_config):
+    if "variant" in getattr(trial, "user_attrs", {}) and os.environ.get(PAUSE):
+        time.sleep(float(os.environ[PAUSE]))
     penalty = trial.suggest_categorical("penalty", ["none", "l2"])
     strength = 0.0
     if penalty != "none":
@@ -138,7 +144,10 @@ def _start(tmp_path) -> subprocess.Popen:
         "sys.exit(run.main(sys.argv[2:]))"
     )
     command = [sys.executable, "-c", script, str(TESTS), *options(tmp_path)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    environment = {**os.environ, PAUSE: "3"}
+    return subprocess.Popen(
+        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def _complete(tmp_path) -> dict[int, float]:
@@ -156,6 +165,9 @@ def test_a_sigint_in_the_stage_leaves_only_the_missing_runs_to_train(tmp_path, d
     while len(_complete(tmp_path)) < 3 and process.poll() is None:
         assert time.monotonic() < deadline, "the stage never got going"
         time.sleep(0.2)
+    # Into the next run's pause: a signal that lands while Python runs a weakref callback
+    # (the garbage collection after each trial) is swallowed there.
+    time.sleep(1.5)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=300) == 130
     first = _complete(tmp_path)
