@@ -251,3 +251,52 @@ def test_effects_without_a_confirmation_are_refused(data_dir, tmp_path, capsys):
         assert main(arguments) == 2
     assert "--confirm-top 0 leaves no winner" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "s.db")
+
+
+def store_effects(storage, gaps: dict[str, float], seeds=(4, 5, 6)) -> None:
+    """The default study with WINNER as its trial 0, and an effects stage around it whose
+    runs have the gap `gaps` names per variant (0.02 otherwise), a little apart per seed."""
+    name = "overfitting-fashion_mnist"
+    search = optuna.create_study(storage=storage, study_name=name, direction="maximize")
+    distributions = effects.probe(overfitting, WINNER).distributions
+    search.add_trial(
+        optuna.trial.create_trial(params=WINNER, distributions=distributions, value=0.88)
+    )
+    stage = optuna.create_study(storage=storage, study_name=name + effects.SUFFIX)
+    stage.set_user_attr("plan", {"source_trial": 0, "seeds": list(seeds)})
+    for variant in effects.design(WINNER, overfitting).variants:
+        for index, seed in enumerate(seeds):
+            gap = gaps.get(variant.name, 0.02) + 0.001 * index
+            attrs = {"gap": gap, "val_accuracy": 0.88 - gap, "objective": 0.88 - 2 * gap}
+            attrs |= {"source_trial": 0, "seed": seed, "variant": variant.name}
+            stage.add_trial(optuna.trial.create_trial(value=0.88 - 2 * gap, user_attrs=attrs))
+
+
+def test_stored_effects_judge_each_step_from_the_winner(tmp_path):
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    store_effects(storage, {"dropout_rate=0": 0.05, "activation=sigmoid": 0.021})
+    found = effects.stored(storage, "overfitting-fashion_mnist", overfitting)
+    assert found.seeds == [4, 5, 6] and found.winner.spreads["gap"].n == 3
+    dropout = dict(found.sweep("dropout_rate"))
+    assert dropout[0.0].versus_winner["gap"].outcome == "higher"
+    assert dropout[0.1667].versus_winner["gap"].outcome == "tied"
+    assert dict(found.sweep("activation"))["sigmoid"].versus_winner["gap"].outcome == "tied"
+    assert effects.extreme(found, "dropout_rate", "gap", lowest=True)[0] != 0.0
+
+
+def test_seed_003_sets_its_claims_beside_the_effects_around_a_tuned_winner(tmp_path):
+    from studies.reproduction import write_reproduction
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    optuna.create_study(storage=storage, study_name="unrelated")
+    before = write_reproduction(storage, tmp_path).read_text()
+    assert "The effects around the default study's tuned winner have not been run" in before
+
+    store_effects(storage, {"activation=sigmoid": 0.005, "dropout_rate=0": 0.05})
+    text = write_reproduction(storage, tmp_path).read_text()
+    assert "### The claims around a tuned network" in text
+    sigmoid = next(line for line in text.splitlines() if line.startswith("| sigmoid reduces"))
+    assert "least gap at activation = sigmoid; tied with it: none" in sigmoid
+    assert sigmoid.endswith("| reproduced |")
+    dropout = next(line for line in text.splitlines() if line.startswith("| dropout 0.4"))
+    assert "the claim's value: 0.333" in dropout and dropout.endswith("| tied |")

@@ -123,8 +123,13 @@ class Variant:
     params: dict  # Every parameter the study's suggest asks for, with its value.
 
 
+def shown(value) -> str:
+    """A hyperparameter's value in a name or a sentence: floats to 3 significant digits."""
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def label(name: str, value) -> str:
-    return f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}"
+    return f"{name}={shown(value)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,6 +200,10 @@ def measure(search, confirmation, storage, settings: Settings, module, dataset, 
         f"fresh seeds each: {len(runs)} runs"
     )
     planned_runs.train_plan(effects, storage, runs, objective, progress.note, "effects")
+
+
+# Outcomes that do not tell two values apart.
+TIES = ("tied", "undecided")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,3 +294,22 @@ def stored(storage, study_name: str, module) -> Effects | None:
     effects = optuna.load_study(study_name=study_name + SUFFIX, storage=storage)
     search = optuna.load_study(study_name=study_name, storage=storage)
     return results(effects, search, module)
+
+
+def extreme(found: Effects, name: str, key: str, lowest: bool) -> tuple[object, list] | None:
+    """The value of hyperparameter `name` with the lowest (or highest) mean `key`, and the
+    values it cannot be told apart from by the one rule (itself included); None where the
+    sweep is missing or a value has no runs."""
+    if name not in found.design.sweeps:
+        return None
+    sweep = found.sweep(name)
+    if any(point.spreads is None for _, point in sweep):
+        return None
+    sign = 1 if lowest else -1
+    best_value, best = min(sweep, key=lambda item: sign * item[1].spreads[key].mean)
+    tied = [
+        value
+        for value, point in sweep
+        if point is best or judged(point.values[key], best.values[key]).outcome in TIES
+    ]
+    return best_value, tied

@@ -15,7 +15,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 from optuna.distributions import CategoricalDistribution  # noqa: E402
 
-from studies.engine.effects import MEASURES, WINNER, Difference, Effects, Point  # noqa: E402
+from studies.engine.effects import (  # noqa: E402
+    MEASURES,
+    WINNER,
+    Difference,
+    Effects,
+    Point,
+    shown,
+)
 from studies.report.markdown import table  # noqa: E402
 
 LABELS = {"gap": "the gap", "val_accuracy": "validation accuracy"}
@@ -94,15 +101,11 @@ def sentences(effects: Effects, name: str) -> list[str]:
 
 
 def sentence(name: str, value, winner_value, point: Point) -> str:
-    start = f"around the winner, {name} {_value(value)} instead of {_value(winner_value)}"
+    start = f"around the winner, {name} {shown(value)} instead of {shown(winner_value)}"
     if point.versus_winner is None:
         return f"{start}: not measured yet"
     gap, accuracy = (_phrase(key, point.versus_winner[key]) for key in MEASURES)
     return f"{start} {gap} and {accuracy}"
-
-
-def _value(value) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _phrase(key: str, step: Difference) -> str:
@@ -147,7 +150,7 @@ def effects_table(effects: Effects) -> str:
     rows = []
     for name in effects.design.sweeps:
         for value, point in effects.sweep(name):
-            rows.append([name, _value(value), *_cells(point)])
+            rows.append([name, shown(value), *_cells(point)])
     return table(header, rows, ["---", "---", "---:", "---", "---", "---", "---"])
 
 
