@@ -7,39 +7,47 @@ MNIST and Fashion-MNIST through `kerasnn.train` and writes reports/accuracy.md.
 from __future__ import annotations
 
 import os
+import platform
+import sys
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from kerasnn import ModelConfig, TrainConfig, load_dataset, train  # noqa: E402
+from benchmarks import cli
+from kerasnn.config import MAX_SEED
+from studies.cli.options import count
 
 # Test accuracy the tutorial configuration must reach on each dataset.
 THRESHOLDS = {"fashion_mnist": 0.875, "mnist": 0.975}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.accuracy", description=__doc__)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", default="reports/accuracy.md")
-    args = parser.parse_args(argv)
+def table_row(name: str, threshold: float, seed: int) -> str:
+    """Trains the tutorial's network on `name`; its row of the report's table."""
+    from kerasnn import ModelConfig, TrainConfig, load_dataset, train
+
+    result = train(
+        ModelConfig(), TrainConfig(batch_size=32, epochs=10, seed=seed), load_dataset(name)
+    )
+    final = {key: values[-1] for key, values in result.history.items()}
+    return (
+        f"| {name} | {result.test_accuracy:.4f} | {result.best_epoch} | "
+        f"{result.val_accuracy:.4f} | {final['val_accuracy']:.4f} | {final['train_accuracy']:.4f} | "
+        f"{threshold} | {'yes' if result.test_accuracy >= threshold else 'NO'} |"
+    )
+
+
+def versions() -> str:
+    import keras
+    import tensorflow as tf
+
+    return (
+        f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+        f"backend {keras.backend.backend()}"
+    )
+
+
+def measure(args) -> None:
     rows = []
     for name, threshold in THRESHOLDS.items():
-        result = train(
-            ModelConfig(), TrainConfig(batch_size=32, epochs=10, seed=args.seed), load_dataset(name)
-        )
-        final = {key: values[-1] for key, values in result.history.items()}
-        rows.append(
-            f"| {name} | {result.test_accuracy:.4f} | {result.best_epoch} | "
-            f"{result.val_accuracy:.4f} | {final['val_accuracy']:.4f} | {final['train_accuracy']:.4f} | "
-            f"{threshold} | {'yes' if result.test_accuracy >= threshold else 'NO'} |"
-        )
+        rows.append(table_row(name, threshold, args.seed))
         print(rows[-1], flush=True)
     text = "\n".join(
         [
@@ -58,8 +66,7 @@ def main(argv=None) -> int:
             *rows,
             "",
             f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.platform()}; "
-            f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-            f"backend {keras.backend.backend()}; seed {args.seed}.",
+            f"{versions()}; seed {args.seed}.",
             "",
             "Command: `python -m benchmarks.accuracy"
             + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
@@ -70,7 +77,17 @@ def main(argv=None) -> int:
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text)
     print(f"written: {args.output}")
-    return 0
+
+
+def check(parser, args) -> None:
+    cli.within(parser, "--seed", args.seed, 0, MAX_SEED)
+
+
+def main(argv=None) -> int:
+    parser = cli.parser("accuracy", __doc__)
+    parser.add_argument("--seed", type=count, default=0, help="seeds the training (0)")
+    parser.add_argument("--output", type=Path, default=Path("reports/accuracy.md"))
+    return cli.run(parser, argv, check, measure)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import shlex
+import statistics
 import sys
 from pathlib import Path
 
@@ -35,29 +36,24 @@ def machine() -> dict[str, str]:
     """What the figures depend on: processor, cores, memory, accelerators and versions."""
     import keras
     import numpy
-    import tensorflow as tf
 
-    processor = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                processor = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from studies.report.machine import backend
+    from studies.report.machine import processor as processor_name
+
+    processor = processor_name()
     try:
         pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         memory = f"{pages / 2**30:.0f} GiB"
     except (OSError, ValueError):
         memory = "unknown"
-    gpus = tf.config.list_physical_devices("GPU")
+    accelerators, framework = backend()
     return {
         "processor": processor,
         "cores": str(os.cpu_count()),
         "memory": memory,
-        "accelerator": ", ".join(gpu.name for gpu in gpus) if gpus else "none (CPU only)",
+        "accelerator": ", ".join(accelerators) if accelerators else "none (CPU only)",
         "versions": (
-            f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+            f"Python {platform.python_version()}, {framework}, "
             f"Keras {keras.__version__} ({keras.backend.backend()} backend), "
             f"NumPy {numpy.__version__}"
         ),
@@ -108,6 +104,11 @@ def add_output_options(parser) -> None:
         help=f"markdown report to write the section into (default: {REPORT.name} in reports/ "
         "for a full run; --quick writes none unless given one)",
     )
+
+
+def steady(seconds: list[float]) -> float:
+    """Median of the epochs after the first, which carries the compile and set-up."""
+    return statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
 
 
 def report_path(args) -> Path | None:

@@ -17,33 +17,15 @@ at the matrix-multiply throughput measured in the same run, between the epochs.
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
+import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # Start-up lines would bury the results.
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from benchmarks import report  # noqa: E402
-from kerasnn import (  # noqa: E402
-    ModelConfig,
-    TrainConfig,
-    build_model,
-    compiled,
-    load_dataset,
-    train,
-)
+from benchmarks import cli, report
 
 # (batch size, hidden units) rows of the table.
 ROWS = ((32, 128), (100, 128), (128, 128), (512, 128), (3000, 128), (128, 512))
 QUICK_ROWS = ((32, 128), (512, 128))
-SEED = 0
-DROPOUT_RATE = 0.2  # The TensorFlow tutorial's network.
-MATMUL_SIZE = 2048
+QUICK_EPOCHS, FULL_EPOCHS = 3, 5
 
 # The speed targets kerasnn sets itself; timings are never asserted in tests, only reported here.
 TARGET_SPEEDUP_BATCH_32 = 6.0
@@ -51,138 +33,6 @@ TARGET_FLOOR_RATIO_BATCH_128 = 4.0
 TARGET_FLOOR_RATIO_LARGE_BATCH = 2.5  # batch >= 512
 TARGET_OVERHEAD_S = 1.0
 TARGET_ACCURACY_POINTS = 0.5
-
-
-class MatmulClock:
-    """Single-precision FLOP/s of a large square matrix product, with and without XLA."""
-
-    def __init__(self):
-        self.a = tf.random.normal((MATMUL_SIZE, MATMUL_SIZE), seed=1)
-        self.b = tf.random.normal((MATMUL_SIZE, MATMUL_SIZE), seed=2)
-        self.products = [tf.function(tf.matmul, jit_compile=jit) for jit in (False, True)]
-        for product in self.products:
-            product(self.a, self.b).numpy()  # Compiles, and touches the output memory once.
-
-    def sample(self) -> float:
-        """The faster of the two products, timed now."""
-        best = 0.0
-        for product in self.products:
-            started = time.perf_counter()
-            product(self.a, self.b).numpy()
-            best = max(best, 2 * MATMUL_SIZE**3 / (time.perf_counter() - started))
-        return best
-
-
-class Interleave(keras.callbacks.Callback):
-    """Times the plain fit's epochs and, between them, one kerasnn epoch and the matmul.
-
-    Other processes share this machine's two cores; alternating the three measurements
-    exposes them to the same load, so their ratios stay meaningful when it changes.
-    """
-
-    def __init__(self, compiled_run, matmul: MatmulClock):
-        super().__init__()
-        self.compiled_run, self.matmul = compiled_run, matmul
-        self.plain_s, self.kerasnn_s, self.flops = [], [], []
-        self.final_weights = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.plain_s.append(time.perf_counter() - self.started)
-        self.final_weights = self.model.get_weights()
-        started = time.perf_counter()
-        self.compiled_run.fit_epoch(epoch)
-        self.kerasnn_s.append(time.perf_counter() - started)
-        self.flops.append(self.matmul.sample())
-
-
-class FinalWeights(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        self.weights = self.model.get_weights()
-
-
-def test_accuracy(model: keras.Model, weights, dataset) -> float:
-    model.set_weights(weights)
-    probabilities = model(dataset.x_test, training=False)
-    return float(np.mean(np.argmax(probabilities, axis=1) == dataset.y_test))
-
-
-def steady(seconds: list[float]) -> float:
-    """Median of the epochs after the first, which carries the compile and set-up."""
-    return statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
-
-
-def kerasnn_fit(config: ModelConfig, batch_size: int, epochs: int, dataset, seed: int) -> dict:
-    train_config = TrainConfig(batch_size=batch_size, epochs=epochs, seed=seed)
-    final = FinalWeights()
-    started = time.perf_counter()
-    result = train(config, train_config, dataset, callbacks=[final])
-    total = time.perf_counter() - started
-    seconds = result.history["seconds"]
-    measured_s = steady(seconds)
-    return {
-        "measured_epoch_s": measured_s,
-        # Time outside the epochs (building, the final test pass), plus what the first epoch
-        # took beyond a steady one (compiling); the later epochs' own spread is left out.
-        "overhead_s": total - sum(seconds[1:]) - measured_s,
-        "test_accuracy": test_accuracy(result.model, final.weights, dataset),
-        "result": result,
-        "train_config": train_config,
-    }
-
-
-def measure_row(batch_size, hidden_units, epochs, dataset, matmul: MatmulClock) -> dict:
-    config = ModelConfig(hidden_units=hidden_units, dropout_rate=DROPOUT_RATE)
-    cold = kerasnn_fit(config, batch_size, epochs, dataset, seed=SEED)
-    # A second run with the same shapes, as a study's later trials are: nothing to compile.
-    warm = kerasnn_fit(config, batch_size, epochs, dataset, seed=SEED + 1)
-    # kerasnn's training pass alone, on the program `train` compiled, between plain epochs.
-    compiled_run = compiled.CompiledRun(cold["result"].model, cold["train_config"], dataset)
-    interleave = Interleave(compiled_run, matmul)
-
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(SEED)
-    started = time.perf_counter()
-    model = build_model(config)
-    setup_s = time.perf_counter() - started
-    model.fit(
-        dataset.x_train,
-        dataset.y_train,
-        batch_size=batch_size,
-        epochs=epochs,
-        callbacks=[interleave],
-        verbose=0,
-    )
-    plain_s = steady(interleave.plain_s)
-    epoch_s = steady(interleave.kerasnn_s)
-    flops = statistics.median(interleave.flops[1:])
-    parameters = model.count_params()
-    images = len(dataset.y_train)
-    floor_s = 4 * parameters * images / flops
-    return {
-        "batch_size": batch_size,
-        "hidden_units": hidden_units,
-        "plain_epoch_s": plain_s,
-        "kerasnn_epoch_s": epoch_s,
-        "floor_epoch_s": floor_s,
-        "speedup": plain_s / epoch_s,
-        "floor_ratio": epoch_s / floor_s,
-        "plain_test_accuracy": test_accuracy(model, interleave.final_weights, dataset),
-        "kerasnn_test_accuracy": cold["test_accuracy"],
-        "kerasnn_test_accuracy_seed_1": warm["test_accuracy"],
-        "first_epoch_overhead_s": cold["overhead_s"],
-        "first_epoch_overhead_warm_s": warm["overhead_s"],
-        "plain_first_epoch_overhead_s": setup_s + interleave.plain_s[0] - plain_s,
-        "kerasnn_measured_epoch_s": cold["measured_epoch_s"],
-        "plain_images_per_s": images / plain_s,
-        "kerasnn_images_per_s": images / epoch_s,
-        "parameters": parameters,
-        "train_images": images,
-        "epochs": epochs,
-        "matmul_gflop_s": flops / 1e9,
-    }
 
 
 def targets(rows: list[dict]) -> list[str]:
@@ -233,6 +83,9 @@ def targets(rows: list[dict]) -> list[str]:
 
 
 def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: float) -> str:
+    from benchmarks.timing import DROPOUT_RATE, MATMUL_SIZE, SEED
+    from kerasnn.compiled import XLA_BELOW_BATCH_SIZE
+
     header = (
         "| batch | hidden | plain s/epoch | kerasnn s/epoch | floor s/epoch | speed-up "
         "| kerasnn / floor | kerasnn s/epoch incl. measurement | plain images/s "
@@ -265,7 +118,7 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
             "medians over the epochs after the first. *Plain* is `model.fit` on "
             "`build_model(config)` with Keras' default compile (no XLA on CPU, one step per "
             "call). *kerasnn* is the training pass of `kerasnn.train`: one XLA program per "
-            f"epoch below batch {compiled.XLA_BELOW_BATCH_SIZE}, one TensorFlow graph per "
+            f"epoch below batch {XLA_BELOW_BATCH_SIZE}, one TensorFlow graph per "
             "epoch from there on; it is timed between the plain fit's epochs, each followed "
             "by a sample of the matrix-multiply throughput, so that all three see the same "
             "load from other processes. *incl. measurement* is `train`'s whole epoch, which "
@@ -293,26 +146,19 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
     )
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="two rows, three epochs (< 3 min)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default 5)")
-    report.add_output_options(parser)
-    args = parser.parse_args(argv)
-    epochs = args.epochs or (3 if args.quick else 5)
-    if epochs < 2:
-        parser.error("--epochs must be at least 2: the first epoch is not a steady one")
+def measure_rows(args) -> list[dict]:
+    """Times every row of the table (the quick ones with --quick), printing each."""
+    from benchmarks import timing
+    from kerasnn import ModelConfig, TrainConfig, load_dataset, train
 
-    started = time.perf_counter()
-    load_before = report.load_average()
     dataset = load_dataset("fashion_mnist")
     # One short run first, so that what a process does once (TensorFlow's start-up, the
     # dataset's conversion to tensors) is not charged to the first row's overhead.
     train(ModelConfig(hidden_units=16), TrainConfig(batch_size=1000, epochs=1), dataset)
-    matmul = MatmulClock()
+    matmul = timing.MatmulClock()
     rows = []
     for batch_size, hidden_units in QUICK_ROWS if args.quick else ROWS:
-        row = measure_row(batch_size, hidden_units, epochs, dataset, matmul)
+        row = timing.measure_row(batch_size, hidden_units, cli.epochs(args), dataset, matmul)
         rows.append(row)
         print(
             f"batch {batch_size:>5} hidden {hidden_units:>4}: plain {row['plain_epoch_s']:.3f} s, "
@@ -322,10 +168,33 @@ def main(argv=None) -> None:
             f"{row['first_epoch_overhead_warm_s']:.2f} s",
             flush=True,
         )
+    return rows
+
+
+def measure(args) -> None:
+    started = time.perf_counter()
+    load_before = report.load_average()
+    rows = measure_rows(args)
     loads = (load_before, report.load_average())
     text = markdown(rows, report.machine(), loads, time.perf_counter() - started)
     report.publish("speed", text, targets(rows), rows, args)
 
 
+def check(parser, args) -> None:
+    cli.check_epochs(parser, args)
+
+
+def main(argv=None) -> int:
+    parser = cli.parser("speed", __doc__)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"two rows, {QUICK_EPOCHS} epochs (< 3 min); no report unless given --report",
+    )
+    cli.add_epochs_option(parser, quick=QUICK_EPOCHS, full=FULL_EPOCHS)
+    report.add_output_options(parser)
+    return cli.run(parser, argv, check, measure)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

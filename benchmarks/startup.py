@@ -10,9 +10,7 @@ trial has started; nothing else is measured.
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import os
 import statistics
 import subprocess
 import sys
@@ -20,9 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import report
+from benchmarks import cli, report
+from studies.cli.errors import RuntimeFault
+from studies.cli.options import positive_int
 
 TARGET_SECONDS = 5.0  # From the command to the first trial's training; reported, not asserted.
+MAX_RUNS = 100  # Each start takes seconds; more would be a typing mistake, not a benchmark.
 
 
 def one_start(folder: Path) -> float:
@@ -35,7 +36,7 @@ def one_start(folder: Path) -> float:
     try:
         while (started := first_trial_start(storage)) is None:
             if process.poll() is not None:
-                raise SystemExit(f"studies.run exited with {process.returncode} before a trial")
+                raise RuntimeFault(f"studies.run exited with {process.returncode} before a trial")
             time.sleep(0.1)
         return (started - launched).total_seconds()
     finally:
@@ -59,14 +60,7 @@ def first_trial_start(storage: Path) -> datetime.datetime | None:
     return trials[0].datetime_start if trials else None
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.startup", description=__doc__)
-    parser.add_argument("--runs", type=int, default=5, help="starts to time (5)")
-    parser.add_argument("--quick", action="store_true", help="two starts, no report")
-    report.add_output_options(parser)
-    args = parser.parse_args(argv)
-    if not os.environ.get("KERASNN_DATA_DIR"):
-        parser.error("set KERASNN_DATA_DIR to the folder holding mnist/ and fashion-mnist/")
+def measure(args) -> None:
     runs = 2 if args.quick else args.runs
     load_before = report.load_average()
     with tempfile.TemporaryDirectory(prefix="kerasnn-startup-") as folder:
@@ -98,5 +92,18 @@ def main(argv=None) -> None:
     report.publish("startup", text, [verdict], rows, args)
 
 
+def check(parser, args) -> None:
+    cli.within(parser, "--runs", args.runs, 1, MAX_RUNS)
+    cli.require_data_dir(parser)
+
+
+def main(argv=None) -> int:
+    parser = cli.parser("startup", __doc__)
+    parser.add_argument("--runs", type=positive_int, default=5, help="starts to time (5)")
+    parser.add_argument("--quick", action="store_true", help="two starts, no report")
+    report.add_output_options(parser)
+    return cli.run(parser, argv, check, measure)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

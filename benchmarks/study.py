@@ -30,7 +30,11 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks import report
+from benchmarks import cli, report
+from studies.cli.errors import RuntimeFault, one_line
+from studies.cli.options import count, positive_int
+from studies.cli.settings import SEED_LIMIT
+from studies.report.markdown import table as markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 JSON = ROOT / "reports" / "benchmarks-study.json"
@@ -46,7 +50,7 @@ STRATEGIES = {
     "hyperband, random sampler": ["--pruner", "hyperband", "--sampler", "random"],
     "hyperband, TPE": ["--pruner", "hyperband"],
     "patient successive halving": ["--pruner", "sha", "--pruner-patience", "2"],
-    "early stopping, patience 3": ["--pruner", "none", "--patience", "3"],
+    "early stopping, patience 3": ["--pruner", "none", "--early-stopping-patience", "3"],
     "early discarding": ["--pruner", "discard"],
 }
 
@@ -75,7 +79,11 @@ def run_one(strategy: str, seed: int, core: int | None, args) -> dict:
         done = subprocess.run(command, capture_output=True, text=True, env=environment)
         seconds = time.perf_counter() - started
         if done.returncode != 0:
-            raise SystemExit(f"{strategy}, seed {seed}: exit {done.returncode}\n{done.stderr}")
+            last = [line for line in done.stderr.splitlines() if line.strip()][-1:] or ["-"]
+            raise RuntimeFault(
+                f"{strategy}, seed {seed}: studies.run exited with {done.returncode}: "
+                + one_line(last[0])
+            )
         record = {"strategy": strategy, "seed": seed, "options": options, "seconds": seconds}
         return record | measures(storage, args)
 
@@ -93,6 +101,8 @@ def measures(storage: Path, args) -> dict:
     states = optuna.trial.TrialState
     finished = search.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED))
     answer = confirm.answer(search, confirmation, Settings(confirm_top=args.confirm_top))
+    if answer is None:
+        raise RuntimeFault(f"{storage}: the study ended without a confirmed configuration")
     winner = answer.winner.spreads["objective"]
     return {
         "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in finished),
@@ -111,19 +121,30 @@ def measures(storage: Path, args) -> dict:
 
 
 def schedule(args, records: list[dict], save) -> None:
-    """Runs every missing (strategy, seed), `args.jobs` at a time."""
+    """Runs every missing (strategy, seed), `args.jobs` at a time.
+
+    Raises:
+        RuntimeFault: a run failed; the runs already under way finish, no new one starts.
+    """
     done = {(r["strategy"], r["seed"]) for r in records}
     pending = [(s, seed) for seed in args.seeds for s in args.only if (s, seed) not in done]
     lock, cores = threading.Condition(), list(range(args.jobs)) if args.jobs > 1 else [None]
+    failures: list[RuntimeFault] = []
 
     def worker():
         while True:
             with lock:
-                if not pending:
+                if failures or not pending:
                     return
                 task = pending.pop(0)
                 core = cores.pop()
-            record = run_one(*task, core, args)
+            try:
+                record = run_one(*task, core, args)
+            except Exception as error:
+                with lock:
+                    failures.append(_fault(task, error))
+                    lock.notify_all()
+                return
             print(_line(record), flush=True)
             with lock:
                 records.append(record)
@@ -136,6 +157,16 @@ def schedule(args, records: list[dict], save) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _fault(task: tuple[str, int], error: Exception) -> RuntimeFault:
+    """A run's failure as one RuntimeFault, for the main thread to report."""
+    if isinstance(error, RuntimeFault):
+        return error
+    strategy, seed = task
+    return RuntimeFault(f"{strategy}, seed {seed}: {type(error).__name__}: {error}")
 
 
 def _line(r: dict) -> str:
@@ -198,22 +229,26 @@ def table(result: dict) -> str:
             return f"{mean} (one seed)"
         return f"{mean} ± {entry['sd'] * scale:.{digits}f}{unit}"
 
-    lines = [
-        "| strategy | options | seeds | epochs vs none | wall s | best search objective "
-        "| confirmed objective | confirmed − none (paired) | same answer |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
+    header = ["strategy", "options", "seeds", "epochs vs none", "wall s"]
+    header += ["best search objective", "confirmed objective", "confirmed − none (paired)"]
+    rows = []
     for strategy, e in result["strategies"].items():
-        options = " ".join(STRATEGIES[strategy])
         mark = "**default**" if strategy == result["default"] else ""
-        lines.append(
-            f"| {strategy} {mark} | `{options}` | {len(e['seeds'])} "
-            f"| {pm(e['epoch_fraction'], 0, 100, '%')} | {pm(e['seconds'], 0)} "
-            f"| {pm(e['best_objective'], 4)} | {pm(e['confirmed_objective'], 4)} "
-            f"| {pm(e['confirmed_difference'], 4)}{_p(e['confirmed_difference']['p'])} "
-            f"| {'yes' if e['equal_answer'] else 'no'} |"
+        rows.append(
+            [
+                f"{strategy} {mark}",
+                f"`{' '.join(STRATEGIES[strategy])}`",
+                len(e["seeds"]),
+                pm(e["epoch_fraction"], 0, 100, "%"),
+                pm(e["seconds"], 0),
+                pm(e["best_objective"], 4),
+                pm(e["confirmed_objective"], 4),
+                pm(e["confirmed_difference"], 4) + _p(e["confirmed_difference"]["p"]),
+                "yes" if e["equal_answer"] else "no",
+            ]
         )
-    return "\n".join(lines)
+    align = ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---"]
+    return markdown_table([*header, "same answer"], rows, align)
 
 
 def _p(p: float | None) -> str:
@@ -267,13 +302,84 @@ def write_readme_table(result: dict, path: Path = README) -> None:
     path.write_text(f"{head}{start}\n{table(result)}\n{end}{tail}")
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.study", description=__doc__)
+def check(parser, args) -> None:
+    """Refuses, before anything runs, what the runs or the summary could not do."""
+    cli.require_data_dir(parser)
+    # A seed's confirmation uses the seeds after it; studies.run refuses one past the limit.
+    for seed in args.seeds:
+        cli.within(parser, "--seeds", seed, 0, SEED_LIMIT - 1 - args.confirm_seeds)
+    if len(set(args.seeds)) < len(args.seeds):
+        parser.error("argument --seeds: a seed is given twice")
+    if args.confirm_seeds < 2:
+        parser.error("argument --confirm-seeds: at least 2, to measure each seed's noise")
+    if BASELINE not in args.only and not args.report_only:
+        parser.error(f"argument --only: include {BASELINE!r}; every strategy is compared with it")
+    target, option = json_path(args), "--report-only" if args.report_only else "--resume"
+    if (args.resume or args.report_only) and target is None:
+        parser.error(f"{option} --quick needs --json PATH: a quick run keeps its runs only there")
+    if (args.resume or args.report_only) and not target.is_file():
+        parser.error(f"{option} reads the runs from {target}, which does not exist")
+
+
+def json_path(args) -> Path | None:
+    """Where the runs are kept: --json, else the published JSON for a full run."""
+    return args.json or (None if args.quick else JSON)
+
+
+def load_stored(path: Path) -> dict:
+    """The runs (and the machine they ran on) that a benchmark wrote to `path`."""
+    try:
+        stored = json.loads(path.read_text())
+        records = stored["records"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise RuntimeFault(f"{path} holds no runs a benchmark wrote ({error})") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise RuntimeFault(f"{path} holds no runs a benchmark wrote (records are not a list)")
+    return stored
+
+
+def measure(args) -> None:
+    target = json_path(args)
+    keep = args.resume or args.report_only
+    stored = load_stored(target) if keep else {}
+    records = stored.get("records", [])
+    # The machine the runs were made on: a rebuild describes it, not the machine it runs on.
+    info = (stored.get("machine") if args.report_only else None) or report.machine()
+
+    def save(records):
+        if target:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps({"records": records, "machine": info}, indent=2) + "\n")
+
+    started = time.perf_counter()
+    if not args.report_only:
+        schedule(args, records, save)
+    if not any(r.get("strategy") == BASELINE for r in records):
+        raise RuntimeFault(f"{target} holds no run of {BASELINE!r}, which the others compare with")
+    result = summarise(records)
+    if target is None:
+        print(json.dumps(records, indent=2))
+    if target:
+        output = {"records": records, "machine": info, **result}
+        target.write_text(json.dumps(output, indent=2) + "\n")
+        print(f"wrote {target}")
+    text = markdown(result, args, info, time.perf_counter() - started)
+    report.publish("study", text, [f"default: {result['default']}"], [], args_without_json(args))
+    if report.report_path(args) == report.REPORT:
+        write_readme_table(result)
+
+
+def main(argv=None) -> int:
+    parser = cli.parser("study", __doc__)
     parser.add_argument("--quick", action="store_true", help="12 trials of 6 epochs, 5,000 images")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="sampler seeds")
+    parser.add_argument("--seeds", type=count, nargs="+", default=[0, 1, 2], help="sampler seeds")
     parser.add_argument("--jobs", type=int, choices=(1, 2), default=1, help="studies at a time")
-    parser.add_argument("--confirm-top", type=int, default=2, help="configurations confirmed")
-    parser.add_argument("--confirm-seeds", type=int, default=3, help="fresh seeds for each")
+    parser.add_argument(
+        "--confirm-top", type=positive_int, default=2, help="configurations confirmed (2)"
+    )
+    parser.add_argument(
+        "--confirm-seeds", type=positive_int, default=3, help="fresh seeds for each, >= 2 (3)"
+    )
     parser.add_argument(
         "--only",
         nargs="+",
@@ -289,31 +395,7 @@ def main(argv=None) -> None:
         help="run nothing: summarise the runs --json holds and write the reports again",
     )
     report.add_output_options(parser)
-    args = parser.parse_args(argv)
-    if not os.environ.get("KERASNN_DATA_DIR"):
-        parser.error("set KERASNN_DATA_DIR to the folder holding mnist/ and fashion-mnist/")
-    target = args.json or (None if args.quick else JSON)
-    keep = args.resume or args.report_only
-    records = json.loads(target.read_text())["records"] if keep and target else []
-
-    def save(records):
-        if target:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps({"records": records}, indent=2) + "\n")
-
-    started = time.perf_counter()
-    if not args.report_only:
-        schedule(args, records, save)
-    result = summarise(records)
-    if target is None:
-        print(json.dumps(records, indent=2))
-    if target:
-        target.write_text(json.dumps({"records": records, **result}, indent=2) + "\n")
-        print(f"wrote {target}")
-    text = markdown(result, args, report.machine(), time.perf_counter() - started)
-    report.publish("study", text, [f"default: {result['default']}"], [], args_without_json(args))
-    if report.report_path(args) == report.REPORT:
-        write_readme_table(result)
+    return cli.run(parser, argv, check, measure)
 
 
 def args_without_json(args):
@@ -322,4 +404,4 @@ def args_without_json(args):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

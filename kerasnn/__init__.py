@@ -15,6 +15,8 @@ _PUBLIC = {
     "pareto": "kerasnn.scoring",
     "penalized": "kerasnn.scoring",
     "score": "kerasnn.scoring",
+    "PopulationResult": "kerasnn.population",
+    "train_population": "kerasnn.population",
     "TrainResult": "kerasnn.training",
     "train": "kerasnn.training",
 }

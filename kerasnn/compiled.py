@@ -9,8 +9,8 @@ import weakref
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers
 
+from kerasnn import mirror
 from kerasnn.data import Dataset
 
 # How many compiled networks to keep. A study mostly revisits a handful of shapes; each
@@ -23,13 +23,6 @@ COMPILED_CACHE_SIZE = 16
 # TensorFlow's own (oneDNN) products beat XLA's on the large weight-gradient products;
 # and building the graph takes about 0.3 s where XLA compiles for 1.5 s per new shape.
 XLA_BELOW_BATCH_SIZE = 512
-
-# The optimizers whose compiled updates the tests follow step for step against model.fit.
-MIRRORED_OPTIMIZERS = (keras.optimizers.Adam, keras.optimizers.SGD, keras.optimizers.RMSprop)
-
-# Optimizer options that make `model.fit` do more than `optimizer.apply` once per batch
-# (swap in averaged weights at the end, scale the loss, apply every few batches).
-_UNMIRRORED_OPTIMIZER_OPTIONS = ("use_ema", "loss_scale_factor", "gradient_accumulation_steps")
 
 
 class _OwnTracesFilter(logging.Filter):
@@ -46,159 +39,6 @@ class _OwnTracesFilter(logging.Filter):
 
 
 tf.get_logger().addFilter(_OwnTracesFilter())
-
-
-def cannot_mirror(model: keras.Model) -> str | None:
-    """Why the compiled path cannot compute exactly what `model.fit` on `model` would.
-
-    The compiled path mirrors a chain Input(28, 28) -> Flatten -> Dense [-> Dropout] ... ->
-    Dense(softmax) in float32, whose Dense layers have a bias and at most an L1L2 kernel
-    regularizer, compiled with sparse categorical crossentropy and Adam, SGD or RMSprop at a
-    fixed learning rate: what `kerasnn.models.build_model` makes.
-
-    Returns:
-        A reason in a few words ("layer 'norm' is a BatchNormalization, ..."), or None when
-        the compiled path mirrors the model.
-    """
-    return _input_reason(model) or _chain_reason(model) or _compile_reason(model)
-
-
-def _input_reason(model: keras.Model) -> str | None:
-    try:
-        inputs, outputs = model.inputs, model.outputs
-    except (AttributeError, ValueError):
-        return "it has no defined input"
-    if len(inputs) != 1 or len(outputs) != 1:
-        return "it has more than one input or output"
-    shape = tuple(inputs[0].shape)[1:]
-    if shape != (28, 28):
-        return f"its input shape is {shape}, not (28, 28)"
-    if not model.trainable:
-        return "it is frozen"
-    return None
-
-
-def _chain_reason(model: keras.Model) -> str | None:
-    """Why `model` is not one straight chain of layers the compiled path mirrors, if so."""
-    tensor, previous = model.inputs[0], None
-    for layer in _layers(model):
-        reason = _layer_reason(layer, previous)
-        if reason:
-            return f"layer {layer.name!r} {reason}"
-        try:
-            follows = layer.input is tensor
-        except (AttributeError, ValueError):  # A layer called more than once has no one input.
-            follows = False
-        if not follows:
-            return f"layer {layer.name!r} does not take the previous layer's output alone"
-        tensor, previous = layer.output, layer
-    if type(previous) is not layers.Dense or tensor is not model.outputs[0]:
-        return "it does not end in its last Dense layer"
-    if previous.activation is not keras.activations.softmax:
-        return f"its output layer {previous.name!r} has no softmax activation"
-    return None
-
-
-def _layers(model: keras.Model) -> list[keras.Layer]:
-    return [layer for layer in model.layers if type(layer) is not layers.InputLayer]
-
-
-def _layer_reason(layer: keras.Layer, previous: keras.Layer | None) -> str | None:
-    # Exact types only: a subclass may compute something else under the same name.
-    kind = type(layer)
-    if layer.dtype_policy.name != "float32":
-        return f"computes in {layer.dtype_policy.name}, not float32"
-    if previous is None and kind is not layers.Flatten:
-        return f"is a {kind.__name__} where a Flatten must follow the input"
-    if kind is layers.Flatten:
-        if previous is not None:
-            return "is a second Flatten"
-        # On channels_first, Flatten transposes a 28x28 image before flattening it.
-        return None if layer.data_format == "channels_last" else "flattens channels first"
-    if kind is layers.Dense:
-        return _dense_reason(layer)
-    if kind is layers.Dropout:
-        if type(previous) is not layers.Dense:
-            return "is a Dropout that does not follow a Dense layer"
-        return None if layer.noise_shape is None else "drops with a noise shape"
-    return f"is a {kind.__name__}; only Flatten, Dense and Dropout are mirrored"
-
-
-def _dense_reason(layer: layers.Dense) -> str | None:
-    regularizer = layer.kernel_regularizer
-    if not layer.use_bias:
-        return "has no bias"
-    if not layer.trainable:
-        return "is frozen"
-    if regularizer is not None and type(regularizer) is not keras.regularizers.L1L2:
-        return f"has a {type(regularizer).__name__} kernel regularizer, not an L1L2"
-    if layer.bias_regularizer is not None:
-        return "has a bias regularizer"
-    if layer.activity_regularizer is not None:
-        return "has an activity regularizer"
-    if layer.kernel_constraint is not None or layer.bias_constraint is not None:
-        return "has a weight constraint"
-    if layer.lora_enabled:
-        return "trains a LoRA update"
-    return None
-
-
-def _compile_reason(model: keras.Model) -> str | None:
-    """Why `model`'s loss or optimizer is not the one the compiled path mirrors, if so."""
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None:
-        return "it is not compiled"
-    if type(optimizer) not in MIRRORED_OPTIMIZERS:
-        return f"its optimizer {type(optimizer).__name__} is none of Adam, SGD and RMSprop"
-    settings = optimizer.get_config()
-    if not isinstance(settings["learning_rate"], float):
-        return "its learning rate follows a schedule"
-    for option in _UNMIRRORED_OPTIMIZER_OPTIONS:
-        if settings.get(option):
-            return f"its optimizer sets {option}"
-    if model.get_compile_config().get("loss_weights") is not None:
-        return "it weights its loss"
-    if not _is_sparse_cross_entropy(model.loss):
-        return "its loss is not sparse categorical crossentropy on probabilities"
-    return None
-
-
-def _is_sparse_cross_entropy(loss) -> bool:
-    """Whether `loss` is Keras' sparse categorical crossentropy on probabilities, as compiled."""
-    if type(loss) is keras.losses.SparseCategoricalCrossentropy:
-        default = keras.losses.SparseCategoricalCrossentropy().get_config()
-        return {**loss.get_config(), "name": default["name"]} == default
-    if isinstance(loss, str):
-        return loss == "sparse_categorical_crossentropy"
-    return loss is keras.losses.sparse_categorical_crossentropy
-
-
-def _dense_layers(model: keras.Model) -> list[layers.Dense]:
-    return [layer for layer in model.layers if type(layer) is layers.Dense]
-
-
-def _dropout_rates(model: keras.Model) -> list[float]:
-    """Each hidden Dense layer's dropout rate: that of the Dropout right after it, else 0."""
-    rates = []
-    for layer in model.layers:
-        if type(layer) is layers.Dense:
-            rates.append(0.0)
-        elif type(layer) is layers.Dropout:
-            rates[-1] = layer.rate
-    return rates[:-1]  # `cannot_mirror` admits no Dropout after the output layer.
-
-
-def _strengths(model: keras.Model) -> list[list[float]]:
-    """Each Dense kernel's (l1, l2): its L1L2 regularizer's, zero where it has none."""
-    return [
-        [0.0, 0.0] if regularizer is None else [regularizer.l1, regularizer.l2]
-        for regularizer in (layer.kernel_regularizer for layer in _dense_layers(model))
-    ]
-
-
-def _learning_rate(model: keras.Model) -> float:
-    """The learning rate of `model`'s optimizer (a number: `cannot_mirror` refuses schedules)."""
-    return model.optimizer.get_config()["learning_rate"]
 
 
 class _CompiledNetwork:
@@ -223,7 +63,7 @@ class _CompiledNetwork:
         # The template's variables are the ones the compiled code reads and updates; each
         # run copies its own model's weights in at the start and out when needed.
         self.template = keras.models.clone_model(model)
-        self.dense = _dense_layers(self.template)
+        self.dense = mirror.dense_layers(self.template)
         self.weights = self.template.trainable_variables
         self.optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
         self.optimizer.build(self.weights)
@@ -241,9 +81,9 @@ class _CompiledNetwork:
         self.template.set_weights(model.get_weights())
         for variable in self.optimizer.variables:
             variable.assign(tf.zeros_like(variable))
-        self.optimizer.learning_rate = _learning_rate(model)
-        self.dropout_rates.assign(_dropout_rates(model))
-        self.strengths.assign(_strengths(model))
+        self.optimizer.learning_rate = mirror.learning_rate(model)
+        self.dropout_rates.assign(mirror.dropout_rates(model))
+        self.strengths.assign(mirror.kernel_strengths(model))
         self.run_seed.assign(seed)
 
     def _logits(self, images, step=None):
@@ -336,11 +176,11 @@ _COMPILED: collections.OrderedDict[tuple, _CompiledNetwork] = collections.Ordere
 
 def _compiled(model: keras.Model, batch_size: int, train_size: int) -> _CompiledNetwork:
     """The compiled network mirroring `model`, compiled now only if no earlier run was."""
-    reason = cannot_mirror(model)
+    reason = mirror.cannot_mirror(model)
     if reason:
         raise ValueError(f"the compiled path cannot mirror this model: {reason}")
-    dropout = any(rate > 0 for rate in _dropout_rates(model))
-    regularized = any(layer.kernel_regularizer is not None for layer in _dense_layers(model))
+    dropout = any(rate > 0 for rate in mirror.dropout_rates(model))
+    regularized = any(layer.kernel_regularizer is not None for layer in mirror.dense_layers(model))
     key = (_program(model), dropout, regularized, batch_size, train_size)
     if key not in _COMPILED:
         _COMPILED[key] = _CompiledNetwork(
@@ -363,13 +203,11 @@ def _program(model: keras.Model) -> tuple:
         (type(layer), getattr(layer, "units", None), getattr(layer, "activation", None))
         for layer in model.layers
     )
-    settings = model.optimizer.get_config()
-    del settings["name"], settings["learning_rate"]
-    return layer_shapes, type(model.optimizer), repr(sorted(settings.items()))
+    return layer_shapes, *mirror.optimizer_settings(model)
 
 
 class CompiledRun:
-    """One `train` run on the compiled network that mirrors its model (see `cannot_mirror`).
+    """One `train` run on the compiled network that mirrors its model (see `kerasnn.mirror.cannot_mirror`).
 
     Args:
         model: the run's freshly built model; its weights are copied in, and its layers

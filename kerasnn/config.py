@@ -12,6 +12,18 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "selu", "gelu", "softplus", "li
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 PLACEMENTS = ("hidden", "output", "both")
 
+# Caps on every count and size, so that an absurd value is refused here, in one line,
+# rather than failing deep inside TensorFlow (or filling the memory) once training starts.
+MAX_HIDDEN_UNITS = 4096  # Eight times the widest layer any study searches (512).
+MAX_HIDDEN_LAYERS = 8
+# 100 MB of float32 weights; training holds about four times that (gradients, Adam's slots).
+MAX_PARAMETERS = 25_000_000
+MAX_EPOCHS = 1000
+MAX_BATCH_SIZE = 60_000  # The largest training set (MNIST's and Fashion-MNIST's).
+MAX_SEED = 2**32 - 1  # NumPy's seeds, which keras.utils.set_random_seed passes on, end here.
+IMAGE_PIXELS = 28 * 28
+CLASSES = 10
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -29,8 +41,13 @@ class ModelConfig:
     momentum: float = 0.0  # Used by "sgd" and "rmsprop" only.
 
     def __post_init__(self):
-        _check_int("hidden_units", self.hidden_units, minimum=0)
-        _check_int("hidden_layers", self.hidden_layers, minimum=1)
+        _check_int("hidden_units", self.hidden_units, 0, MAX_HIDDEN_UNITS)
+        _check_int("hidden_layers", self.hidden_layers, 1, MAX_HIDDEN_LAYERS)
+        if self.parameters() > MAX_PARAMETERS:
+            raise ValueError(
+                f"{self.hidden_layers} hidden layers of {self.hidden_units} units make "
+                f"{self.parameters():,} parameters; at most {MAX_PARAMETERS:,} are allowed"
+            )
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("regularize", self.regularize, PLACEMENTS)
@@ -49,14 +66,24 @@ class ModelConfig:
                 f"learning_rate must be a finite number > 0, got {self.learning_rate!r}"
             )
 
+    def parameters(self) -> int:
+        """The network's weights and biases, as Keras' `count_params` counts them."""
+        if self.hidden_units == 0:
+            return (IMAGE_PIXELS + 1) * CLASSES
+        units = self.hidden_units
+        first, between = (IMAGE_PIXELS + 1) * units, (units + 1) * units
+        return first + (self.hidden_layers - 1) * between + (units + 1) * CLASSES
+
 
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_int(name, value, *, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def _check_int(name, value, minimum, maximum):
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ValueError(
+            f"{name} must be an integer >= {minimum} and at most {maximum}, got {value!r}"
+        )
 
 
 def _check_choice(name, value, allowed):
@@ -73,10 +100,10 @@ class TrainConfig:
     seed: int = 0  # Seeds weights, dropout masks and shuffling.
 
     def __post_init__(self):
-        for name in ("batch_size", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        patience = self.early_stopping_patience
-        if patience is not None and (not isinstance(patience, int) or patience < 1):
-            raise ValueError(f"early_stopping_patience must be None or >= 1, got {patience!r}")
+        _check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
+        _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
+        if self.early_stopping_patience is not None:
+            _check_int("early_stopping_patience", self.early_stopping_patience, 1, MAX_EPOCHS)
+        _check_int("seed", self.seed, 0, MAX_SEED)
+        if not isinstance(self.shuffle, bool):
+            raise ValueError(f"shuffle must be True or False, got {self.shuffle!r}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import os
+import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -43,6 +45,22 @@ IDX_FILES = {
 
 _IMAGE_MAGIC = 2051
 _LABEL_MAGIC = 2049
+# The most images (or labels) one IDX file may claim: 157 MB of pixels, 2.6 times the
+# largest standard file, so that a header's count is refused before anything is read.
+MAX_IDX_ITEMS = 200_000
+
+# Each class must hold at least this share of the training labels. A balanced set holds
+# 10% each; MNIST's rarest class (5) holds 9%. A class far below is a broken label file.
+MIN_CLASS_SHARE = 0.02
+
+# What each dataset's images look like: mean pixel intensity (0-255) and fraction of zero
+# pixels, as ranges. Measured on the official files: MNIST 33.3 and 81% (training), 33.8
+# and 81% (test); Fashion-MNIST 73.1 and 50%, 72.3 and 50%. Every range leaves a wide margin
+# around its own dataset and stays far from the other's, so only the wrong files fail it.
+PIXEL_PROFILES = {
+    "mnist": {"mean": (20.0, 50.0), "zero_fraction": (0.70, 0.90)},
+    "fashion_mnist": {"mean": (55.0, 95.0), "zero_fraction": (0.40, 0.60)},
+}
 
 
 class DataError(ValueError):
@@ -79,43 +97,59 @@ class Dataset:
         )
 
 
-def _open(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DataError(f"cannot read {path}: {error.strerror}") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, gzip.BadGzipFile) as error:
-            raise DataError(f"{path} is not a valid gzip file ({error})") from None
-    return raw
-
-
 def _parse_idx(path: Path, magic: int) -> np.ndarray:
-    """Parses one IDX file, checking its magic number and its length against its header."""
-    raw = _open(path)
+    """Parses one IDX file (gzipped or not), reading no more than its header says it holds."""
+    try:
+        with path.open("rb") as file:
+            gzipped = file.read(2) == b"\x1f\x8b"
+            file.seek(0)
+            stream = gzip.GzipFile(fileobj=file) if gzipped else file
+            return _read_idx(stream, path, magic)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise DataError(f"{path} is not a valid gzip file ({error})") from None
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _read_idx(stream: BinaryIO, path: Path, magic: int) -> np.ndarray:
+    """Checks the header from the stream's first bytes, then reads exactly the size it implies.
+
+    A gzip stream is decompressed only as far as it is read, so a file whose header
+    promises too much, or whose body runs on past its header, costs no more than the header.
+    """
     kind = "images" if magic == _IMAGE_MAGIC else "labels"
     header_size = 16 if magic == _IMAGE_MAGIC else 8
-    if len(raw) < header_size:
-        raise DataError(f"{path} is truncated: {len(raw)} bytes, shorter than an IDX header")
-    found = int.from_bytes(raw[:4], "big")
+    header = stream.read(header_size)
+    if len(header) < header_size:
+        raise DataError(f"{path} is truncated: {len(header)} bytes, shorter than an IDX header")
+    found = int.from_bytes(header[:4], "big")
     if found != magic:
         raise DataError(f"{path} has magic number {found}, expected {magic} for an IDX {kind} file")
-    count = int.from_bytes(raw[4:8], "big")
+    count = int.from_bytes(header[4:8], "big")
+    if count > MAX_IDX_ITEMS:
+        raise DataError(
+            f"{path} claims {count:,} {kind}; at most {MAX_IDX_ITEMS:,} are read "
+            "(the standard files hold 60,000 and 10,000)"
+        )
     shape = (count,)
     if magic == _IMAGE_MAGIC:
-        rows, columns = int.from_bytes(raw[8:12], "big"), int.from_bytes(raw[12:16], "big")
+        rows, columns = int.from_bytes(header[8:12], "big"), int.from_bytes(header[12:16], "big")
         if (rows, columns) != (28, 28):
             raise DataError(f"{path} holds {rows}x{columns} images, expected 28x28")
         shape = (count, 28, 28)
+    body = stream.read(int(np.prod(shape)))
     expected = header_size + int(np.prod(shape))
-    if len(raw) != expected:
-        problem = "truncated" if len(raw) < expected else "longer than its header says"
+    if header_size + len(body) < expected:
         raise DataError(
-            f"{path} is {problem}: {len(raw)} bytes, header promises {expected} ({count} {kind})"
+            f"{path} is truncated: {header_size + len(body)} bytes, header promises "
+            f"{expected} ({count} {kind})"
         )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+    if stream.read(1):
+        raise DataError(
+            f"{path} is longer than its header says: more than the {expected} bytes "
+            f"of {count} {kind}"
+        )
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
 
 
 def _find(folder: Path, stem: str) -> Path:
@@ -146,6 +180,68 @@ def read_idx_folder(folder: str | os.PathLike) -> tuple[tuple[np.ndarray, np.nda
         (arrays["train_images"], arrays["train_labels"]),
         (arrays["test_images"], arrays["test_labels"]),
     )
+
+
+def pixel_profile(images: np.ndarray) -> dict[str, float]:
+    """The mean pixel intensity (0-255) and the fraction of zero pixels of uint8 `images`."""
+    return {
+        "mean": float(images.mean(dtype=np.float64)),
+        "zero_fraction": 1.0 - np.count_nonzero(images) / max(images.size, 1),
+    }
+
+
+def _matches(profile: dict[str, float], name: str) -> bool:
+    return all(low <= profile[key] <= high for key, (low, high) in PIXEL_PROFILES[name].items())
+
+
+def _check_images(name: str, images: np.ndarray, where: str) -> None:
+    """A DataError unless `images` look like dataset `name` (see PIXEL_PROFILES)."""
+    profile = pixel_profile(images)
+    if _matches(profile, name):
+        return
+    looks = next((other for other in PIXEL_PROFILES if _matches(profile, other)), None)
+    expected = PIXEL_PROFILES[name]
+    raise DataError(
+        f"{where} does not look like {name}: mean pixel {profile['mean']:.1f}, "
+        f"{profile['zero_fraction']:.0%} zero pixels, expected a mean of "
+        f"{expected['mean'][0]:g}-{expected['mean'][1]:g} and "
+        f"{expected['zero_fraction'][0]:.0%}-{expected['zero_fraction'][1]:.0%} zeros"
+        + (f"; these look like {looks}" if looks else "")
+    )
+
+
+def _check_classes(labels: np.ndarray, where: str) -> None:
+    """A DataError unless every class holds at least MIN_CLASS_SHARE of `labels`."""
+    counts = np.bincount(labels, minlength=10)
+    rarest = int(np.argmin(counts))
+    if counts[rarest] < MIN_CLASS_SHARE * len(labels):
+        raise DataError(
+            f"{where} holds class {rarest} {counts[rarest]} times in {len(labels)} labels; "
+            f"each of the 10 classes must hold at least {MIN_CLASS_SHARE:.0%} of them"
+        )
+
+
+def check_contents(name: str, train, test, folder: str | os.PathLike | None) -> None:
+    """Checks cheaply that the arrays hold dataset `name`, before anything trains on them.
+
+    Args:
+        name: the dataset the arrays should hold, a key of DATASETS.
+        train, test: the (images, labels) pairs `read_idx_folder` returns.
+        folder: where they were read from, for the messages; None for Keras' download.
+
+    Raises:
+        DataError naming the file and what was expected: a class missing or absurdly rare
+        among the training labels, or images whose statistics are those of another dataset.
+    """
+
+    def where(key: str) -> str:
+        if folder is None:
+            return f"the {key.replace('_', ' ')} of keras.datasets.{name}"
+        return str(_find(Path(folder), IDX_FILES[key]))
+
+    _check_classes(train[1], where("train_labels"))
+    _check_images(name, train[0], where("train_images"))
+    _check_images(name, test[0], where("test_images"))
 
 
 def _download(name: str):
@@ -221,6 +317,7 @@ def load_dataset(
     else:
         (x_train, y_train), (x_test, y_test) = _download(name)
         source = "keras.datasets download"
+    check_contents(name, (x_train, y_train), (x_test, y_test), data_dir)
     if not 0 < validation_size < len(y_train):
         raise ValueError(
             f"validation_size must lie between 1 and {len(y_train) - 1}, got {validation_size}"

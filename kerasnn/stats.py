@@ -23,6 +23,9 @@ class Spread:
     high: float
 
     def __str__(self) -> str:
+        # One run has no spread to print: "± nan" would read as a measurement.
+        if self.n < 2:
+            return f"{self.mean:.4f} (1 run)"
         return f"{self.mean:.4f} ± {self.sd:.4f}"
 
 
@@ -50,25 +53,38 @@ def pooled_sd(groups: Sequence[Sequence[float]]) -> float:
     return math.sqrt(squares / dof) if dof else math.nan
 
 
+# What a comparison of `first` against `second` concludes: the one rule callers use.
+OUTCOMES = ("better", "worse", "tied", "undecided")
+
+
 @dataclasses.dataclass(frozen=True)
 class Comparison:
-    """Welch's t-test of `first` against `second`: the difference of means and its interval."""
+    """Welch's t-test of `first` against `second`: the difference of means and its interval.
+
+    `outcome` is "better" or "worse" when the difference is outside the seed noise, "tied"
+    when it is inside, and "undecided" when a side has fewer than two runs: one run has no
+    spread, so the noise is unknown and neither a tie nor a difference can be claimed.
+    """
 
     difference: float
     low: float
     high: float
     p_value: float
+    outcome: str
+    runs: tuple[int, int]  # Runs of (first, second).
 
     @property
     def distinguishable(self) -> bool:
-        return self.p_value < 1 - CONFIDENCE
+        return self.outcome in ("better", "worse")
 
     def verdict(self) -> str:
-        """ "better by X ± Y" or "tied within noise", naming the test."""
+        """ "better by X ± Y", "tied within noise" or "undecided" and why, naming the test."""
         half = (self.high - self.low) / 2
+        if self.outcome == "undecided":
+            return f"undecided (difference {self.difference:+.4f}; {_too_few(*self.runs)})"
         if self.distinguishable:
             return (
-                f"better by {self.difference:.4f} ± {half:.4f} "
+                f"{self.outcome} by {abs(self.difference):.4f} ± {half:.4f} "
                 f"(Welch's t-test, p = {self.p_value:.3f}; ± is the 95% interval)"
             )
         return (
@@ -77,23 +93,34 @@ class Comparison:
         )
 
 
+def _too_few(first: int, second: int) -> str:
+    def runs(n):
+        return "one run" if n == 1 else f"{n} runs"
+
+    sides = "one run a side" if first == second == 1 else f"{runs(first)} against {runs(second)}"
+    return f"{sides}: cannot be told from noise"
+
+
 def compare(first: Sequence[float], second: Sequence[float]) -> Comparison:
     """Welch's t-test (unequal variances) of mean(first) - mean(second), two-sided.
 
-    With fewer than two runs on a side, or no spread at all, nothing can be told apart:
-    the comparison is a tie with an infinite interval, unless the values differ while both
-    sides are exactly constant (then the difference is certain).
+    With fewer than two runs on a side the comparison is undecided, with no interval and
+    no p-value. With no spread at all on either side, values that differ are certainly
+    different and equal ones tied.
     """
     a, b = spread(first), spread(second)
     difference = a.mean - b.mean
+    runs = (a.n, b.n)
     if a.n < 2 or b.n < 2:
-        return Comparison(difference, -math.inf, math.inf, 1.0)
+        return Comparison(difference, math.nan, math.nan, math.nan, "undecided", runs)
     variance = a.sd**2 / a.n + b.sd**2 / b.n
     if variance == 0:
-        p_value = 0.0 if difference else 1.0
-        return Comparison(difference, difference, difference, p_value)
-    dof = variance**2 / ((a.sd**2 / a.n) ** 2 / (a.n - 1) + (b.sd**2 / b.n) ** 2 / (b.n - 1))
-    t = difference / math.sqrt(variance)
-    p_value = 2 * stats.t.sf(abs(t), dof)
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, dof) * math.sqrt(variance)
-    return Comparison(difference, difference - half, difference + half, float(p_value))
+        p_value, half = (0.0 if difference else 1.0), 0.0
+    else:
+        dof = variance**2 / ((a.sd**2 / a.n) ** 2 / (a.n - 1) + (b.sd**2 / b.n) ** 2 / (b.n - 1))
+        p_value = float(2 * stats.t.sf(abs(difference) / math.sqrt(variance), dof))
+        half = stats.t.ppf(0.5 + CONFIDENCE / 2, dof) * math.sqrt(variance)
+    outcome = "tied"
+    if p_value < 1 - CONFIDENCE:
+        outcome = "better" if difference > 0 else "worse"
+    return Comparison(difference, difference - half, difference + half, p_value, outcome, runs)

@@ -6,10 +6,11 @@ import dataclasses
 import math
 import time
 import warnings
+from typing import Protocol, runtime_checkable
 
 import keras
 
-from kerasnn import compiled
+from kerasnn import mirror
 from kerasnn.config import ModelConfig, TrainConfig
 from kerasnn.data import Dataset
 from kerasnn.models import build_model
@@ -90,6 +91,26 @@ class TrainResult:
         }
 
 
+@runtime_checkable
+class TrainingRun(Protocol):
+    """What `train` needs of a training path: `_KerasRun` (model.fit) or `CompiledRun`.
+
+    Weights are the model's, in the order `model.get_weights()` gives them.
+    """
+
+    def fit_epoch(self, epoch: int) -> tuple[float, float]:
+        """Trains epoch `epoch` (0-based); returns its running loss and accuracy."""
+
+    def evaluate(self, split: str) -> tuple[float, float]:
+        """Cross-entropy (without L1/L2) and accuracy on "train", "validation" or "test"."""
+
+    def weights(self) -> list:
+        """The current weights."""
+
+    def load(self, weights) -> None:
+        """Replaces the current weights."""
+
+
 class _KerasRun:
     """One run through `model.fit`.
 
@@ -129,11 +150,11 @@ class _KerasRun:
         self.model.set_weights(weights)
 
 
-def _run_type(model: keras.Model):
+def _run_type(model: keras.Model) -> type[TrainingRun]:
     """The compiled path on TensorFlow where it mirrors `model` exactly, else `model.fit`."""
     if keras.backend.backend() != "tensorflow":
         return _KerasRun
-    reason = compiled.cannot_mirror(model)
+    reason = mirror.cannot_mirror(model)
     if reason:
         warnings.warn(
             f"training with model.fit: the compiled path cannot mirror this model ({reason})",
@@ -141,6 +162,10 @@ def _run_type(model: keras.Model):
             stacklevel=3,
         )
         return _KerasRun
+    # Imported here, not at the top: it imports TensorFlow, which other backends need not
+    # have installed.
+    from kerasnn import compiled
+
     return compiled.CompiledRun
 
 
@@ -175,7 +200,8 @@ def train(
     backend each epoch is one call into a graph that mirrors the built model, compiled once
     per shape and kept for later runs (see `kerasnn.compiled`); on other backends
     (KERAS_BACKEND=jax, ...), and for a model that graph cannot mirror exactly, it is
-    `model.fit`.
+    `model.fit`. A batch size larger than the training set trains as one batch of the whole
+    set (see `clamp_batch_size`).
 
     After every epoch the whole training and validation sets are measured in inference
     mode; the run stops early when it diverges (a non-finite loss, or a training
@@ -202,57 +228,119 @@ def train(
     keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(train_config.seed)
     model = build_model(model_config)
+    train_config = clamp_batch_size(train_config, len(dataset.y_train))
     run = _run_type(model)(model, train_config, dataset)
     callback_list = keras.callbacks.CallbackList(
         list(callbacks), model=model, epochs=train_config.epochs, verbose=0
     )
     callback_list.on_train_begin()
-    history, best_epoch, best_weights, divergence_reason = _train_epochs(
-        run, model, train_config, callback_list
-    )
+    record, best_weights = _train_epochs(run, model, train_config, callback_list)
     callback_list.on_train_end()
-    result = _result(run, model, history, best_epoch, best_weights, divergence_reason)
-    if test and best_epoch:
+    if record.best_epoch:
+        run.load(best_weights)
+        model.set_weights(best_weights)
+    result = record.result(model)
+    if test and record.best_epoch:
         test_loss, test_accuracy = run.evaluate("test")
         result = dataclasses.replace(result, test_loss=test_loss, test_accuracy=test_accuracy)
     return result
 
 
-def _train_epochs(run, model: keras.Model, train_config: TrainConfig, callback_list):
+def clamp_batch_size(train_config: TrainConfig, train_size: int) -> TrainConfig:
+    """`train_config` with a batch no larger than the training set.
+
+    A larger batch trains exactly as one batch of the whole set (as `model.fit` does), but
+    a path that pads its batches to a fixed shape would allocate memory for every row asked
+    for: a batch of 10**6 on 1,000 images took 3.5 GB. So both `train` and the population
+    train with the clamped size.
+    """
+    if train_config.batch_size <= train_size:
+        return train_config
+    return dataclasses.replace(train_config, batch_size=train_size)
+
+
+class EpochRecord:
+    """One run's history and best epoch so far, kept the same way by `train` and the population.
+
+    The best epoch is the one with the highest validation accuracy (the earliest on a tie)
+    among those that did not diverge.
+    """
+
+    def __init__(self, patience: int | None = None):
+        self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
+        self.best_epoch, self.best_accuracy, self.divergence_reason = 0, -1.0, ""
+        self.patience = patience
+
+    def add(self, epoch: int, logs: dict[str, float]) -> bool:
+        """Records epoch `epoch` (0-based) from logs holding every history key.
+
+        Returns:
+            Whether this epoch is the new best one, whose weights the run keeps.
+        """
+        self.divergence_reason = divergence(logs, epoch)
+        for key in HISTORY_KEYS:
+            self.history[key].append(logs[key])
+        if self.divergence_reason:
+            return False
+        if self.best_epoch and logs["val_accuracy"] <= self.best_accuracy:
+            return False
+        self.best_epoch, self.best_accuracy = epoch + 1, logs["val_accuracy"]
+        return True
+
+    def finished(self, epoch: int) -> bool:
+        """Whether the run ends after epoch `epoch`: it diverged or ran out of patience."""
+        if self.divergence_reason:
+            return True
+        return self.patience is not None and epoch + 1 - self.best_epoch >= self.patience
+
+    def result(self, model: keras.Model | None) -> TrainResult:
+        """The run's result, measured at the best epoch (the test set not yet seen)."""
+
+        def at_best(key):
+            return self.history[key][self.best_epoch - 1] if self.best_epoch else math.nan
+
+        return TrainResult(
+            history=self.history,
+            best_epoch=self.best_epoch,
+            train_accuracy=at_best("train_accuracy"),
+            train_loss=at_best("train_loss"),
+            val_accuracy=at_best("val_accuracy"),
+            val_loss=at_best("val_loss"),
+            test_accuracy=math.nan,
+            test_loss=math.nan,
+            diverged=bool(self.divergence_reason),
+            divergence_reason=self.divergence_reason,
+            model=model,
+        )
+
+
+def _train_epochs(run: TrainingRun, model: keras.Model, train_config: TrainConfig, callback_list):
     """Trains epoch after epoch until the last, a divergence, early stopping or a callback.
 
     Returns:
-        The history, the best epoch (1-based; 0 when none counts), its weights, and why the
-        run diverged ("" if it did not).
+        The run's record and the best epoch's weights (None when no epoch counts).
     """
-    history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
-    best_epoch, best_weights, best_accuracy, divergence_reason = 0, None, -1.0, ""
-    patience = train_config.early_stopping_patience
+    record, best_weights = EpochRecord(train_config.early_stopping_patience), None
     for epoch in range(train_config.epochs):
         callback_list.on_epoch_begin(epoch)
         started = time.perf_counter()
         logs = _epoch_logs(run, epoch)
-        divergence_reason = divergence(logs, epoch)
         weights = run.weights()
-        if not divergence_reason and (not best_epoch or logs["val_accuracy"] > best_accuracy):
-            best_epoch, best_weights, best_accuracy = epoch + 1, weights, logs["val_accuracy"]
         logs["seconds"] = time.perf_counter() - started
-        for key in HISTORY_KEYS:
-            history[key].append(logs[key])
+        if record.add(epoch, logs):
+            best_weights = weights
         del logs["seconds"]
 
         # Callbacks see the model as it stands after this epoch, and the same logs dict
         # in turn, so one may add a key (an objective, say) for the next to read.
         model.set_weights(weights)
         callback_list.on_epoch_end(epoch, logs)
-        if divergence_reason or model.stop_training:
+        if record.finished(epoch) or model.stop_training:
             break
-        if patience is not None and epoch + 1 - best_epoch >= patience:
-            break
-    return history, best_epoch, best_weights, divergence_reason
+    return record, best_weights
 
 
-def _epoch_logs(run, epoch: int) -> dict[str, float]:
+def _epoch_logs(run: TrainingRun, epoch: int) -> dict[str, float]:
     """Trains one epoch, then measures the training and validation sets in inference mode."""
     loss, accuracy = run.fit_epoch(epoch)
     train_loss, train_accuracy = run.evaluate("train")
@@ -265,27 +353,3 @@ def _epoch_logs(run, epoch: int) -> dict[str, float]:
         "val_loss": val_loss,
         "val_accuracy": val_accuracy,
     }
-
-
-def _result(run, model, history, best_epoch, best_weights, divergence_reason) -> TrainResult:
-    """The run's result, with the best epoch's weights loaded (the test set not yet seen)."""
-    if best_epoch:
-        run.load(best_weights)
-        model.set_weights(best_weights)
-
-    def at_best(key):
-        return history[key][best_epoch - 1] if best_epoch else math.nan
-
-    return TrainResult(
-        history=history,
-        best_epoch=best_epoch,
-        train_accuracy=at_best("train_accuracy"),
-        train_loss=at_best("train_loss"),
-        val_accuracy=at_best("val_accuracy"),
-        val_loss=at_best("val_loss"),
-        test_accuracy=math.nan,
-        test_loss=math.nan,
-        diverged=bool(divergence_reason),
-        divergence_reason=divergence_reason,
-        model=model,
-    )

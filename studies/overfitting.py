@@ -32,17 +32,17 @@ SCIENTIFIC = [
 
 def suggest(trial, train_config: TrainConfig) -> tuple[ModelConfig, TrainConfig]:
     penalty = trial.suggest_categorical("penalty", ["none", "l1", "l2", "l1_l2"])
-    strength, placement = 0.0, "hidden"
+    strength, regularize = 0.0, "hidden"
     if penalty != "none":
         strength = trial.suggest_float("penalty_strength", 1e-5, 1e-1, log=True)
-        placement = trial.suggest_categorical("regularize", ["hidden", "output", "both"])
+        regularize = trial.suggest_categorical("regularize", ["hidden", "output", "both"])
     model_config = ModelConfig(
         hidden_units=trial.suggest_int("hidden_units", 32, 512, log=True),
         activation=trial.suggest_categorical("activation", ["relu", "sigmoid", "tanh", "elu"]),
         dropout_rate=trial.suggest_float("dropout_rate", 0.0, 0.5),
         l1=strength if "l1" in penalty else 0.0,
         l2=strength if "l2" in penalty else 0.0,
-        regularize=placement,
+        regularize=regularize,
         learning_rate=trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
     )
     batch_size = trial.suggest_int("batch_size", 100, 7000, log=True)

@@ -11,14 +11,16 @@ import concurrent.futures
 import dataclasses
 import os
 import sys
+import time
 import warnings
 
 from studies.cli.errors import UsageError
 from studies.cli.settings import Settings
 
 
-def _import_keras_quietly() -> None:
-    """Imports Keras, and so TensorFlow, with the process's stderr pointed at /dev/null.
+def import_keras_quietly() -> None:
+    """Imports Keras, and so its backend (TensorFlow or JAX), with the process's stderr
+    pointed at /dev/null.
 
     TensorFlow writes start-up lines (oneDNN, CUDA drivers) to file descriptor 2 before its
     logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says; an error would then not be the
@@ -30,8 +32,7 @@ def _import_keras_quietly() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import keras  # noqa: F401  (and with it the backend's framework)
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -54,7 +55,7 @@ def load_data(settings: Settings):
     # wait before the first trial (benchmarks/startup.py measures it).
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         reading = pool.submit(load_dataset, settings.dataset, scale=settings.scale)
-        _import_keras_quietly()
+        import_keras_quietly()
     try:
         dataset = reading.result()
     except (DataError, ValueError) as error:
@@ -100,8 +101,8 @@ def connect(settings: Settings, *, write: bool) -> tuple[Settings, object]:
 
 def run(settings: Settings, module) -> int:
     """Runs the study's search (and confirmation) and writes its report; returns the exit status."""
-    from studies.engine import study as opening
-    from studies.engine import workers
+    # The engine is imported here, not with this module, and after the cheap checks: the
+    # confirmation it holds imports Keras, whose start-up lines must not precede an error.
     from studies.storage import StorageError, check
 
     quiet_optuna()
@@ -110,6 +111,9 @@ def run(settings: Settings, module) -> int:
     except StorageError as error:
         raise UsageError(str(error)) from None
     dataset = load_data(settings)
+    from studies.engine import study as opening
+    from studies.engine import workers
+
     settings, storage = connect(settings, write=True)
     opening.check_continuation(settings, storage)
     # Every check has passed; from here on the storage and the reports folder are written.
@@ -130,7 +134,8 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     """This process's share of the search, then of the confirmation and the effects; the
     exit status.
 
-    130 when stopped by a signal, 1 when too many trials fail in a row.
+    130 when stopped by a signal, 1 when too many trials fail in a row or no configuration
+    could be confirmed (every run of the confirmation failed).
     """
     from studies.engine import confirm, effects
     from studies.engine.progress import Progress
@@ -145,16 +150,19 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     progress.note(f"{done} {settings.trials} trials")
     progress.note(f"{dataset.describe()}; storage {redact(settings.storage)}")
     objective = SearchObjective(module, settings, dataset, code_version())
+    deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
     try:
         with stopping_on_signals():
-            reason = run_trials(study, storage, objective, settings, progress)
+            reason = run_trials(study, storage, objective, settings, progress, deadline)
             study.set_user_attr("stopped", reason)
             if settings.confirm_top:
-                confirmation = confirm.confirm(study, storage, settings, module, dataset, progress)
+                args = (study, storage, settings, module, dataset, progress, deadline)
+                answer = confirm.confirm(*args)
+                if answer is None:
+                    progress.note("no configuration was confirmed: none has a complete run")
+                    return 1
                 if settings.effects_seeds:
-                    effects.measure(
-                        study, confirmation, storage, settings, module, dataset, progress
-                    )
+                    effects.measure(answer, *args)
         return 0
     except KeyboardInterrupt as interrupt:
         progress.note(f"interrupted ({interrupt or 'SIGINT'}); the running trial is marked FAIL")
@@ -195,7 +203,7 @@ def record_command(study, settings: Settings, module) -> None:
 def write_report(study, storage, settings: Settings, module) -> None:
     # The report draws with Keras; imported here first (for --report-only), TensorFlow's
     # start-up lines would precede a failure's one line on stderr.
-    _import_keras_quietly()
+    import_keras_quietly()
     from studies.report.write import write_report as write
 
     write(study, storage, settings, module)

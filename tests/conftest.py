@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from services import ThrowawayPostgres, postgres_binaries
 
@@ -65,3 +69,26 @@ def postgres():
         yield server.start()
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def jax_check(data_dir, tmp_path_factory):
+    """Runs a check of tests/jax_checks.py on the JAX backend, TensorFlow made unimportable,
+    in a subprocess (the Keras backend is fixed per process); returns the arrays it wrote."""
+    require(importlib.util.find_spec("jax") is not None, "JAX is not installed: pip install jax")
+
+    def run(check: str) -> dict[str, np.ndarray]:
+        output = tmp_path_factory.mktemp("jax") / f"{check}.npz"
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        completed = subprocess.run(
+            [sys.executable, str(ROOT / "tests" / "jax_checks.py"), check, str(output)],
+            env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": path},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert completed.returncode == 0, completed.stderr[-4000:]
+        with np.load(output) as arrays:
+            return dict(arrays)
+
+    return run

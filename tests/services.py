@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,6 +22,32 @@ POSTGRES_PASSWORD = "kerasnn-s3cret-pw"
 
 # Small enough that a trial takes seconds: 1000 training images, one epoch.
 SMALL = ["--dataset", "mnist", "--subset", "1000", "--epochs", "1", "--pruner", "none"]
+
+
+class Outcome(NamedTuple):
+    code: int
+    out: str
+    err: str
+
+
+def run_module(module: str, argv: list[str], *, environment=None, python=()) -> Outcome:
+    """`python -m MODULE ARGV` as a real process, run from the repository; all it writes
+    to stderr counts.
+
+    As a user runs it: without TF_CPP_MIN_LOG_LEVEL, which would hide TensorFlow's start-up
+    lines whether or not the program keeps them off stderr itself.
+    """
+    environment = dict(worker_environment(), **(environment or {}))
+    del environment["TF_CPP_MIN_LOG_LEVEL"]
+    done = subprocess.run(
+        [sys.executable, *python, "-m", module, *argv],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return Outcome(done.returncode, done.stdout, done.stderr)
 
 
 def free_port() -> int:

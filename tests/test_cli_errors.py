@@ -72,7 +72,16 @@ def test_unknown_names_are_refused(arguments, expected, place, capsys):
 @pytest.mark.parametrize("value", ["0", "-3", "2.5", "many"])
 def test_counts_must_be_positive_integers(option, value, place, capsys):
     line = refuses([option, value], place, capsys)
-    assert f"argument {option}: expected a positive integer, got '{value}'" in line
+    assert f"argument {option}: expected a" in line and f", got '{value}'" in line
+
+
+@pytest.mark.parametrize(
+    ("option", "limit"),
+    [("--trials", "100,000"), ("--confirm-seeds", "100"), ("--epochs", "1,000")],
+)
+def test_counts_beyond_their_limit_are_refused_naming_it(option, limit, place, capsys):
+    line = refuses([option, "100000000"], place, capsys)
+    assert f"argument {option}: expected a whole number from 1 to {limit}" in line
 
 
 def test_a_malformed_storage_url_is_refused(place, capsys):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from kerasnn import ModelConfig, TrainConfig, build_model, compiled, train, training
+from kerasnn import ModelConfig, TrainConfig, build_model, compiled, mirror, train, training
 
 # Small enough to train in a second or two; 2,950 is no multiple of the batch sizes used,
 # so every epoch ends with a smaller batch, as in Keras.
@@ -200,7 +200,7 @@ def test_a_study_of_many_shapes_gets_no_retracing_warning(small, caplog):
     ids=["default", "three_gelu_layers_dropout", "sgd_l1_l2_both", "softmax_regression"],
 )
 def test_every_model_build_model_makes_is_mirrored(config):
-    assert compiled.cannot_mirror(build_model(config)) is None
+    assert mirror.cannot_mirror(build_model(config)) is None
 
 
 UNMIRRORABLE = {
@@ -256,7 +256,7 @@ def test_cannot_mirror_names_what_the_compiled_path_would_compute_differently(
     small, make_model, reason
 ):
     model = make_model()
-    assert reason in compiled.cannot_mirror(model)
+    assert reason in mirror.cannot_mirror(model)
     with pytest.raises(ValueError, match="cannot mirror"):
         compiled.CompiledRun(model, TrainConfig(), small)
 

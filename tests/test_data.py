@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from kerasnn import DataError, load_dataset
-from kerasnn.data import IDX_FILES, read_idx_folder
+from kerasnn.data import DATASETS, IDX_FILES, PIXEL_PROFILES, pixel_profile, read_idx_folder
 
 
 def test_fashion_mnist_has_the_official_sizes_shapes_and_dtypes(fashion):
@@ -150,3 +151,106 @@ def test_failed_download_says_the_network_is_unreachable(monkeypatch, tmp_path):
     )
     with pytest.raises(DataError, match="network may be unreachable.*KERASNN_DATA_DIR"):
         load_dataset("mnist")
+
+
+def _idx_header(magic, count, *dims):
+    return b"".join(value.to_bytes(4, "big") for value in (magic, count, *dims))
+
+
+def _refusal(folder) -> tuple[str, int]:
+    """The DataError reading `folder` raises, and the most memory Python held meanwhile."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as error:
+            read_idx_folder(folder)
+        return str(error.value), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+# The first file read; a body of 64 MB of zeros stands in for a bomb's gigabytes.
+FIRST = "train-images-idx3-ubyte.gz"
+BODY = bytes(64 * 2**20)
+
+
+def test_a_header_promising_gigabytes_is_refused_before_the_rest_is_decompressed(copy_of_mnist):
+    path = copy_of_mnist / FIRST
+    # 3,000,000 images would be 2.35 GB once decompressed.
+    path.write_bytes(gzip.compress(_idx_header(2051, 3_000_000, 28, 28) + BODY, compresslevel=1))
+    message, peak = _refusal(copy_of_mnist)
+    assert message.startswith(f"{path} claims 3,000,000 images; at most 200,000 are read")
+    assert peak < 2**20
+
+
+def test_a_body_running_past_its_header_is_refused_after_reading_what_it_promised(
+    copy_of_mnist,
+):
+    path = copy_of_mnist / FIRST
+    path.write_bytes(gzip.compress(_idx_header(2051, 10, 28, 28) + BODY, compresslevel=1))
+    message, peak = _refusal(copy_of_mnist)
+    assert message.startswith(f"{path} is longer than its header says")
+    assert peak < 2**20
+
+
+def test_an_uncompressed_file_is_checked_the_same_way(copy_of_mnist):
+    (copy_of_mnist / "train-labels-idx1-ubyte.gz").unlink()
+    path = copy_of_mnist / "train-labels-idx1-ubyte"
+    path.write_bytes(_idx_header(2049, 10**9) + bytes(1000))
+    with pytest.raises(DataError, match=f"{path} claims 1,000,000,000 labels"):
+        read_idx_folder(copy_of_mnist)
+
+
+def test_mnist_files_in_the_fashion_mnist_folder_are_refused_as_mnist(
+    tmp_path, data_dir, monkeypatch
+):
+    shutil.copytree(data_dir / "mnist", tmp_path / "fashion-mnist")
+    monkeypatch.setenv("KERASNN_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match="does not look like fashion_mnist") as error:
+        load_dataset("fashion_mnist")
+    message = str(error.value)
+    assert str(tmp_path / "fashion-mnist" / "train-images-idx3-ubyte.gz") in message
+    assert "mean pixel 33.3, 81% zero pixels" in message and "these look like mnist" in message
+
+
+def test_fashion_mnist_files_given_as_mnist_are_refused(data_dir):
+    with pytest.raises(DataError, match="does not look like mnist.*look like fashion_mnist"):
+        load_dataset("mnist", data_dir=data_dir / "fashion-mnist")
+
+
+def test_the_real_files_match_their_own_profiles_with_a_wide_margin(data_dir):
+    for name, folder in DATASETS.items():
+        (x_train, _), (x_test, _) = read_idx_folder(data_dir / folder)
+        for images in (x_train, x_test):
+            profile = pixel_profile(images)
+            for key, (low, high) in PIXEL_PROFILES[name].items():
+                margin = 0.25 * (high - low)
+                assert low + margin <= profile[key] <= high - margin, (name, key, profile)
+
+
+def _one_class(raw):
+    raw[8:] = bytes([3]) * (len(raw) - 8)
+    return raw
+
+
+def _rare_sevens(raw):
+    labels = np.frombuffer(bytes(raw[8:]), dtype=np.uint8).copy()
+    sevens = np.flatnonzero(labels == 7)
+    labels[sevens[50:]] = 1  # 50 sevens left among 60,000 labels.
+    raw[8:] = labels.tobytes()
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_one_class, "holds class 0 0 times in 60000 labels"),
+        (_rare_sevens, "holds class 7 50 times in 60000 labels"),
+    ],
+    ids=["one class", "a rare class"],
+)
+def test_a_training_label_file_missing_a_class_is_refused(copy_of_mnist, change, message):
+    path = copy_of_mnist / "train-labels-idx1-ubyte.gz"
+    _rewrite(path, change)
+    with pytest.raises(DataError, match=message) as error:
+        load_dataset("mnist", data_dir=copy_of_mnist)
+    assert str(path) in str(error.value) and "at least 2%" in str(error.value)

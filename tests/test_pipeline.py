@@ -12,17 +12,15 @@ import signal
 import sqlite3
 import stat
 import subprocess
-import sys
 import types
 import warnings
 from pathlib import Path
-from typing import NamedTuple
 
 import optuna
 import pytest
-from conftest import ROOT, require
+from conftest import require
 from optuna.trial import TrialState
-from services import foreign_sqlite, worker_environment
+from services import Outcome, foreign_sqlite, run_module
 
 from studies import overfitting, run
 from studies.cli.settings import SEED_LIMIT, folder_name
@@ -32,12 +30,6 @@ from studies.storage import open_storage
 SMALL = ["--dataset", "mnist", "--subset", "1000", "--epochs", "1", "--pruner", "none"]
 SMALL += ["--confirm-top", "0"]
 ERROR = "python -m studies.run: error: "
-
-
-class Outcome(NamedTuple):
-    code: int
-    out: str
-    err: str
 
 
 def cli(argv: list[str], capsys) -> Outcome:
@@ -51,22 +43,8 @@ def cli(argv: list[str], capsys) -> Outcome:
 
 
 def process(argv: list[str]) -> Outcome:
-    """The CLI as a real process, run from the repository: all it writes to stderr counts.
-
-    As a user runs it: without TF_CPP_MIN_LOG_LEVEL, which would hide TensorFlow's start-up
-    lines whether or not the program keeps them off stderr itself.
-    """
-    environment = worker_environment()
-    del environment["TF_CPP_MIN_LOG_LEVEL"]
-    done = subprocess.run(
-        [sys.executable, "-m", "studies.run", *argv],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return Outcome(done.returncode, done.stdout, done.stderr)
+    """The CLI as a real process, run from the repository, as a user runs it."""
+    return run_module("studies.run", argv)
 
 
 def refused(outcome: Outcome, code: int = 2) -> str:

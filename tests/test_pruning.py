@@ -164,7 +164,9 @@ def test_the_patient_pruner_leaves_a_diverged_trial_to_fail(monkeypatch, tmp_pat
 
 @pytest.mark.slow
 def test_patience_ends_a_trial_once_validation_accuracy_stops_improving(monkeypatch, tmp_path):
-    study = run_tiny(monkeypatch, tmp_path, "--pruner", "none", "--patience", "1", trials=9)
+    study = run_tiny(
+        monkeypatch, tmp_path, "--pruner", "none", "--early-stopping-patience", "1", trials=9
+    )
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     for trial in complete:
         assert trial.user_attrs["train_config"]["early_stopping_patience"] == 1

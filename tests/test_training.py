@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasnn import ModelConfig, TrainConfig, train, training
+from kerasnn import ModelConfig, TrainConfig, build_model, train, training
 
 # Small enough to train in a second or two; 2,950 is no multiple of the batch sizes used,
 # so every epoch ends with a smaller batch, as in Keras.
@@ -140,3 +140,32 @@ def test_keras_fit_path_of_other_backends_trains_and_measures_too(small, monkeyp
     assert recorder.logs[-1]["val_accuracy"] == result.history["val_accuracy"][-1]
     measured = accuracy_of(result.model, small.x_validation, small.y_validation)
     assert measured == pytest.approx(result.val_accuracy, abs=1e-6)
+
+
+def test_a_batch_larger_than_the_training_set_trains_as_one_batch_of_the_whole_set(small):
+    tiny = small.subset(500)
+    clamped = training.clamp_batch_size(TrainConfig(batch_size=10**6, epochs=2), 500)
+    assert clamped.batch_size == 500
+    assert training.clamp_batch_size(SHORT, 500) is SHORT
+
+    huge = train(SMALL, TrainConfig(batch_size=10**6, epochs=2), tiny, test=False)
+    whole = train(SMALL, TrainConfig(batch_size=500, epochs=2), tiny, test=False)
+    for key in ("loss", "train_loss", "val_accuracy"):
+        assert huge.history[key] == whole.history[key], key
+
+
+def test_both_training_paths_are_training_runs(small):
+    from kerasnn import compiled
+
+    model = build_model(SMALL)
+    for run_type in (training._KerasRun, compiled.CompiledRun):
+        assert isinstance(run_type(model, SHORT, small), training.TrainingRun)
+
+
+def test_train_runs_on_jax_with_tensorflow_absent(jax_check):
+    arrays = jax_check("train")
+    assert str(arrays["backend"]) == "jax"
+    assert not arrays["tensorflow_loaded"]
+    assert len(arrays["train/val_accuracy"]) == 2
+    assert arrays["train/val_accuracy"][-1] > 0.3  # Chance is 0.1; 300 images, 2 epochs.
+    assert arrays["test_accuracy"] > 0.3

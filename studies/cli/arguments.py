@@ -5,16 +5,11 @@ from __future__ import annotations
 import dataclasses
 import shlex
 
-from studies.cli.settings import Settings, default_study_name, study_defaults
+from studies.cli.settings import Settings, default_study_name, option, study_defaults
 from studies.storage.url import redact
 
 # Settings that have no command-line option: the positional study, and a study default.
 WITHOUT_OPTION = ("study", "scale")
-
-
-def option(key: str) -> str:
-    """The command-line option of setting `key`: study_name is --study-name."""
-    return "--" + key.replace("_", "-")
 
 
 def arguments(settings: Settings, module, **changes) -> list[str]:

@@ -6,7 +6,7 @@ import argparse
 
 from kerasnn.data import DATASETS
 from studies.cli.errors import one_line
-from studies.cli.settings import OBJECTIVES, PRUNERS, SAMPLERS, WARMUP, Settings
+from studies.cli.settings import LIMITS, OBJECTIVES, PRUNERS, SAMPLERS, WARMUP, Settings
 from studies.storage.heartbeat import MAX_HEARTBEAT
 
 
@@ -26,13 +26,22 @@ def _number(convert, minimum, maximum=float("inf"), *, what: str):
 
 
 positive_int = _number(int, 1, what="a positive integer")
+
+
+def at_most(key: str):
+    """A positive whole number up to the limit of setting `key` (settings.LIMITS)."""
+    return _number(int, 1, LIMITS[key], what=f"a whole number from 1 to {LIMITS[key]:,}")
+
+
+def _non_negative(text: str) -> float:
+    # -0 is 0: the same gap weight must name the same study.
+    return float(text) + 0.0
+
+
 count = _number(int, 0, what="an integer >= 0")
 positive_float = _number(float, 1e-9, what="a positive number")
-non_negative_float = _number(float, 0.0, what="a number >= 0")
+non_negative_float = _number(_non_negative, 0.0, what="a number >= 0")
 fraction = _number(float, 1e-9, 1 - 1e-9, what="a number between 0 and 1")
-# A variant run with more seeds than this costs more than it tells.
-MAX_EFFECTS_SEEDS = 10
-effects_seeds = _number(int, 0, MAX_EFFECTS_SEEDS, what=f"an integer from 0 to {MAX_EFFECTS_SEEDS}")
 heartbeat = _number(int, 1, MAX_HEARTBEAT, what=f"whole seconds from 1 to {MAX_HEARTBEAT}")
 
 
@@ -82,14 +91,18 @@ def _study_options(p, defaults: Settings) -> None:
     p.add_argument("--dataset", choices=tuple(DATASETS), help="dataset (default: the study's)")
     p.add_argument(
         "--trials",
-        type=positive_int,
+        type=at_most("trials"),
         help="target number of finished trials of the study, across all workers "
         f"(default: the grid's size, else {defaults.trials})",
     )
-    p.add_argument("--timeout", type=positive_float, help="stop starting trials after N seconds")
+    p.add_argument(
+        "--timeout",
+        type=_number(float, 1e-9, 1e7, what="seconds from 0 to 10,000,000"),
+        help="stop starting trials (and confirmation runs) after N seconds",
+    )
     p.add_argument(
         "--epochs",
-        type=positive_int,
+        type=at_most("epochs"),
         help=f"maximum epochs per trial (default: the study's, else {defaults.epochs})",
     )
     p.add_argument("--seed", type=int, help="seeds the sampler and every trial (0)")
@@ -116,17 +129,24 @@ def _study_options(p, defaults: Settings) -> None:
     )
     p.add_argument(
         "--confirm-top",
-        type=count,
+        type=_number(
+            int, 0, LIMITS["confirm_top"], what=f"a whole number from 0 to {LIMITS['confirm_top']}"
+        ),
         help=f"re-train the best K configurations over fresh seeds; 0 skips ({defaults.confirm_top})",
     )
     p.add_argument(
         "--confirm-seeds",
-        type=positive_int,
+        type=at_most("confirm_seeds"),
         help=f"fresh seeds per confirmed configuration ({defaults.confirm_seeds})",
     )
     p.add_argument(
         "--effects-seeds",
-        type=effects_seeds,
+        type=_number(
+            int,
+            0,
+            LIMITS["effects_seeds"],
+            what=f"a whole number from 0 to {LIMITS['effects_seeds']}",
+        ),
         help="vary each scientific hyperparameter alone around the confirmed winner, each "
         f"variant with N fresh seeds; 0 skips ({defaults.effects_seeds})",
     )
@@ -157,8 +177,8 @@ def _pruning_options(p, defaults: Settings) -> None:
         help="prune only after this many epochs without improvement (Optuna's PatientPruner)",
     )
     p.add_argument(
-        "--patience",
-        type=positive_int,
+        "--early-stopping-patience",
+        type=at_most("early_stopping_patience"),
         help="end a search trial after this many epochs without a better validation "
         "accuracy (the objective is scored at the best one anyway)",
     )
@@ -190,7 +210,7 @@ def _run_options(p, defaults: Settings) -> None:
     )
     p.add_argument(
         "--max-failures",
-        type=positive_int,
+        type=at_most("max_failures"),
         help=f"stop after this many failed trials in a row ({defaults.max_failures})",
     )
     p.add_argument("--reports", help=f"folder for the reports ({defaults.reports})")
@@ -205,7 +225,7 @@ def _run_options(p, defaults: Settings) -> None:
 def _worker_options(p, defaults: Settings) -> None:
     p.add_argument(
         "--workers",
-        type=positive_int,
+        type=at_most("workers"),
         help="start this many local worker processes on the storage and wait for them "
         "(capped by the trials left and the free memory; use a journal file or PostgreSQL)",
     )

@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+from kerasnn.config import MAX_EPOCHS
 from kerasnn.scoring import DEFAULT_GAP_WEIGHT, DIRECTION, PARETO_DIRECTIONS
 from studies.cli.errors import UsageError
 from studies.storage.heartbeat import HEARTBEAT_INTERVAL
@@ -26,6 +27,29 @@ DEFAULT_STORAGE = "sqlite:///reports/kerasnn.db"
 # then stays out of the process list (the workers of --workers get theirs this way).
 STORAGE_VARIABLE = "KERASNN_STORAGE"
 
+# The largest value of each count: a bound stated in the option's error, checked before
+# anything is allocated (a list of planned runs, say).
+LIMITS = {
+    "trials": 100_000,
+    "epochs": MAX_EPOCHS,
+    "early_stopping_patience": MAX_EPOCHS,
+    "confirm_top": 100,
+    "confirm_seeds": 100,
+    "effects_seeds": 100,
+    "workers": 256,
+    "max_failures": 100_000,
+}
+# Pruning options and the pruners they act on; given for another pruner they would change
+# nothing, so they are refused rather than stored as if they had taken effect.
+PRUNING_OPTIONS = {
+    "warmup": ("median", "percentile", "sha", "hyperband", "discard"),
+    "keep": ("discard",),
+    "pruner_patience": ("median", "percentile", "sha", "hyperband", "discard"),
+}
+# The settings a study's pruning is made of: a continued study keeps them, so its trials
+# are never judged by two pruners.
+PRUNING = ("pruner", "warmup", "keep", "pruner_patience", "early_stopping_patience")
+
 # Samplers take 32-bit seeds; each worker's seed is the study seed plus its rank.
 SEED_LIMIT = 2**32
 # A study name becomes a folder name: kept to characters every file system accepts.
@@ -36,7 +60,16 @@ RESERVED_FOLDERS = ("artifacts", "reproduction")
 
 # The settings that define what a study's trials mean; a stored study is continued only
 # when these match, so its trials stay comparable.
-IDENTITY = ("study", "dataset", "objective", "directions", "epochs", "subset", "gap_weight")
+IDENTITY = (
+    "study",
+    "dataset",
+    "objective",
+    "directions",
+    "epochs",
+    "subset",
+    "gap_weight",
+    *PRUNING,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +88,9 @@ class Settings:
     warmup: int | None = None  # Steps before the pruner first judges (None: the pruner's own).
     keep: float = 1 / 3  # Fraction of trials the discard pruner keeps.
     pruner_patience: int | None = None  # Wraps the pruner in Optuna's PatientPruner.
-    patience: int | None = None  # Stops a search trial after this many epochs without progress.
+    early_stopping_patience: int | None = (
+        None  # Ends a search trial after this many epochs without progress.
+    )
     objective: str = "penalized"
     gap_weight: float = DEFAULT_GAP_WEIGHT
     reports: str = "reports"
@@ -117,15 +152,17 @@ def default_study_name(settings: Settings, study_defaults: Settings) -> str:
     """STUDY-DATASET plus every identity setting that differs from the study's defaults.
 
     So a smoke run (`--subset 2000 --epochs 2`) is `overfitting-fashion_mnist-subset2000-
-    epochs2` and never lands on, or is refused by, the default study.
+    epochs2`, and a run with other pruning (`--pruner none`) `...-prunernone`: neither lands
+    on, or is refused by, the default study.
     """
     name = f"{settings.study}-{settings.dataset}"
     if settings.objective == "pareto":
         name += "-pareto"
-    for key in ("subset", "epochs", "gap_weight"):
+    for key in ("subset", "epochs", "gap_weight", *PRUNING):
         value = getattr(settings, key)
-        if value != getattr(study_defaults, key):
-            name += f"-{key.replace('_', '')}{value:g}"
+        if value != getattr(study_defaults, key) and value is not None:
+            shown = f"{value:g}" if isinstance(value, int | float) else str(value)
+            name += f"-{key.replace('_', '')}{shown}"
     return name
 
 
@@ -153,6 +190,7 @@ def from_arguments(name: str, module, args) -> Settings:
     if "storage" not in given and os.environ.get(STORAGE_VARIABLE):
         given["storage"] = os.environ[STORAGE_VARIABLE]
     settings = dataclasses.replace(defaults, study=name, **given)
+    _refuse_ineffective(settings, given)
     if not settings.study_name:
         settings = dataclasses.replace(
             settings,
@@ -160,6 +198,28 @@ def from_arguments(name: str, module, args) -> Settings:
         )
     check(settings, module)
     return settings
+
+
+def _refuse_ineffective(settings: Settings, given: dict) -> None:
+    """Refuses an option that would have no effect in its combination with the others."""
+    if settings.objective == "pareto":
+        pruning = [option(key) for key in (*PRUNING_OPTIONS, "pruner") if key in given]
+        if pruning and settings.pruner != "none":
+            raise UsageError(
+                f"{', '.join(pruning)}: Optuna cannot prune a two-objective (pareto) study; "
+                "leave the pruning options out"
+            )
+    for key, pruners in PRUNING_OPTIONS.items():
+        if key in given and settings.pruner not in pruners:
+            raise UsageError(
+                f"{option(key)} has no effect with --pruner {settings.pruner}; it applies to "
+                f"--pruner {', '.join(pruners)}"
+            )
+
+
+def option(key: str) -> str:
+    """The command-line option of setting `key`: study_name is --study-name."""
+    return "--" + key.replace("_", "-")
 
 
 def check(settings: Settings, module) -> None:
@@ -201,6 +261,10 @@ def _check_search(settings: Settings) -> None:
         )
     if not 0 < settings.keep < 1:
         raise UsageError(f"--keep must lie strictly between 0 and 1, got {settings.keep:g}")
+    if settings.warmup == 0 and settings.pruner in ("sha", "hyperband"):
+        raise UsageError(
+            f"--pruner {settings.pruner} needs --warmup of at least 1 (its first rung, in epochs)"
+        )
 
 
 def unwritable(folder: Path, what: str = "reports folder") -> str | None:

@@ -20,6 +20,7 @@ from studies.cli.settings import Settings
 from studies.engine import planned as planned_runs
 from studies.engine.planned import PlannedRun, next_step, run_of  # noqa: F401 (kept as confirm.*)
 from studies.engine.ranking import best_trials
+from studies.engine.study import code_version, stored_study
 from studies.storage import artifacts
 
 SUFFIX = "-confirm"
@@ -46,14 +47,23 @@ def planned(study: optuna.Study, settings: Settings) -> dict[PlannedRun, dict]:
     }
 
 
+def load_confirmation(storage, search_name: str) -> optuna.Study | None:
+    """The stored confirmation of study `search_name`, or None when there is none yet."""
+    if stored_study(storage, search_name + SUFFIX) is None:
+        return None
+    return optuna.load_study(study_name=search_name + SUFFIX, storage=storage)
+
+
 def open_confirmation(storage, settings: Settings) -> optuna.Study:
     return planned_runs.open_companion(storage, settings, SUFFIX)
 
 
-def confirm(search, storage, settings: Settings, module, dataset, progress) -> optuna.Study:
-    """Runs this process's share of the confirmation; returns the confirmation study."""
-    from studies.engine.study import code_version
-
+def confirm(
+    search, storage, settings: Settings, module, dataset, progress, deadline=None
+) -> Answer | None:
+    """Runs this process's share of the confirmation; returns its answer (None when no
+    configuration has a complete run). Past the `deadline` (time.monotonic(), from
+    --timeout) no further run is started."""
     confirmation = open_confirmation(storage, settings)
     plan = planned(search, settings)
     objective = planned_runs.PlannedObjective(
@@ -63,9 +73,16 @@ def confirm(search, storage, settings: Settings, module, dataset, progress) -> o
         f"confirming the best {len(plan) // max(1, settings.confirm_seeds)} configurations "
         f"over {settings.confirm_seeds} fresh seeds each: {len(plan)} runs"
     )
-    planned_runs.train_plan(confirmation, storage, plan, objective, progress.note, "confirmation")
+    planned_runs.train_plan(
+        confirmation, storage, plan, objective, progress.note, "confirmation", deadline
+    )
     evaluate_winner(search, confirmation, storage, settings, dataset)
-    return confirmation
+    return answer(search, confirmation, settings)
+
+
+def line(trial) -> str:
+    """The progress line of a finished confirmation run."""
+    return planned_runs.line(trial, "confirmation")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +110,12 @@ class Answer:
 
     @property
     def tied(self) -> list[Confirmed]:
-        return [c for c in self.configurations[1:] if not c.versus_winner.distinguishable]
+        return [c for c in self.configurations[1:] if c.versus_winner.outcome == "tied"]
+
+    @property
+    def undecided(self) -> list[Confirmed]:
+        """Runners-up with fewer than two runs a side: neither tied nor told apart."""
+        return [c for c in self.configurations[1:] if c.versus_winner.outcome == "undecided"]
 
 
 def runs_by_source(

@@ -29,7 +29,6 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from kerasnn import TrainConfig, stats
 from studies.cli.settings import Settings
-from studies.engine import confirm
 from studies.engine import planned as planned_runs
 from studies.engine.planned import PlannedRun
 from studies.engine.study import code_version, stored_study
@@ -179,12 +178,9 @@ def plan(source: int, variants: list[Variant], run_seeds: list[int]) -> dict[Pla
     }
 
 
-def measure(search, confirmation, storage, settings: Settings, module, dataset, progress):
-    """Runs this process's share of the effects stage around the confirmed winner."""
-    answer = confirm.answer(search, confirmation, settings)
-    if answer is None:
-        progress.note("effects not measured: no confirmed winner")
-        return
+def measure(answer, search, storage, settings: Settings, module, dataset, progress, deadline=None):
+    """Runs this process's share of the effects stage around the confirmed winner of
+    `answer`. Past the `deadline` (time.monotonic(), from --timeout) no run is started."""
     source = answer.winner.source
     variants = design(search.trials[source].params, module).variants
     run_seeds = seeds(search, settings)
@@ -199,7 +195,7 @@ def measure(search, confirmation, storage, settings: Settings, module, dataset, 
         f"effects around trial {source}: {len(variants)} variants over {len(run_seeds)} "
         f"fresh seeds each: {len(runs)} runs"
     )
-    planned_runs.train_plan(effects, storage, runs, objective, progress.note, "effects")
+    planned_runs.train_plan(effects, storage, runs, objective, progress.note, "effects", deadline)
 
 
 # Outcomes that do not tell two values apart.
@@ -215,15 +211,12 @@ class Difference:
 
 
 def judged(first: list[float], second: list[float]) -> Difference:
-    """mean(first) - mean(second) by Welch's t-test at 95% (`stats.compare`): "higher" or
-    "lower" outside the seed noise, "tied" inside it, and "undecided" with fewer than two
-    runs a side, where there is no noise to judge by."""
+    """mean(first) - mean(second) by the one rule, `stats.compare` (Welch's t-test at 95%):
+    "higher" or "lower" outside the seed noise, "tied" inside it, and "undecided" with fewer
+    than two runs a side, where there is no noise to judge by."""
     comparison = stats.compare(first, second)
-    if min(len(first), len(second)) < 2:
-        return Difference(comparison, "undecided")
-    if not comparison.distinguishable:
-        return Difference(comparison, "tied")
-    return Difference(comparison, "higher" if comparison.difference > 0 else "lower")
+    outcome = {"better": "higher", "worse": "lower"}.get(comparison.outcome, comparison.outcome)
+    return Difference(comparison, outcome)
 
 
 @dataclasses.dataclass(frozen=True)

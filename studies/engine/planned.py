@@ -186,25 +186,31 @@ def train_plan(
     objective: PlannedObjective,
     say: Callable[[str], None],
     stage: str,
+    deadline: float | None = None,
 ) -> None:
     """Trains this process's share of `plan` (each run with the parameters it maps to) until
-    every run is done or given up, saying a line per run ("<stage> of trial 3, seed 1: ...")."""
+    every run is done or given up, saying a line per run ("<stage> of trial 3, seed 1: ...").
+    Past the `deadline` (time.monotonic(), from --timeout) no further run is started."""
     while (step := next_step(companion, plan)) is not None:
+        if deadline is not None and time.monotonic() >= deadline:
+            say(f"timeout reached: no further {stage} run is started")
+            break
         if step == "wait":
             time.sleep(2)
         else:
             if isinstance(step, PlannedRun):
                 companion.enqueue_trial(plan[step], user_attrs=step.attrs())
-            trial = one_trial(companion, objective)
-            say(f"{stage} of {describe(run_of(trial), trial.number)}: {outcome(trial)}")
+            say(line(one_trial(companion, objective), stage))
         dead.reap(companion, storage, say)
 
 
-def describe(run: PlannedRun | None, number: int) -> str:
+def line(trial, stage: str) -> str:
+    """The progress line of a finished run of a stage: "<stage> of trial 3, seed 1: ..."."""
+    run = run_of(trial)
     if run is None:
-        return f"run {number}"
+        return f"{stage} of run {trial.number}: {outcome(trial)}"
     variant = f", {run.variant}" if run.variant is not None else ""
-    return f"trial {run.source}{variant}, seed {run.seed}"
+    return f"{stage} of trial {run.source}{variant}, seed {run.seed}: {outcome(trial)}"
 
 
 def complete_runs(companion: optuna.Study, measures) -> list[tuple[PlannedRun, object]]:

@@ -9,7 +9,8 @@ class Progress:
     """One line per trial: number, state and value, elapsed time, ETA and the best so far."""
 
     def __init__(self, study_name: str, target: int, already: int):
-        self.name = study_name
+        # A name with a line break would forge progress lines of its own.
+        self.name = study_name.replace("\r", "\\r").replace("\n", "\\n")
         self.target = target
         self.already = already
         self.started = time.monotonic()
@@ -40,6 +41,15 @@ def outcome(trial) -> str:
     return f"failed: {user.get('fail_reason', 'see log')}"
 
 
+# An estimate beyond this many hours says nothing a person can plan with.
+LONGEST_ESTIMATE_HOURS = 99
+
+
 def clock(seconds: float) -> str:
+    """Seconds as 4m05s or 2h03m; past LONGEST_ESTIMATE_HOURS, "over 99h"."""
+    if not seconds < LONGEST_ESTIMATE_HOURS * 3600:  # NaN and infinity too.
+        return f"over {LONGEST_ESTIMATE_HOURS}h"
     minutes, seconds = divmod(int(seconds), 60)
+    if minutes >= 60:
+        return f"{minutes // 60}h{minutes % 60:02d}m"
     return f"{minutes}m{seconds:02d}s"

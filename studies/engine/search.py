@@ -29,11 +29,13 @@ class SearchObjective:
         self.settings = settings
         self.dataset = dataset
         self.code_version = code_version
-        # --patience stops a trial once its validation accuracy, which picks the epoch the
+        # --early-stopping-patience stops a trial once its validation accuracy, which picks the epoch the
         # objective is scored at, has not improved for that many epochs: a later epoch
         # could change the trial's score only by beating it.
         self.base = TrainConfig(
-            epochs=settings.epochs, seed=settings.seed, early_stopping_patience=settings.patience
+            epochs=settings.epochs,
+            seed=settings.seed,
+            early_stopping_patience=settings.early_stopping_patience,
         )
         # A search chooses among its trials, so they never see the test set (only the
         # confirmed winner does). A grid is a planned comparison whose every point is
@@ -87,14 +89,13 @@ def refuse_duplicate(trial: optuna.Trial) -> None:
                 raise DuplicateTrial(f"trial {trial.number} repeats trial {other.number}")
 
 
-def run_trials(study, storage, objective, settings, progress) -> str:
+def run_trials(study, storage, objective, settings, progress, deadline=None) -> str:
     """Trains trials until the study has `settings.trials` finished ones (by any worker).
 
-    Whichever comes first stops it: the target or the timeout (checked before each trial; a
-    running trial is finished, not cut). Returns why it stopped ("target reached" or
+    Whichever comes first stops it: the target or the `deadline` (time.monotonic(), from
+    --timeout; checked before each trial: a running trial is finished, not cut). Returns why it stopped ("target reached" or
     "timeout"); raises StudyFailing after `settings.max_failures` failed trials in a row.
     """
-    deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
     failures = 0
     while True:
         dead.reap(study, storage, progress.note)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from studies.cli.arguments import arguments
 from studies.cli.settings import DEFAULT_STORAGE, STORAGE_VARIABLE
-from studies.engine import dead
+from studies.engine import confirm, dead
 from studies.engine.progress import Progress
 from studies.engine.study import FINISHED, count
 
@@ -80,7 +80,7 @@ def run_workers(study, storage, settings, module) -> int:
             file=sys.stderr,
         )
     finished = count(study, FINISHED)
-    started, reason = capped(settings.workers, settings.trials - finished)
+    started, reason = capped(settings.workers, _work_left(study, storage, settings, finished))
     progress = Progress(settings.study_name, settings.trials, finished)
     logs = settings.folder / "workers"
     logs.mkdir(parents=True, exist_ok=True)
@@ -91,14 +91,31 @@ def run_workers(study, storage, settings, module) -> int:
         f"{started} workers: {finished} of {settings.trials} trials done; worker logs in {logs}"
     )
     workers = [_start(settings, module, index, logs) for index in range(started)]
-    status = _follow(study, workers, progress)
+    status = _follow(study, storage, workers, progress)
     for index, process in enumerate(workers):
         if process.returncode not in (0, None) and status != 130:
-            last = _last_line(logs / f"worker-{index + 1}.log")
-            progress.note(f"worker {index + 1} exited with status {process.returncode}: {last}")
-            status = status or process.returncode
+            status = status or _worker_failed(index, process.returncode, logs, progress)
     dead.reap(study, storage, progress.note)
     return status
+
+
+def _work_left(study, storage, settings, finished: int) -> int:
+    """Trials still to run, and the confirmation runs after them, that workers can share."""
+    runs = settings.confirm_top * settings.confirm_seeds
+    confirmation = confirm.load_confirmation(storage, settings.study_name)
+    if confirmation is not None:
+        runs -= count(confirmation, FINISHED)
+    return max(0, settings.trials - finished) + max(0, runs)
+
+
+def _worker_failed(index: int, code: int, logs: Path, progress: Progress) -> int:
+    """Says why worker `index` ended badly; the exit status it stands for (1 if killed)."""
+    if code < 0:
+        cause = f"was killed by {signal.Signals(-code).name}"
+    else:
+        cause = f"exited with status {code}: {_last_line(logs / f'worker-{index + 1}.log')}"
+    progress.note(f"worker {index + 1} {cause}")
+    return code if code > 0 else 1
 
 
 def worker_command(settings, module, index: int) -> tuple[list[str], dict[str, str]]:
@@ -134,13 +151,16 @@ def _start(settings, module, index: int, logs: Path) -> subprocess.Popen:
         )
 
 
-def _follow(study, workers: list[subprocess.Popen], progress: Progress) -> int:
-    """Prints a line per finished trial until the workers exit; passes a stop signal on."""
+def _follow(study, storage, workers: list[subprocess.Popen], progress: Progress) -> int:
+    """Prints a line per finished trial, and per confirmation run, until the workers exit;
+    passes a stop signal on."""
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    confirmation = _Confirmation(study, storage, progress)
     try:
         with stopping_on_signals():
             while any(process.poll() is None for process in workers):
                 seen |= _report_new_trials(study, seen, progress)
+                confirmation.report()
                 time.sleep(2)
     except KeyboardInterrupt as interrupt:
         progress.note(f"interrupted ({interrupt or 'SIGINT'}); stopping the workers")
@@ -156,7 +176,26 @@ def _follow(study, workers: list[subprocess.Popen], progress: Progress) -> int:
         return 130
     finally:
         _report_new_trials(study, seen, progress)
+        confirmation.report()
     return 0
+
+
+class _Confirmation:
+    """The confirmation runs the workers finish, one line each, once its study exists."""
+
+    def __init__(self, search, storage, progress: Progress):
+        self.search, self.storage, self.progress = search, storage, progress
+        self.study, self.seen = None, set()
+
+    def report(self) -> None:
+        if self.study is None:
+            self.study = confirm.load_confirmation(self.storage, self.search.study_name)
+            if self.study is None:
+                return
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.state.is_finished() and trial.number not in self.seen:
+                self.seen.add(trial.number)
+                self.progress.note(confirm.line(trial))
 
 
 def _report_new_trials(study, seen: set[int], progress: Progress) -> set[int]:

@@ -6,6 +6,8 @@ import math
 
 import pandas as pd
 
+from studies.report.markdown import table
+
 
 def header(study) -> list[str]:
     attrs = study.user_attrs
@@ -45,22 +47,51 @@ def answer_lines(result, study) -> list[str]:
     ]
     tied = ", ".join(f"trial {c.source}" for c in result.tied)
     lines.append(f"- tied with it within seed noise: {tied}" if tied else "- tied with it: none")
-    lines += [
-        "",
-        f"Seed noise: the pooled seed standard deviation of the objective is "
-        f"{result.seed_noise:.4f}; differences in the search table smaller than about twice "
-        "this are not meaningful.",
-        "",
-        "| configuration | runs | objective | 95% interval | validation accuracy | gap | against the winner |",
-        "|---|---|---|---|---|---|---|",
+    undecided = ", ".join(f"trial {c.source}" for c in result.undecided)
+    if undecided:
+        lines.append(f"- undecided (fewer than two runs a side): {undecided}")
+    lines += ["", noise_line(result.seed_noise), ""]
+    rows = [
+        [
+            f"trial {c.source}",
+            c.spreads["objective"].n,
+            c.spreads["objective"],
+            interval(c.spreads["objective"]),
+            c.spreads["val_accuracy"],
+            c.spreads["gap"],
+            "winner" if c.versus_winner is None else against(c),
+        ]
+        for c in result.configurations
     ]
-    for confirmed in result.configurations:
-        s = confirmed.spreads
-        verdict = "winner" if confirmed.versus_winner is None else against(confirmed)
-        lines.append(
-            f"| trial {confirmed.source} | {s['objective'].n} | {s['objective']} | "
-            f"{interval(s['objective'])} | {s['val_accuracy']} | {s['gap']} | {verdict} |"
-        )
+    header = ["configuration", "runs", "objective", "95% interval", "validation accuracy"]
+    lines.append(table([*header, "gap", "against the winner"], rows))
+    return lines + ["", "Every confirmation run: confirm.csv / confirm.md.", ""]
+
+
+def noise_line(noise: float) -> str:
+    if math.isnan(noise):
+        return "Seed noise: not measured (no configuration has two runs)."
+    return (
+        f"Seed noise: the pooled seed standard deviation of the objective is {noise:.4f}; a "
+        "search trial is one seed, so differences between search trials of this size are not "
+        "meaningful."
+    )
+
+
+def no_answer_lines(runs) -> list[str]:
+    """Why a confirmation that ran has no answer; [] without a confirmation."""
+    if runs is None:
+        return []
+    states = runs["state"].value_counts().to_dict() if not runs.empty else {}
+    reasons = sorted({str(r) for r in runs.get("fail_reason", []) if isinstance(r, str) and r})
+    lines = [
+        "## Answer: none confirmed",
+        "",
+        "No configuration has a complete confirmation run, so the search's best is unconfirmed; "
+        "runs: " + (", ".join(f"{n} {state}" for state, n in states.items()) or "none") + ".",
+    ]
+    if reasons:
+        lines += ["", "Why they failed:", "", *[f"- {reason}" for reason in reasons]]
     return lines + ["", "Every confirmation run: confirm.csv / confirm.md.", ""]
 
 

@@ -39,7 +39,9 @@ def ranked_table(study: optuna.Study) -> pd.DataFrame:
         front = {trial.number for trial in study.best_trials}
         frame.insert(4, "pareto_front", frame["number"].isin(front))
     frame["_state_order"] = frame["state"].map(STATE_ORDER).fillna(5)
-    frame["_key"] = np.where(complete, -frame["objective"].astype(float), np.inf)
+    # An edited storage may hold a value that is not a number; it ranks last.
+    objective = pd.to_numeric(frame["objective"], errors="coerce").fillna(-np.inf)
+    frame["_key"] = np.where(complete, -objective, np.inf)
     frame = frame.sort_values(["_state_order", "_key", "number"], kind="stable")
     frame.insert(0, "rank", np.where(frame["state"] == "COMPLETE", 0, np.nan))
     frame.loc[frame["state"] == "COMPLETE", "rank"] = np.arange(1, int(complete.sum()) + 1)

@@ -10,7 +10,7 @@ from studies.engine import confirm, effects
 from studies.engine.ranking import recommended
 from studies.engine.study import stored_study
 from studies.report import effects as effects_report
-from studies.report import findings, summary
+from studies.report import findings, markdown, summary
 from studies.report.figures import (
     draw_curves,
     draw_optuna_plots,
@@ -37,10 +37,10 @@ def write_report(study: optuna.Study, storage, settings, module) -> Path:
     else:
         notes.append("weights.png not drawn: no trial completed")
         placeholder(folder / "weights.png", notes[-1])
-    result = _confirmation(study, storage, settings, folder)
+    result, runs = _confirmation(study, storage, settings, folder)
     measured = _effects(study, storage, module, folder)
     findings = _findings(study, module, result, folder)
-    answer = summary.answer_lines(result, study)
+    answer = summary.answer_lines(result, study) or summary.no_answer_lines(runs)
     parts = [
         summary.header(study),
         answer,
@@ -57,17 +57,17 @@ def write_report(study: optuna.Study, storage, settings, module) -> Path:
 
 
 def _confirmation(study, storage, settings, folder: Path):
-    """The confirmation's answer (None without one); writes confirm.csv of every run."""
-    name = study.study_name + confirm.SUFFIX
-    if stored_study(storage, name) is None:
-        return None
-    confirmation = optuna.load_study(study_name=name, storage=storage)
+    """The confirmation's answer (None without one) and the table of its runs (None without
+    a confirmation); writes confirm.csv and confirm.md of every run."""
+    confirmation = confirm.load_confirmation(storage, study.study_name)
+    if confirmation is None:
+        return None, None
     table = planned_table(confirmation, ["source_trial", "seed"])
     table.to_csv(folder / "confirm.csv", index=False)
     (folder / "confirm.md").write_text(
         f"# Confirmation runs of {study.study_name}\n\n{frame_table(table)}\n"
     )
-    return confirm.answer(study, confirmation, settings)
+    return confirm.answer(study, confirmation, settings), table
 
 
 def _effects(study, storage, module, folder: Path) -> effects.Effects | None:
@@ -114,12 +114,13 @@ def _findings(study, module, result, folder: Path) -> list[str]:
             "trials, by validation accuracy and by gap apart (PED-ANOVA; observational too: "
             "what the best trials the sampler happened to try have in common):",
             "",
-            "| hyperparameter | for validation accuracy | for the gap |",
-            "|---|---|---|",
-        ]
-        lines += [
-            f"| {name} | {row['val_accuracy']:.2f} | {row['gap']:.2f} |"
-            for name, row in table.iterrows()
+            markdown.table(
+                ["hyperparameter", "for validation accuracy", "for the gap"],
+                [
+                    [name, f"{row['val_accuracy']:.2f}", f"{row['gap']:.2f}"]
+                    for name, row in table.iterrows()
+                ],
+            ),
         ]
     return lines + [
         "",

@@ -8,6 +8,8 @@ import platform
 import sys
 from pathlib import Path
 
+from studies.report import markdown
+from studies.report.machine import backend, processor
 from studies.reproduction import figures as drawing
 from studies.reproduction.claims import MISSING, Figure, Heading, Section, Table, Text
 from studies.reproduction.runs import LATE_EPOCHS, Provenance
@@ -91,14 +93,7 @@ def header(provenance: Provenance) -> list[str]:
 
 
 def _machine(provenance: Provenance) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = processor()
     return (
         f"- Machine: {platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores "
         f"visible; trials ran on host(s) {_listed(provenance.hosts)}."
@@ -109,10 +104,10 @@ def _versions() -> str:
     import keras
     import numpy as np
     import optuna
-    import tensorflow as tf
 
+    framework = backend()[1]
     return (
-        f"- Versions: Python {sys.version.split()[0]}, TensorFlow {tf.__version__}, Keras "
+        f"- Versions: Python {sys.version.split()[0]}, {framework}, Keras "
         f"{keras.__version__}, Optuna {optuna.__version__}, NumPy {np.__version__}."
     )
 
@@ -185,11 +180,11 @@ def text(block: Text) -> str:
 
 
 def table(block: Table) -> str:
-    lines = ["| " + " | ".join(block.header) + " |", "|" + "---|" * len(block.header)]
-    for row in block.rows:
-        cells = [cell_text(cell, spec) for cell, spec in zip(row, block.formats, strict=True)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [
+        [cell_text(cell, spec) for cell, spec in zip(row, block.formats, strict=True)]
+        for row in block.rows
+    ]
+    return markdown.table(block.header, rows)
 
 
 def cell_text(cell, spec: str) -> str:

@@ -2,29 +2,75 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import shutil
 import tempfile
+import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import optuna
-from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+from optuna.artifacts.exceptions import ArtifactNotFound
+
+# What np.load raises for a file cut short, emptied or garbled.
+UNREADABLE = (ValueError, EOFError, OSError, KeyError, zipfile.BadZipFile)
+
+
+class AtomicFileStore(FileSystemArtifactStore):
+    """Optuna's file-system store, except that a stored file is whole or absent.
+
+    Optuna records an artifact on its trial before writing the file, so a write cut short
+    (a full disk) would leave a truncated file that every later read trips over. Here the
+    file is written under a temporary name beside its own, synced, then renamed into
+    place; a failed write removes what it wrote. Reading is Optuna's own.
+    """
+
+    def __init__(self, folder: Path):
+        super().__init__(folder)
+        self.folder = Path(folder)
+
+    def write(self, artifact_id: str, content_body: BinaryIO) -> None:
+        if Path(artifact_id).name != artifact_id:
+            raise ValueError(f"invalid artifact id {artifact_id!r}")
+        target = self.folder / artifact_id
+        temporary = None
+        try:
+            handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{artifact_id}.")
+            with os.fdopen(handle, "wb") as file:
+                shutil.copyfileobj(content_body, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, target)
+        except OSError as error:
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+            # The message itself names the file: callers print strerror alone.
+            reason = error.strerror or str(error)
+            raise OSError(error.errno, f"cannot write {target}: {reason}") from None
 
 
 def upload(trial, artifact_dir: Path, files: list[tuple[Path, str]]) -> None:
-    """Uploads (path, mimetype) pairs for `trial`; OSError if the store cannot be written."""
+    """Uploads (path, mimetype) pairs for `trial`; OSError naming the file if one cannot be
+    written (the artifact then stays recorded on the trial, but reads as missing)."""
     artifact_dir.mkdir(parents=True, exist_ok=True)
-    store = FileSystemArtifactStore(str(artifact_dir))
+    store = AtomicFileStore(artifact_dir)
     for path, mimetype in files:
         upload_artifact(
             artifact_store=store, file_path=str(path), study_or_trial=trial, mimetype=mimetype
         )
 
 
-def fetch(trial, storage, artifact_dir: Path, prefix: str, suffix: str, local: Path) -> str:
-    """Downloads the trial's first artifact named PREFIX...SUFFIX to `local`.
+def fetch(trial, storage, artifact_dir: Path, prefix: str, suffix: str) -> tuple[bytes | None, str]:
+    """The contents of the trial's first artifact named PREFIX...SUFFIX.
 
     Returns:
-        "" when it was fetched, else why not (none stored, or missing from the store).
+        (contents, "") when it was read, else (None, why not): none stored, or missing
+        from the store or unreadable there.
     """
     metas = [
         meta
@@ -32,34 +78,54 @@ def fetch(trial, storage, artifact_dir: Path, prefix: str, suffix: str, local: P
         if meta.filename.startswith(prefix) and meta.filename.endswith(suffix)
     ]
     if not metas:
-        return f"trial {trial.number} has no stored {prefix}*{suffix}"
+        return None, f"trial {trial.number} has no stored {prefix}*{suffix}"
+    meta = metas[0]
     try:
-        download_artifact(
-            artifact_store=FileSystemArtifactStore(str(artifact_dir)),
-            file_path=str(local),
-            artifact_id=metas[0].artifact_id,
-        )
-    except Exception as error:  # The store raises several types for a missing file.
-        return f"artifact missing from {artifact_dir} ({error})"
-    return ""
+        with FileSystemArtifactStore(str(artifact_dir)).open_reader(meta.artifact_id) as reader:
+            return reader.read(), ""
+    except ArtifactNotFound:
+        reason = "missing from"
+    except OSError as error:
+        reason = f"unreadable ({error.strerror or error}) in"
+    return None, f"{meta.filename} of trial {trial.number} is {reason} {artifact_dir}"
+
+
+def _load(trial, storage, artifact_dir: Path, prefix: str, suffix: str, read):
+    """`read(np.load(contents))` for the trial's artifact, or None and a one-line reason;
+    a truncated or corrupted file counts as missing."""
+    contents, problem = fetch(trial, storage, artifact_dir, prefix, suffix)
+    if contents is None:
+        return None, problem
+    try:
+        return read(np.load(io.BytesIO(contents), allow_pickle=False)), ""
+    except UNREADABLE as error:
+        where = f"the stored {prefix}*{suffix} of trial {trial.number} in {artifact_dir}"
+        detail = f"{len(contents)} bytes, {type(error).__name__}"
+        return None, f"{where} is truncated or corrupted ({detail})"
 
 
 def load_kernel(trial, storage, artifact_dir: Path) -> tuple[np.ndarray | None, str]:
     """The trial's first-layer kernel (best-epoch weights) as float32, or None and why not."""
-    with tempfile.TemporaryDirectory() as folder:
-        local = Path(folder) / "weights.npy"
-        problem = fetch(trial, storage, artifact_dir, "weights", ".npy", local)
-        if problem:
-            return None, problem
-        return np.load(local, allow_pickle=False).astype(np.float32), ""
+
+    def read(array):
+        if array.ndim != 2 or array.shape[0] != 28 * 28:
+            raise ValueError(f"shape {array.shape}")
+        return array.astype(np.float32)
+
+    return _load(trial, storage, artifact_dir, "weights", ".npy", read)
 
 
 def load_weights(trial, storage, artifact_dir: Path) -> list[np.ndarray]:
-    """All of a confirmation run's best-epoch weights, in the model's order."""
-    with tempfile.TemporaryDirectory() as folder:
-        local = Path(folder) / "weights.npz"
-        problem = fetch(trial, storage, artifact_dir, "model-weights", ".npz", local)
-        if problem:
-            raise FileNotFoundError(problem)
-        with np.load(local, allow_pickle=False) as stored:
-            return [stored[f"arr_{index}"] for index in range(len(stored.files))]
+    """All of a confirmation run's best-epoch weights, in the model's order.
+
+    Raises:
+        FileNotFoundError with a one-line reason when they are missing or unreadable.
+    """
+
+    def read(stored):
+        return [stored[f"arr_{index}"] for index in range(len(stored.files))]
+
+    weights, problem = _load(trial, storage, artifact_dir, "model-weights", ".npz", read)
+    if weights is None:
+        raise FileNotFoundError(problem)
+    return weights
