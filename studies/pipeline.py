@@ -173,12 +173,13 @@ def run(settings: Settings, module) -> int:
 
 
 def search(study, storage, settings: Settings, module, dataset) -> int:
-    """This process's share of the search, then of the confirmation; the exit status.
+    """This process's share of the search, then of the confirmation and the effects; the
+    exit status.
 
     130 when stopped by a signal, 1 when too many trials fail in a row or no configuration
     could be confirmed (every run of the confirmation failed).
     """
-    from studies.engine import confirm
+    from studies.engine import confirm, effects
     from studies.engine.progress import Progress
     from studies.engine.search import SearchObjective, run_trials
     from studies.engine.study import FINISHED, StudyFailing, code_version, count
@@ -198,9 +199,12 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
             study.set_user_attr("stopped", reason)
             if settings.confirm_top:
                 args = (study, storage, settings, module, dataset, progress, deadline)
-                if confirm.confirm(*args) is None:
+                answer = confirm.confirm(*args)
+                if answer is None:
                     progress.note("no configuration was confirmed: none has a complete run")
                     return 1
+                if settings.effects_seeds:
+                    effects.measure(answer, *args)
         return 0
     except KeyboardInterrupt as interrupt:
         progress.note(f"interrupted ({interrupt or 'SIGINT'}); the running trial is marked FAIL")

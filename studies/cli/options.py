@@ -147,6 +147,17 @@ def _study_options(p, defaults: Settings) -> None:
         type=at_most("confirm_seeds"),
         help=f"fresh seeds per confirmed configuration ({defaults.confirm_seeds})",
     )
+    p.add_argument(
+        "--effects-seeds",
+        type=_number(
+            int,
+            0,
+            LIMITS["effects_seeds"],
+            what=f"a whole number from 0 to {LIMITS['effects_seeds']}",
+        ),
+        help="vary each scientific hyperparameter alone around the confirmed winner, each "
+        f"variant with N fresh seeds; 0 skips ({defaults.effects_seeds})",
+    )
 
 
 def _pruning_options(p, defaults: Settings) -> None:

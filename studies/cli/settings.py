@@ -35,6 +35,7 @@ LIMITS = {
     "early_stopping_patience": MAX_EPOCHS,
     "confirm_top": 100,
     "confirm_seeds": 100,
+    "effects_seeds": 100,
     "workers": 256,
     "population": 64,
     "max_failures": 100_000,
@@ -106,6 +107,8 @@ class Settings:
     population: int | None = None
     confirm_top: int = 3  # Configurations re-trained over fresh seeds after the search.
     confirm_seeds: int = 3  # Fresh seeds per confirmed configuration.
+    # Fresh seeds per variant of the effects stage (0 skips it; README, "Effects").
+    effects_seeds: int = 0
     fresh: bool = False
     report_only: bool = False
     no_report: bool = False
@@ -236,11 +239,16 @@ def check(settings: Settings, module) -> None:
             f"got {settings.seed} + {settings.rank}"
         )
     # Every trial is trained with the study's seed (Keras takes it into NumPy, which wants
-    # 32 bits), and the confirmation with the seeds just after it.
-    after = settings.confirm_seeds if settings.confirm_top else 0
+    # 32 bits), and the confirmation and the effects with the seeds just after it.
+    after = settings.confirm_seeds + settings.effects_seeds if settings.confirm_top else 0
     if not 0 <= settings.seed < SEED_LIMIT - after:
         raise UsageError(f"--seed must lie in [0, {SEED_LIMIT - after}), got {settings.seed}")
     _check_search(settings)
+    if settings.effects_seeds and not settings.confirm_top:
+        raise UsageError(
+            "--effects-seeds varies each hyperparameter around the confirmed winner; "
+            "--confirm-top 0 leaves no winner"
+        )
     if not settings.reports.strip():
         raise UsageError("--reports must name a folder (got an empty string)")
     if settings.workers > 1 and settings.report_only:

@@ -12,31 +12,19 @@ mean objective; the test set is evaluated for the winner's runs only, once.
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import optuna
-from optuna.trial import TrialState
 
-from kerasnn import ModelConfig, TrainConfig, build_model, scoring, stats
+from kerasnn import ModelConfig, build_model, stats
 from studies.cli.settings import Settings
-from studies.engine import dead
-from studies.engine.progress import outcome
+from studies.engine import planned as planned_runs
+from studies.engine.planned import PlannedRun, next_step, run_of  # noqa: F401 (kept as confirm.*)
 from studies.engine.ranking import best_trials
-from studies.engine.runs import Job, execute, stopped_with_reason, worker_id
-from studies.engine.study import DuplicateTrial, code_version, one_trial, stored_study
+from studies.engine.study import code_version, stored_study
 from studies.storage import artifacts
 
 SUFFIX = "-confirm"
 MEASURES = ("objective", "val_accuracy", "gap")
-# A planned run that failed this often is given up rather than retried; a diverged run is
-# given up at once, since the same configuration and seed diverge again.
-MAX_RUN_FAILURES = 2
-
-
-@dataclasses.dataclass(frozen=True)
-class PlannedRun:
-    source: int  # The search trial whose configuration is re-trained.
-    seed: int
 
 
 def candidates(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
@@ -46,35 +34,17 @@ def candidates(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
 
 def fresh_seeds(study: optuna.Study, settings: Settings) -> list[int]:
     """`settings.confirm_seeds` seeds after the study seed that no search trial used."""
-    used = {
-        trial.user_attrs.get("train_config", {}).get("seed", settings.seed)
-        for trial in study.get_trials(deepcopy=False)
-    } | {settings.seed}
-    seeds, candidate = [], settings.seed + 1
-    while len(seeds) < settings.confirm_seeds:
-        if candidate not in used:
-            seeds.append(candidate)
-        candidate += 1
-    return seeds
+    return planned_runs.fresh_seeds(study, settings, settings.confirm_seeds)
 
 
-def planned(study: optuna.Study, settings: Settings) -> list[PlannedRun]:
+def planned(study: optuna.Study, settings: Settings) -> dict[PlannedRun, dict]:
+    """Each confirmation run, with the parameters of the search trial it re-trains."""
     seeds = fresh_seeds(study, settings)
-    return [
-        PlannedRun(t.number, seed)
-        for t in candidates(study, settings.confirm_top)
+    return {
+        PlannedRun(trial.number, seed): trial.params
+        for trial in candidates(study, settings.confirm_top)
         for seed in seeds
-    ]
-
-
-def run_of(trial) -> PlannedRun | None:
-    """The planned run a confirmation trial trains, or None for a trial that names none
-    (or an edited one whose source or seed is not a whole number)."""
-    attrs = trial.user_attrs
-    try:
-        return PlannedRun(int(attrs["source_trial"]), int(attrs["seed"]))
-    except (KeyError, TypeError, ValueError, OverflowError):
-        return None
+    }
 
 
 def load_confirmation(storage, search_name: str) -> optuna.Study | None:
@@ -85,108 +55,7 @@ def load_confirmation(storage, search_name: str) -> optuna.Study | None:
 
 
 def open_confirmation(storage, settings: Settings) -> optuna.Study:
-    confirmation = optuna.create_study(
-        storage=storage,
-        study_name=settings.study_name + SUFFIX,
-        direction=scoring.DIRECTION,
-        sampler=optuna.samplers.RandomSampler(seed=settings.seed),
-        pruner=optuna.pruners.NopPruner(),
-        load_if_exists=True,
-    )
-    if "search_study" not in confirmation.user_attrs:
-        confirmation.set_user_attr("search_study", settings.study_name)
-        confirmation.set_metric_names(["objective"])
-    return confirmation
-
-
-class ConfirmObjective:
-    """Trains the planned run a confirmation trial names: its source's configuration with a
-    fresh seed, to the last epoch (its spread is what the stage measures), never pruned."""
-
-    def __init__(self, search: optuna.Study, module, settings: Settings, dataset, version):
-        self.search, self.module, self.settings = search, module, settings
-        self.dataset, self.code_version = dataset, version
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        trial.set_user_attr("worker", worker_id())
-        with stopped_with_reason(trial):
-            trial.set_user_attr("code_version", self.code_version)
-            run = run_of(trial)
-            _refuse_repeat(trial, run)
-            base = TrainConfig(epochs=self.settings.epochs, seed=run.seed)
-            # The trial was queued with the source's parameters, so the study's own suggest
-            # gives back exactly its configuration (and the dashboard shows the parameters).
-            model_config, train_config = self.module.suggest(trial, base)
-            job = Job(
-                model_config,
-                train_config,
-                gap_weight=self.settings.gap_weight,
-                prunable=False,
-                keep_weights=True,
-            )
-            return execute(trial, job, self.dataset, self.settings.artifact_dir)
-
-
-def _refuse_repeat(trial: optuna.Trial, run: PlannedRun | None) -> None:
-    if run is None:
-        trial.set_user_attr("fail_reason", "duplicate: the trial names no planned run")
-        raise DuplicateTrial(f"trial {trial.number} names no planned run")
-    for other in trial.study.get_trials(deepcopy=False):
-        busy = other.state in (TrialState.COMPLETE, TrialState.RUNNING)
-        if other.number < trial.number and busy and run_of(other) == run:
-            trial.set_user_attr("fail_reason", f"duplicate of trial {other.number}")
-            raise DuplicateTrial(f"run {run} is trial {other.number}")
-
-
-@dataclasses.dataclass
-class _Standing:
-    """Where each planned run stands in the confirmation study."""
-
-    open_runs: list[PlannedRun]  # Neither done nor given up, in plan order.
-    running: set[PlannedRun]  # Being trained by some worker now.
-    queued: set[PlannedRun]  # WAITING: queued (a retry, say) for whichever worker asks next.
-
-
-def standing(confirmation: optuna.Study, plan: list[PlannedRun]) -> _Standing:
-    done, failures = set(), {}
-    running, queued = set(), set()
-    for trial in confirmation.get_trials(deepcopy=False):
-        run = run_of(trial)
-        if trial.state == TrialState.COMPLETE:
-            done.add(run)
-        elif trial.state == TrialState.RUNNING:
-            running.add(run)
-        elif trial.state == TrialState.WAITING:
-            queued.add(run)
-        elif trial.state == TrialState.PRUNED or not _stepped_aside(trial):
-            # Never pruned on purpose; counted as a failure, so a run cannot repeat forever.
-            failures[run] = failures.get(run, 0) + (MAX_RUN_FAILURES if _diverged(trial) else 1)
-    open_runs = [r for r in plan if r not in done and failures.get(r, 0) < MAX_RUN_FAILURES]
-    return _Standing(open_runs, running, queued)
-
-
-def _stepped_aside(trial) -> bool:
-    reason = trial.user_attrs.get("fail_reason", "")
-    return reason.startswith(("duplicate", "interrupted")) or "died" in reason
-
-
-def _diverged(trial) -> bool:
-    return trial.user_attrs.get("diverged") is True or "diverged" in str(
-        trial.user_attrs.get("fail_reason", "")
-    )
-
-
-def next_step(confirmation: optuna.Study, plan: list[PlannedRun]) -> str | PlannedRun | None:
-    """What this worker does next: "queued" (run the oldest queued trial), a run to queue
-    and train, "wait" (the open runs are training elsewhere), or None (every run is done
-    or given up)."""
-    now = standing(confirmation, plan)
-    if not now.open_runs:
-        return None
-    if now.queued & set(now.open_runs):
-        return "queued"
-    todo = [run for run in now.open_runs if run not in now.running]
-    return todo[0] if todo else "wait"
+    return planned_runs.open_companion(storage, settings, SUFFIX)
 
 
 def confirm(
@@ -197,38 +66,23 @@ def confirm(
     --timeout) no further run is started."""
     confirmation = open_confirmation(storage, settings)
     plan = planned(search, settings)
-    objective = ConfirmObjective(search, module, settings, dataset, code_version())
+    objective = planned_runs.PlannedObjective(
+        module, settings, dataset, code_version(), keep_weights=True
+    )
     progress.note(
         f"confirming the best {len(plan) // max(1, settings.confirm_seeds)} configurations "
         f"over {settings.confirm_seeds} fresh seeds each: {len(plan)} runs"
     )
-    while (step := next_step(confirmation, plan)) is not None:
-        if deadline is not None and time.monotonic() >= deadline:
-            progress.note("timeout reached: no further confirmation run is started")
-            break
-        if step == "wait":
-            time.sleep(2)
-        else:
-            if isinstance(step, PlannedRun):
-                _queue(confirmation, search, step)
-            progress.note(line(one_trial(confirmation, objective)))
-        dead.reap(confirmation, storage, progress.note)
+    planned_runs.train_plan(
+        confirmation, storage, plan, objective, progress.note, "confirmation", deadline
+    )
     evaluate_winner(search, confirmation, storage, settings, dataset)
     return answer(search, confirmation, settings)
 
 
 def line(trial) -> str:
     """The progress line of a finished confirmation run."""
-    run = run_of(trial)
-    named = f"trial {run.source}, seed {run.seed}" if run else f"run {trial.number}"
-    return f"confirmation of {named}: {outcome(trial)}"
-
-
-def _queue(confirmation: optuna.Study, search: optuna.Study, run: PlannedRun) -> None:
-    source = search.trials[run.source]
-    confirmation.enqueue_trial(
-        source.params, user_attrs={"source_trial": run.source, "seed": run.seed}
-    )
+    return planned_runs.line(trial, "confirmation")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,19 +123,11 @@ def runs_by_source(
 ) -> dict[int, list[optuna.trial.FrozenTrial]]:
     """The complete runs by source trial, one per seed; only the `seeds` planned now (a
     study re-run with another --seed plans other seeds, and never pools the two)."""
-    grouped: dict[int, dict[int, optuna.trial.FrozenTrial]] = {}
-    for trial in confirmation.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        run = run_of(trial)
-        if run is None or not _has_measures(trial) or (seeds and run.seed not in seeds):
-            continue
-        grouped.setdefault(run.source, {}).setdefault(run.seed, trial)
-    return {source: list(by_seed.values()) for source, by_seed in grouped.items()}
-
-
-def _has_measures(trial) -> bool:
-    """Whether the run stored a finite number for every measure (an edited storage may not)."""
-    values = [trial.user_attrs.get(key) for key in MEASURES]
-    return all(isinstance(v, int | float) and v == v and abs(v) != float("inf") for v in values)
+    grouped: dict[int, list[optuna.trial.FrozenTrial]] = {}
+    for run, trial in planned_runs.complete_runs(confirmation, MEASURES):
+        if run.variant is None and (not seeds or run.seed in seeds):
+            grouped.setdefault(run.source, []).append(trial)
+    return grouped
 
 
 def answer(search: optuna.Study, confirmation: optuna.Study, settings: Settings) -> Answer | None:

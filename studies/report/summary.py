@@ -152,10 +152,12 @@ def best_lines(study, frame, best) -> list[str]:
     ]
 
 
-def files_lines(study, result, findings, notes) -> list[str]:
+def files_lines(study, result, findings, notes, effects: bool = False) -> list[str]:
     names = ["trials.csv / trials.md (ranked search trials)"]
     if result is not None:
         names.append("confirm.csv / confirm.md (confirmation runs)")
+    if effects:
+        names.append("effects.csv / effects.png (effects around the winner)")
     if findings:
         names.append("findings.png")
     names += [

@@ -71,3 +71,20 @@ def _explain_dead_workers(study: optuna.Study, frame: pd.DataFrame) -> None:
                 f"its worker stopped sending heartbeats (died); retried as trial "
                 f"{retried_as[number]}"
             )
+
+
+def planned_table(companion: optuna.Study, identity: list[str]) -> pd.DataFrame:
+    """Every run of a stage's companion study: what identifies it (`identity`, user
+    attributes), its state and results, sorted by identity."""
+    rows = [
+        {
+            **{key: trial.user_attrs.get(key) for key in identity},
+            "number": trial.number,
+            "state": trial.state.name,
+            **{key: trial.user_attrs.get(key) for key in ("objective", *RESULT_COLUMNS)},
+            "fail_reason": trial.user_attrs.get("fail_reason"),
+        }
+        for trial in companion.get_trials(deepcopy=False)
+    ]
+    frame = pd.DataFrame(rows)
+    return frame.sort_values([*identity, "number"]) if not frame.empty else frame

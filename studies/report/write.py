@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
-import pandas as pd
 
-from studies.engine import confirm
+from studies.engine import confirm, effects
 from studies.engine.ranking import recommended
+from studies.engine.study import stored_study
+from studies.report import effects as effects_report
 from studies.report import findings, markdown, summary
 from studies.report.figures import (
     draw_curves,
@@ -17,7 +18,7 @@ from studies.report.figures import (
     placeholder,
 )
 from studies.report.markdown import frame_table
-from studies.report.table import RESULT_COLUMNS, ranked_table
+from studies.report.table import planned_table, ranked_table
 
 
 def write_report(study: optuna.Study, storage, settings, module) -> Path:
@@ -37,18 +38,21 @@ def write_report(study: optuna.Study, storage, settings, module) -> Path:
         notes.append("weights.png not drawn: no trial completed")
         placeholder(folder / "weights.png", notes[-1])
     result, runs = _confirmation(study, storage, settings, folder)
+    measured = _effects(study, storage, module, folder)
     findings = _findings(study, module, result, folder)
     answer = summary.answer_lines(result, study) or summary.no_answer_lines(runs)
     parts = [
         summary.header(study),
         answer,
+        effects_report.lines(measured, result),
         summary.best_lines(study, frame, best),
         findings,
-        summary.files_lines(study, result, findings, notes),
+        summary.files_lines(study, result, findings, notes, measured is not None),
         summary.reproduce_lines(study),
     ]
     (folder / "summary.md").write_text("\n".join(line for part in parts for line in part))
-    _dashboard_note(study, answer or summary.best_lines(study, frame, best))
+    note = answer or summary.best_lines(study, frame, best)
+    _dashboard_note(study, note + effects_report.headline(measured))
     return folder
 
 
@@ -58,20 +62,7 @@ def _confirmation(study, storage, settings, folder: Path):
     confirmation = confirm.load_confirmation(storage, study.study_name)
     if confirmation is None:
         return None, None
-    rows = [
-        {
-            "source_trial": trial.user_attrs.get("source_trial"),
-            "seed": trial.user_attrs.get("seed"),
-            "number": trial.number,
-            "state": trial.state.name,
-            **{key: trial.user_attrs.get(key) for key in ("objective", *RESULT_COLUMNS)},
-            "fail_reason": trial.user_attrs.get("fail_reason"),
-        }
-        for trial in confirmation.get_trials(deepcopy=False)
-    ]
-    table = pd.DataFrame(rows)
-    if not table.empty:
-        table = table.sort_values(["source_trial", "seed", "number"])
+    table = planned_table(confirmation, ["source_trial", "seed"])
     table.to_csv(folder / "confirm.csv", index=False)
     (folder / "confirm.md").write_text(
         f"# Confirmation runs of {study.study_name}\n\n{frame_table(table)}\n"
@@ -79,8 +70,26 @@ def _confirmation(study, storage, settings, folder: Path):
     return confirm.answer(study, confirmation, settings), table
 
 
+def _effects(study, storage, module, folder: Path) -> effects.Effects | None:
+    """The effects around the winner (None without an effects study); writes effects.csv
+    of every run and effects.png, and puts the effects on their study's dashboard note."""
+    name = study.study_name + effects.SUFFIX
+    if stored_study(storage, name) is None:
+        return None
+    companion = optuna.load_study(study_name=name, storage=storage)
+    planned_table(companion, ["source_trial", "variant", "seed"]).to_csv(
+        folder / "effects.csv", index=False
+    )
+    measured = effects.results(companion, study, module)
+    if measured is not None:
+        effects_report.plot(measured, folder / "effects.png")
+        _dashboard_note(companion, effects_report.headline(measured))
+    return measured
+
+
 def _findings(study, module, result, folder: Path) -> list[str]:
-    """findings.png and the generated Findings section, for the study's scientific hyperparameters."""
+    """findings.png and the observational section: what the search trials say about each
+    scientific hyperparameter, confounded by the others."""
     scientific = list(getattr(module, "SCIENTIFIC", ()))
     frame = findings.completed(study)
     if not scientific or len(frame) < 2:
@@ -88,9 +97,12 @@ def _findings(study, module, result, folder: Path) -> list[str]:
     confirmed = [c.source for c in result.configurations] if result else []
     findings.plot_findings(frame, scientific, confirmed, folder / "findings.png")
     lines = [
-        "## Findings",
+        "## What the search happened to try (observational)",
         "",
-        f"From the {len(frame)} completed search trials (one seed each):",
+        f"From the {len(frame)} completed search trials (one seed each). Observational: each "
+        "trial moved every hyperparameter at once, as the sampler chose, so a group's median "
+        "mixes its own effect with the others'; what one hyperparameter does alone is measured "
+        'under "Effects around the winner".',
         "",
     ]
     lines += [f"- {sentence}" for sentence in findings.sentences(frame, scientific)]
@@ -99,7 +111,8 @@ def _findings(study, module, result, folder: Path) -> list[str]:
         lines += [
             "",
             "Importance of each scientific hyperparameter for reaching the best quarter of the "
-            "trials, by validation accuracy and by gap apart (PED-ANOVA):",
+            "trials, by validation accuracy and by gap apart (PED-ANOVA; observational too: "
+            "what the best trials the sampler happened to try have in common):",
             "",
             markdown.table(
                 ["hyperparameter", "for validation accuracy", "for the gap"],

@@ -15,6 +15,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from studies import overfitting
+from studies.cli.settings import default_study_name, study_defaults
+from studies.engine import effects
 from studies.reproduction import (
     original_000,
     original_001,
@@ -45,13 +48,20 @@ def write_reproduction(storage_url: str, reports: str | os.PathLike = "reports")
         return load_runs(storage, f"reproduce-{module.NUMBER}", default, dataset, artifact_dir)
 
     runs = {module.NUMBER: runs_of(module) for module in ORIGINALS}
+    tuned = tuned_effects(storage)
     # Seed 003 on MNIST too, when `reproduce-003 --dataset mnist` has been run.
     mnist_003 = runs_of(original_003, "mnist")
     sections = [
         original_000.section(runs["000"]),
         original_001.section(runs["001"]),
         original_002.section(runs["002"]),
-        original_003.section(runs["003"], mnist=mnist_003),
+        original_003.section(runs["003"], mnist=mnist_003, tuned=tuned),
         original_004.section(runs["004"]),
     ]
     return render.write(sections, provenance([*runs.values(), mnist_003]), reports)
+
+
+def tuned_effects(storage):
+    """The default study's effects around its tuned winner, or None where not run."""
+    defaults = study_defaults(overfitting)
+    return effects.stored(storage, default_study_name(defaults, defaults), overfitting)
