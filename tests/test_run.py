@@ -121,7 +121,8 @@ def test_a_study_runs_on_jax_with_tensorflow_absent(tmp_path):
 
 @pytest.mark.slow
 def test_a_population_search_trains_its_trials_together_and_prunes_them_one_by_one(tmp_path):
-    options = ["--trials", "12", "--population", "6", "--confirm-top", "0", "--study-name", "pop"]
+    options = ["--trials", "12", "--population", "6", "--study-name", "pop"]
+    options += ["--confirm-top", "2", "--confirm-seeds", "2"]
     done = jax_study(tmp_path, *options, "--pruner", "discard", "--keep", "0.3")
     assert done.returncode == 0, done.stderr[-3000:]
     study = optuna.load_study(
@@ -135,6 +136,10 @@ def test_a_population_search_trains_its_trials_together_and_prunes_them_one_by_o
     assert "PRUNED" in states  # The second population's members are judged one by one.
     for trial in study.trials:
         assert trial.user_attrs["model_config"] and trial.user_attrs["epochs"] >= 1
+    # The confirmation's four runs were trained as one population of their own.
+    confirm = pd.read_csv(tmp_path / "r" / "pop" / "confirm.csv")
+    assert (confirm["state"] == "COMPLETE").sum() == 4
+    assert "confirmation of trial" in done.stdout
 
 
 def test_a_population_on_another_keras_backend_is_a_usage_error(tmp_path, capsys):

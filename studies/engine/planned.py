@@ -23,7 +23,7 @@ from studies.cli.settings import Settings
 from studies.engine import dead
 from studies.engine.progress import outcome
 from studies.engine.runs import Job, execute, stopped_with_reason, worker_id
-from studies.engine.study import DuplicateTrial, one_trial
+from studies.engine.study import DuplicateTrial, one_trial, trials_together
 
 # A planned run that failed this often is given up rather than retried; a diverged run is
 # given up at once, since the same configuration and seed diverge again.
@@ -100,21 +100,25 @@ class PlannedObjective:
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker_id())
         with stopped_with_reason(trial):
-            trial.set_user_attr("code_version", self.code_version)
-            run = run_of(trial)
-            _refuse_repeat(trial, run)
-            base = TrainConfig(epochs=self.settings.epochs, seed=run.seed)
-            # The trial was queued with the run's parameters, so the study's own suggest
-            # gives back exactly that configuration (and the dashboard shows the parameters).
-            model_config, train_config = self.module.suggest(trial, base)
-            job = Job(
-                model_config,
-                train_config,
-                gap_weight=self.settings.gap_weight,
-                prunable=False,
-                keep_weights=self.keep_weights,
-            )
+            job = self.prepare(trial)
             return execute(trial, job, self.dataset, self.settings.artifact_dir)
+
+    def prepare(self, trial: optuna.Trial) -> Job:
+        """The job of the planned run the trial names; a repeat of a run is refused."""
+        trial.set_user_attr("code_version", self.code_version)
+        run = run_of(trial)
+        _refuse_repeat(trial, run)
+        base = TrainConfig(epochs=self.settings.epochs, seed=run.seed)
+        # The trial was queued with the run's parameters, so the study's own suggest gives
+        # back exactly that configuration (and the dashboard shows the parameters).
+        model_config, train_config = self.module.suggest(trial, base)
+        return Job(
+            model_config,
+            train_config,
+            gap_weight=self.settings.gap_weight,
+            prunable=False,
+            keep_weights=self.keep_weights,
+        )
 
 
 def _refuse_repeat(trial: optuna.Trial, run: PlannedRun | None) -> None:
@@ -198,10 +202,32 @@ def train_plan(
         if step == "wait":
             time.sleep(2)
         else:
-            if isinstance(step, PlannedRun):
-                companion.enqueue_trial(plan[step], user_attrs=step.attrs())
-            say(line(one_trial(companion, objective), stage))
+            for trial in _train_step(companion, storage, plan, objective, step):
+                say(line(trial, stage))
         dead.reap(companion, storage, say)
+
+
+def _train_step(companion, storage, plan, objective: PlannedObjective, step) -> list:
+    """Trains the next run (`step` queued first when it is a run), or with --population K
+    the next K open runs together (queued first); returns the finished trials."""
+    size = objective.settings.population or 1
+    if size <= 1:
+        if isinstance(step, PlannedRun):
+            companion.enqueue_trial(plan[step], user_attrs=step.attrs())
+        return [one_trial(companion, objective)]
+    now = standing(companion, plan)
+    todo = [r for r in now.open_runs if r not in now.running and r not in now.queued]
+    for run in todo[: max(0, size - len(now.queued))]:
+        companion.enqueue_trial(plan[run], user_attrs=run.attrs())
+    waiting = len(companion.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    return trials_together(
+        companion,
+        storage,
+        objective.prepare,
+        min(size, waiting),
+        objective.dataset,
+        objective.settings.artifact_dir,
+    )
 
 
 def line(trial, stage: str) -> str:
