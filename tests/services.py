@@ -184,3 +184,25 @@ def foreign_sqlite(path: Path) -> None:
         connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
         connection.execute("INSERT INTO customers (name) VALUES ('Ada')")
     connection.close()
+
+
+# A study small enough for a test: one epoch on 1,000 MNIST images, no pruning or confirmation.
+SMALL = ["--dataset", "mnist", "--subset", "1000", "--epochs", "1", "--pruner", "none"]
+SMALL += ["--confirm-top", "0"]
+
+
+def cli(argv: list[str], capsys) -> Outcome:
+    """The CLI in-process (faster: TensorFlow is imported once); its status and output."""
+    from studies import run
+
+    try:
+        code = run.main(argv)
+    except SystemExit as exit:  # argparse
+        code = exit.code
+    captured = capsys.readouterr()
+    return Outcome(code, captured.out, captured.err)
+
+
+def process(argv: list[str]) -> Outcome:
+    """The CLI as a real process, run from the repository, as a user runs it."""
+    return run_module("studies.run", argv)

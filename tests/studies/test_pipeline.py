@@ -20,31 +20,14 @@ import optuna
 import pytest
 from conftest import require
 from optuna.trial import TrialState
-from services import Outcome, foreign_sqlite, run_module
+from services import SMALL, Outcome, cli, foreign_sqlite, process
 
 from studies import overfitting, run
 from studies.cli.settings import SEED_LIMIT, folder_name
 from studies.storage import faults as storage_faults
 from studies.storage import open_storage
 
-SMALL = ["--dataset", "mnist", "--subset", "1000", "--epochs", "1", "--pruner", "none"]
-SMALL += ["--confirm-top", "0"]
 ERROR = "python -m studies.run: error: "
-
-
-def cli(argv: list[str], capsys) -> Outcome:
-    """The CLI in-process (faster: TensorFlow is imported once); its status and output."""
-    try:
-        code = run.main(argv)
-    except SystemExit as exit:  # argparse
-        code = exit.code
-    captured = capsys.readouterr()
-    return Outcome(code, captured.out, captured.err)
-
-
-def process(argv: list[str]) -> Outcome:
-    """The CLI as a real process, run from the repository, as a user runs it."""
-    return run_module("studies.run", argv)
 
 
 def refused(outcome: Outcome, code: int = 2) -> str:

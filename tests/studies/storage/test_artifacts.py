@@ -12,7 +12,7 @@ import numpy as np
 import optuna
 import pytest
 from conftest import require
-from test_pipeline import SMALL, cli, process
+from services import SMALL, cli, process
 
 from studies.storage import artifacts
 

@@ -1,5 +1,5 @@
 """Tests of kerasnn.training: what `train` measures, when it stops, and its model.fit path
-(tests/test_compiled.py follows the compiled path)."""
+(tests/kerasnn/test_compiled.py follows the compiled path)."""
 
 from __future__ import annotations
 
