@@ -182,8 +182,8 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     from studies.engine import confirm, effects
     from studies.engine.progress import Progress
     from studies.engine.search import SearchObjective, run_trials
+    from studies.engine.stopping import stopping_on_signals
     from studies.engine.study import FINISHED, StudyFailing, code_version, count
-    from studies.engine.workers import stopping_on_signals
     from studies.storage import redact
 
     finished = count(study, FINISHED)

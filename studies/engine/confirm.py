@@ -12,6 +12,7 @@ mean objective; the test set is evaluated for the winner's runs only, once.
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import optuna
 
@@ -178,15 +179,21 @@ def evaluate_winner(search, confirmation, storage, settings: Settings, dataset) 
     runs = sorted(
         runs_by_source(confirmation, seeds)[winner], key=lambda trial: int(trial.user_attrs["seed"])
     )
-    accuracies = [_test_accuracy(trial, storage, settings, dataset) for trial in runs]
-    confirmation.set_user_attr(
-        "winner_test",
-        {
-            "source_trial": winner,
-            "seeds": [int(trial.user_attrs["seed"]) for trial in runs],
-            "test_accuracy": accuracies,
-        },
-    )
+    measured = []
+    for trial in runs:
+        try:
+            measured.append((trial, _test_accuracy(trial, storage, settings, dataset)))
+        except FileNotFoundError as error:  # Its weights were never written whole.
+            print(f"warning: no test accuracy of run {trial.number}: {error}", file=sys.stderr)
+    if measured:
+        confirmation.set_user_attr(
+            "winner_test",
+            {
+                "source_trial": winner,
+                "seeds": [int(trial.user_attrs["seed"]) for trial, _ in measured],
+                "test_accuracy": [accuracy for _, accuracy in measured],
+            },
+        )
 
 
 def _test_accuracy(trial, storage, settings: Settings, dataset) -> float:

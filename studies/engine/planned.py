@@ -23,6 +23,7 @@ from studies.cli.settings import Settings
 from studies.engine import dead
 from studies.engine.progress import outcome
 from studies.engine.runs import Job, execute, stopped_with_reason, worker_id
+from studies.engine.stopping import raise_if_stopped
 from studies.engine.study import DuplicateTrial, one_trial, trials_together
 
 # A planned run that failed this often is given up rather than retried; a diverged run is
@@ -161,7 +162,7 @@ def standing(companion: optuna.Study, plan) -> _Standing:
 
 def _stepped_aside(trial) -> bool:
     reason = trial.user_attrs.get("fail_reason", "")
-    return reason.startswith(("duplicate", "interrupted")) or "died" in reason
+    return reason.startswith(("duplicate", "interrupted", "environment")) or "died" in reason
 
 
 def _diverged(trial) -> bool:
@@ -196,6 +197,7 @@ def train_plan(
     every run is done or given up, saying a line per run ("<stage> of trial 3, seed 1: ...").
     Past the `deadline` (time.monotonic(), from --timeout) no further run is started."""
     while (step := next_step(companion, plan)) is not None:
+        raise_if_stopped()
         if deadline is not None and time.monotonic() >= deadline:
             say(f"timeout reached: no further {stage} run is started")
             break

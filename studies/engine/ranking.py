@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import optuna
 from optuna.trial import TrialState
 
@@ -18,7 +20,8 @@ def best_trials(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]
         if len(study.directions) > 1
         else study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     )
-    pool = [trial for trial in pool if "objective" in trial.user_attrs]
+    # A trial whose stored objective is not a finite number (an edited storage) is not ranked.
+    pool = [trial for trial in pool if _finite(trial.user_attrs.get("objective"))]
     return sorted(pool, key=lambda trial: (-trial.user_attrs["objective"], trial.number))[:top]
 
 
@@ -26,3 +29,7 @@ def recommended(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     """The best search trial by the rule of `best_trials`, or None."""
     best = best_trials(study, 1)
     return best[0] if best else None
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)

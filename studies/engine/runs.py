@@ -128,8 +128,18 @@ def train_job(trial: optuna.Trial, job: Job, dataset):
         raise
     except Exception as error:
         # Optuna marks the trial FAIL and re-raises; the report shows why.
-        trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}"[:500])
+        trial.set_user_attr("fail_reason", failure_reason(error))
         raise
+
+
+def failure_reason(error: BaseException) -> str:
+    """Why a run failed, for its trial. A failure of the machine (a full disk, a file that
+    cannot be read) is marked "environment:" and names its file: it says nothing about the
+    configuration, and a stage of planned runs retries it rather than giving it up."""
+    if isinstance(error, OSError):
+        named = f"{error.filename}: " if error.filename else ""
+        return f"environment: {named}{error.strerror or error}"[:500]
+    return f"{type(error).__name__}: {error}"[:500]
 
 
 def score(trial: optuna.Trial, result, job: Job):
@@ -267,7 +277,7 @@ def _member_outcome(trial, job: Job, result, error, artifact_dir: Path) -> Outco
     if isinstance(error, optuna.TrialPruned):
         return Outcome(TrialState.PRUNED)
     if error is not None:
-        trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}"[:500])
+        trial.set_user_attr("fail_reason", failure_reason(error))
         return Outcome(TrialState.FAIL)
     record(trial, result)
     try:

@@ -10,6 +10,7 @@ from optuna.trial import TrialState
 from kerasnn import TrainConfig
 from studies.engine import dead
 from studies.engine.runs import Job, execute, stopped_with_reason, worker_id
+from studies.engine.stopping import raise_if_stopped
 from studies.engine.study import (
     FINISHED,
     PENDING,
@@ -104,6 +105,7 @@ def run_trials(study, storage, objective, settings, progress, deadline=None) -> 
     """
     failures = 0
     while True:
+        raise_if_stopped()
         dead.reap(study, storage, progress.note)
         finished = count(study, FINISHED)
         if finished >= settings.trials:

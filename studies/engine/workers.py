@@ -1,8 +1,7 @@
-"""Local worker processes for `--workers N`, and how a run stops on SIGINT or SIGTERM."""
+"""Local worker processes for `--workers N`, followed by one parent process."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -14,33 +13,12 @@ from studies.cli.arguments import arguments
 from studies.cli.settings import DEFAULT_STORAGE, STORAGE_VARIABLE
 from studies.engine import confirm, dead
 from studies.engine.progress import Progress
+from studies.engine.stopping import stopping_on_signals
 from studies.engine.study import FINISHED, count
 
 # What one worker process holds at its peak: TensorFlow, a dataset and compiled networks
 # (measured at about 1 GB on the default study; kept on the safe side).
 WORKER_MEMORY_MB = 1500
-
-
-def _interrupt(signum, frame):
-    # A second signal (Ctrl-C reaches the workers of --workers and their parent forwards
-    # SIGTERM) must not interrupt the clean-up of the first.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-@contextlib.contextmanager
-def stopping_on_signals():
-    """SIGINT and SIGTERM raise KeyboardInterrupt inside the block.
-
-    SIGINT too: a worker started in the background inherits SIGINT ignored.
-    """
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def available_memory_mb() -> float | None:

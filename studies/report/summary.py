@@ -132,16 +132,20 @@ def best_lines(study, frame, best) -> list[str]:
         if len(study.directions) > 1
         else "the best objective"
     )
+    measures = [
+        ["objective", _number(user.get("objective"))],
+        ["validation accuracy", _number(user.get("val_accuracy"))],
+        ["training accuracy (inference mode)", _number(user.get("train_accuracy"))],
+        ["gap (train - validation)", _number(user.get("gap"))],
+        [
+            "best epoch / epochs trained",
+            f"{user.get('best_epoch', '?')} / {user.get('epochs', '?')}",
+        ],
+    ]
     return [
         f"## Best search trial: trial {best.number} ({rule}, one seed)",
         "",
-        "| measure | value |",
-        "|---|---|",
-        f"| objective | {user['objective']:.4f} |",
-        f"| validation accuracy | {user['val_accuracy']:.4f} |",
-        f"| training accuracy (inference mode) | {user['train_accuracy']:.4f} |",
-        f"| gap (train - validation) | {user['gap']:.4f} |",
-        f"| best epoch / epochs trained | {user['best_epoch']} / {user['epochs']} |",
+        table(["measure", "value"], measures),
         "",
         "Hyperparameters: " + ", ".join(f"`{name}={value}`" for name, value in best.params.items()),
         "",
@@ -150,6 +154,11 @@ def best_lines(study, frame, best) -> list[str]:
         f"Training: `{user.get('train_config')}`",
         "",
     ]
+
+
+def _number(value) -> str:
+    """A stored measure to four decimals; what an edited storage holds instead, as it is."""
+    return f"{value:.4f}" if isinstance(value, int | float) else str(value)
 
 
 def files_lines(study, result, findings, notes, effects: bool = False) -> list[str]:

@@ -87,4 +87,16 @@ def planned_table(companion: optuna.Study, identity: list[str]) -> pd.DataFrame:
         for trial in companion.get_trials(deepcopy=False)
     ]
     frame = pd.DataFrame(rows)
-    return frame.sort_values([*identity, "number"]) if not frame.empty else frame
+    if frame.empty:
+        return frame
+    # An edited storage may hold a seed "NaN" or a source that is text: numbers sort as
+    # numbers, anything else after them by its text, never a comparison of the two.
+    keys = [[_sort_key(value) for value in frame[key]] for key in identity]
+    rows = sorted(range(len(frame)), key=lambda r: ([k[r] for k in keys], frame["number"].iloc[r]))
+    return frame.iloc[rows]
+
+
+def _sort_key(value) -> tuple:
+    if isinstance(value, int | float) and value == value:
+        return (0, float(value), "")
+    return (1, 0.0, str(value))

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import optuna
 import pandas as pd
 import pytest
+from conftest import ROOT
+from services import worker_environment
 
 from studies.engine import confirm
 from studies.engine import runs as trial_steps
@@ -162,3 +168,32 @@ def test_a_diverged_run_is_given_up_at_once_since_its_seed_would_diverge_again()
         )
     )
     assert confirm.next_step(confirmation, plan) is None
+
+
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_a_confirmation_killed_hard_finishes_on_the_next_run(tmp_path, kind, data_dir):
+    # SIGKILL just after the first confirmation run: the run in flight is left RUNNING (or
+    # queued), and the same command again must finish every planned run and exit 0.
+    storage = str(tmp_path / "j.log") if kind == "journal" else f"sqlite:///{tmp_path}/s.db"
+    command = [sys.executable, "-m", "studies.run", *options(tmp_path, "--confirm-top", "2")]
+    command = [c if not c.startswith("sqlite:///") else storage for c in command]
+    command += ["--confirm-seeds", "2", "--epochs", "2", "--heartbeat", "2"]
+    first = subprocess.Popen(
+        command, cwd=ROOT, env=worker_environment(), stdout=subprocess.PIPE, text=True
+    )
+    for line in first.stdout:
+        if "confirmation of trial" in line:
+            first.kill()
+            break
+    first.wait(timeout=60)
+    assert first.returncode == -signal.SIGKILL
+    again = subprocess.run(
+        command, cwd=ROOT, env=worker_environment(), capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    table = pd.read_csv(
+        tmp_path / "reports" / "overfitting-mnist-subset1000-epochs2" / "confirm.csv"
+    )
+    complete = table[table["state"] == "COMPLETE"]
+    assert len(complete[["source_trial", "seed"]].drop_duplicates()) == 4
+    assert "Traceback" not in again.stderr

@@ -1,0 +1,43 @@
+"""How a run stops on SIGINT or SIGTERM: at once where it can, and between runs for sure."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+
+# The signal that asked this process to stop, once one has. A KeyboardInterrupt raised while
+# Python runs a finaliser or a weakref callback (the garbage collection after a trial) is
+# printed and dropped, so the loops also look here between runs.
+_stopped: str | None = None
+
+
+def _interrupt(signum, frame):
+    global _stopped
+    # A second signal (Ctrl-C reaches the workers of --workers and their parent forwards
+    # SIGTERM) must not interrupt the clean-up of the first.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    _stopped = signal.Signals(signum).name
+    raise KeyboardInterrupt(_stopped)
+
+
+@contextlib.contextmanager
+def stopping_on_signals():
+    """SIGINT and SIGTERM raise KeyboardInterrupt inside the block.
+
+    SIGINT too: a worker started in the background inherits SIGINT ignored.
+    """
+    global _stopped
+    _stopped = None
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def raise_if_stopped() -> None:
+    """Raises the KeyboardInterrupt of a stop signal that arrived and was lost on the way."""
+    if _stopped is not None:
+        raise KeyboardInterrupt(_stopped)
