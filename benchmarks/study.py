@@ -66,9 +66,10 @@ def study_command(options: list[str], seed: int, storage: Path, args) -> list[st
     return command + options
 
 
-def run_one(strategy: str, seed: int, core: int | None, args) -> dict:
-    """Runs one study and its confirmation; the record of what it cost and found."""
-    options = list(STRATEGIES[strategy])
+def run_one(strategy: str, seed: int, core: int | None, args, options=None) -> dict:
+    """Runs one study and its confirmation (with `options`, by default the strategy's); the
+    record of what it cost and found."""
+    options = list(STRATEGIES[strategy] if options is None else options)
     with tempfile.TemporaryDirectory(prefix="kerasnn-study-benchmark-") as folder:
         storage = Path(folder) / "study.log"
         command = study_command(options, seed, storage, args)
@@ -146,7 +147,7 @@ def schedule(args, records: list[dict], save) -> None:
                     failures.append(_fault(task, error))
                     lock.notify_all()
                 return
-            print(_line(record), flush=True)
+            print(describe_run(record), flush=True)
             with lock:
                 records.append(record)
                 cores.append(core)
@@ -170,7 +171,7 @@ def _fault(task: tuple[str, int], error: Exception) -> RuntimeFault:
     return RuntimeFault(f"{strategy}, seed {seed}: {type(error).__name__}: {error}")
 
 
-def _line(r: dict) -> str:
+def describe_run(r: dict) -> str:
     return (
         f"{r['strategy']}, seed {r['seed']}: {r['epochs']} epochs, {r['seconds']:.0f} s, "
         f"best {r['best_objective']:.4f}, confirmed {r['confirmed_objective']:.4f}"
