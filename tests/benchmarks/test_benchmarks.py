@@ -120,7 +120,7 @@ def one_line(outcome: Outcome, module: str, code: int) -> str:
     return outcome.err[len(prefix) :].strip()
 
 
-@pytest.mark.parametrize("module", ["accuracy", "speed", "startup", "study"])
+@pytest.mark.parametrize("module", ["accuracy", "speed", "startup", "study", "population_study"])
 def test_help_answers_before_tensorflow_is_imported(module):
     outcome = benchmark(module, "--help", python=("-X", "importtime"))
     assert outcome.code == 0 and outcome.out.startswith(f"usage: python -m benchmarks.{module}")
@@ -154,6 +154,8 @@ def test_help_answers_before_tensorflow_is_imported(module):
         ("speed", ["--epochs", "0"], "argument --epochs: expected a positive integer, got '0'"),
         ("speed", ["--quick", "--epochs", "1"], "argument --epochs: expected an integer from 2"),
         ("speed", ["--epoch", "3"], "unrecognized arguments: --epoch 3"),
+        ("population_study", ["--seeds", "2", "2"], "argument --seeds: a seed is given twice"),
+        ("population_study", ["--population", "65"], "argument --population: expected a whole"),
     ],
 )
 def test_a_refused_benchmark_command_is_one_line_and_writes_nothing(
