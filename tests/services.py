@@ -176,13 +176,14 @@ def finish(arguments: list[str], log: Path, timeout: float = 400) -> int:
         stop(process)
 
 
-def foreign_sqlite(path: Path) -> None:
-    """Another program's SQLite database: a table of its own, with a row."""
+def foreign_sqlite(path: Path, table: str = "customers") -> None:
+    """Another program's SQLite database: a table of its own (which may carry a name
+    Optuna uses too, `trials` or `studies`), with a row."""
     import sqlite3
 
     with sqlite3.connect(path) as connection:
-        connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
-        connection.execute("INSERT INTO customers (name) VALUES ('Ada')")
+        connection.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, name TEXT)")
+        connection.execute(f"INSERT INTO {table} (name) VALUES ('Ada')")
     connection.close()
 
 
