@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import time
@@ -397,3 +398,33 @@ def test_workers_are_capped_by_the_trials_still_to_run(data, tmp_path):
     assert len(list((reports / "capped" / "workers").glob("worker-*.log"))) == int(said[1])
     workers = {trial.user_attrs["worker"] for trial in load(journal, "capped").trials}
     assert 1 <= len(workers) <= 2
+
+
+def test_a_worker_killed_hard_is_status_1_and_the_others_finish_the_confirmation(data, tmp_path):
+    journal = str(tmp_path / "study.log")
+    reports = tmp_path / "reports"
+    arguments = [*SMALL, "--storage", journal, "--study-name", "hard", "--trials", "6"]
+    arguments += ["--epochs", "2", "--reports", str(reports), "--workers", "2"]
+    arguments += ["--confirm-top", "1", "--confirm-seeds", "2"]
+    parent = start_worker(arguments, tmp_path / "parent.log")
+
+    def a_worker_training():
+        try:
+            running = load(journal, "hard").get_trials(states=(TrialState.RUNNING,))
+        except KeyError:
+            return None
+        return next((t for t in running if "model_config" in t.user_attrs), None)
+
+    try:
+        trial = wait_for(a_worker_training, 240, "a worker to train a trial")
+        pid = int(trial.user_attrs["worker"].rpartition(":")[2])
+        os.kill(pid, signal.SIGKILL)
+        code = parent.wait(timeout=400)
+    finally:
+        stop(parent)
+    output = read(tmp_path / "parent.log")
+    assert code == 1, output  # Not 247: a worker killed by a signal is a failure, said so.
+    assert "was killed by SIGKILL" in output
+    assert output.count("confirmation of trial") == 2  # The parent follows the confirmation.
+    confirmation = pd.read_csv(reports / "hard" / "confirm.csv")
+    assert (confirmation["state"] == "COMPLETE").sum() == 2
