@@ -22,7 +22,7 @@ from kerasnn import TrainConfig, scoring
 from studies.cli.settings import Settings
 from studies.engine import dead
 from studies.engine.progress import outcome
-from studies.engine.runs import Job, execute, stopped_with_reason, worker_id
+from studies.engine.runs import Job, JobObjective
 from studies.engine.stopping import raise_if_stopped
 from studies.engine.study import DuplicateTrial, one_trial, trials_together
 
@@ -89,7 +89,7 @@ def open_companion(storage, settings: Settings, suffix: str) -> optuna.Study:
     return companion
 
 
-class PlannedObjective:
+class PlannedObjective(JobObjective):
     """Trains the planned run a trial names: the parameters it was queued with and the run's
     seed, to the last epoch (its spread is what a stage measures), never pruned, never on
     the test set. `keep_weights` stores every weight, for a later test evaluation."""
@@ -97,12 +97,6 @@ class PlannedObjective:
     def __init__(self, module, settings: Settings, dataset, version: str, keep_weights: bool):
         self.module, self.settings, self.dataset = module, settings, dataset
         self.code_version, self.keep_weights = version, keep_weights
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        trial.set_user_attr("worker", worker_id())
-        with stopped_with_reason(trial):
-            job = self.prepare(trial)
-            return execute(trial, job, self.dataset, self.settings.artifact_dir)
 
     def prepare(self, trial: optuna.Trial) -> Job:
         """The job of the planned run the trial names; a repeat of a run is refused."""

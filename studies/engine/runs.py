@@ -66,6 +66,21 @@ def stopped_with_reason(trial: optuna.Trial):
         raise
 
 
+class JobObjective:
+    """The function Optuna calls per trial: a subclass's `prepare(trial)` turns the trial into
+    its Job, which `execute` trains and records. Subclasses hold `dataset` and `settings`."""
+
+    def __call__(self, trial: optuna.Trial):
+        # First of all, so that a worker killed at any later moment can be recognised.
+        trial.set_user_attr("worker", worker_id())
+        with stopped_with_reason(trial):
+            job = self.prepare(trial)
+            return execute(trial, job, self.dataset, self.settings.artifact_dir)
+
+    def prepare(self, trial: optuna.Trial) -> Job:
+        raise NotImplementedError
+
+
 def execute(trial: optuna.Trial, job: Job, dataset, artifact_dir: Path):
     """Trains `job` for `trial`, stores what it measured, and returns the value(s) to tell.
 

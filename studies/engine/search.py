@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 
 from kerasnn import TrainConfig
 from studies.engine import dead
-from studies.engine.runs import Job, execute, stopped_with_reason, worker_id
+from studies.engine.runs import Job, JobObjective
 from studies.engine.stopping import raise_if_stopped
 from studies.engine.study import (
     FINISHED,
@@ -23,7 +23,7 @@ from studies.engine.study import (
 )
 
 
-class SearchObjective:
+class SearchObjective(JobObjective):
     """The function Optuna calls per search trial: suggest, refuse repeats, run the job."""
 
     def __init__(self, study_module, settings, dataset, code_version: str):
@@ -43,13 +43,6 @@ class SearchObjective:
         # confirmed winner does). A grid is a planned comparison whose every point is
         # reported, test accuracy included, as the seed reports it reproduces did.
         self.test = getattr(study_module, "SEARCH_SPACE", None) is not None
-
-    def __call__(self, trial: optuna.Trial):
-        # First of all, so that a worker killed at any later moment can be recognised.
-        trial.set_user_attr("worker", worker_id())
-        with stopped_with_reason(trial):
-            job = self.prepare(trial)
-            return execute(trial, job, self.dataset, self.settings.artifact_dir)
 
     def prepare(self, trial: optuna.Trial) -> Job:
         """The trial's job: its configuration suggested, a surplus or repeat refused."""
