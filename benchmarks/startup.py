@@ -46,17 +46,21 @@ def one_start(folder: Path) -> float:
 
 def first_trial_start(storage: Path) -> datetime.datetime | None:
     """When the study in the journal `storage` started its first trial; None before that."""
+    import warnings
+
     import optuna
+
+    from studies.storage import StorageError, open_for_reading
 
     if not storage.exists():
         return None
-    journal = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(storage))
-    )
     try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # A record being written now reads as cut off.
+            journal = open_for_reading(str(storage))
         trials = optuna.load_study(study_name="startup", storage=journal).get_trials()
-    except KeyError:
-        return None  # The study is not created yet.
+    except (KeyError, StorageError):
+        return None  # The study is not created yet (or the journal is still empty).
     return trials[0].datetime_start if trials else None
 
 
