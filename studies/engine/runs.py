@@ -248,6 +248,8 @@ def execute_together(trials: list, jobs: list[Job], dataset, artifact_dir: Path)
     without touching the others. Configurations the population cannot mirror exactly are
     trained alone with `execute`.
     """
+    # Imported here: the population needs JAX, which a study trained one run at a time
+    # (the TensorFlow backend, say) neither needs nor may have.
     from kerasnn.population import cannot_train, train_population
 
     alone = [i for i, job in enumerate(jobs) if cannot_train(job.model_config)]
