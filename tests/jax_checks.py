@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 
 from kerasnn import ModelConfig, TrainConfig, load_dataset, train  # noqa: E402
 from kerasnn import population as population_module  # noqa: E402
+from kerasnn.config import MAX_BATCH_SIZE  # noqa: E402
 from kerasnn.population import train_population  # noqa: E402
 
 # No multiple of the batch sizes below, so members end their epochs with a smaller batch.
@@ -84,7 +85,7 @@ OTHER_PROGRAMS = [
         50,
     ),
     (ModelConfig(hidden_units=32, optimizer="rmsprop", l1=1e-4, regularize="output"), 100),
-    (ModelConfig(hidden_units=32, activation="gelu"), 10**6),
+    (ModelConfig(hidden_units=32, activation="gelu"), MAX_BATCH_SIZE),
 ]
 
 

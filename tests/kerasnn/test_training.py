@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from kerasnn import ModelConfig, TrainConfig, build_model, train, training
+from kerasnn.config import MAX_BATCH_SIZE
 
 # Small enough to train in a second or two; 2,950 is no multiple of the batch sizes used,
 # so every epoch ends with a smaller batch, as in Keras.
@@ -143,12 +144,14 @@ def test_keras_fit_path_of_other_backends_trains_and_measures_too(small, monkeyp
 
 
 def test_a_batch_larger_than_the_training_set_trains_as_one_batch_of_the_whole_set(small):
+    # The config allows batches up to the largest training set (MAX_BATCH_SIZE); on a
+    # smaller one, a larger batch is clamped, so memory never grows with the size asked for.
     tiny = small.subset(500)
-    clamped = training.clamp_batch_size(TrainConfig(batch_size=10**6, epochs=2), 500)
+    clamped = training.clamp_batch_size(TrainConfig(batch_size=MAX_BATCH_SIZE, epochs=2), 500)
     assert clamped.batch_size == 500
     assert training.clamp_batch_size(SHORT, 500) is SHORT
 
-    huge = train(SMALL, TrainConfig(batch_size=10**6, epochs=2), tiny, test=False)
+    huge = train(SMALL, TrainConfig(batch_size=MAX_BATCH_SIZE, epochs=2), tiny, test=False)
     whole = train(SMALL, TrainConfig(batch_size=500, epochs=2), tiny, test=False)
     for key in ("loss", "train_loss", "val_accuracy"):
         assert huge.history[key] == whole.history[key], key
