@@ -14,6 +14,7 @@ import numpy as np
 
 from studies import variants
 from studies.reproduction.verdicts import Sample
+from studies.storage import artifacts
 
 # Overfitting is judged by the train-validation accuracy gap averaged over the last epochs,
 # which is steadier than the gap of any single epoch.
@@ -184,9 +185,7 @@ def _run(trial) -> Run:
 
 def load_kernel(trial, storage, artifact_dir: Path) -> np.ndarray | None:
     """The first Dense layer's kernel stored with the trial (best-epoch weights), or None."""
-    from studies.artifacts import load_kernel as load
-
-    return load(trial, storage, artifact_dir)[0]
+    return artifacts.load_kernel(trial, storage, artifact_dir)[0]
 
 
 @dataclasses.dataclass(frozen=True)
