@@ -325,3 +325,12 @@ def test_tiny_reproduce_run_builds_its_section(tmp_path, data_dir):
     assert main([*argv, "--report-only"]) == 0
     rebuilt = (tmp_path / "REPRODUCTION.md").read_text()
     assert rebuilt.split("## Seed 001")[1].split("## Seed 002")[0] == section
+
+
+def test_a_run_without_stored_weights_has_no_kernel_to_draw(tmp_path):
+    from studies.reproduction.runs import load_kernel
+
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path}/s.db")
+    study = optuna.create_study(storage=storage)
+    study.add_trial(optuna.trial.create_trial(value=0.5))
+    assert load_kernel(study.trials[0], storage, tmp_path / "artifacts") is None
