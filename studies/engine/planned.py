@@ -22,9 +22,9 @@ from kerasnn import TrainConfig, scoring
 from studies.cli.settings import Settings
 from studies.engine import dead
 from studies.engine.progress import outcome
-from studies.engine.runs import Job, JobObjective
+from studies.engine.runs import Job, JobObjective, trials_together
 from studies.engine.stopping import raise_if_stopped
-from studies.engine.study import DuplicateTrial, one_trial, trials_together
+from studies.engine.study import DuplicateTrial, one_trial
 
 # A planned run that failed this often is given up rather than retried; a diverged run is
 # given up at once, since the same configuration and seed diverge again.

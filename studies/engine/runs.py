@@ -27,6 +27,7 @@ from optuna_integration import KerasPruningCallback
 from kerasnn import DivergedError, ModelConfig, TrainConfig, scoring, train
 from kerasnn.plots import plot_curves, save_weight_mosaic
 from kerasnn.training import divergence
+from studies.engine.study import DuplicateTrial, SurplusTrial
 from studies.storage import artifacts
 
 
@@ -312,3 +313,58 @@ def _alone(trial, job: Job, dataset, artifact_dir: Path) -> Outcome:
         return Outcome(TrialState.PRUNED)
     except DivergedError:
         return Outcome(TrialState.FAIL)
+
+
+def trials_together(study, storage, prepare, size: int, dataset, artifact_dir):
+    """Asks `size` trials at once, turns each into a Job with `prepare(trial)`, trains the
+    jobs as one population (engine.runs.execute_together) and tells Optuna how each ended.
+
+    What `one_trial` catches (a diverged run, a surplus or repeated trial) ends its trial
+    FAIL here too; anything else, or a stop signal, fails every trial not yet told and is
+    raised. Returns the trials, finished.
+    """
+    trials = [study.ask() for _ in range(size)]
+    told: set[int] = set()
+    try:
+        with _heartbeats(trials, storage):
+            jobs = {}
+            for trial in trials:
+                trial.set_user_attr("worker", worker_id())
+                try:
+                    jobs[trial.number] = prepare(trial)
+                except (SurplusTrial, DuplicateTrial):
+                    study.tell(trial, state=TrialState.FAIL)
+                    told.add(trial.number)
+            ready = [trial for trial in trials if trial.number in jobs]
+            outcomes = execute_together(
+                ready, [jobs[t.number] for t in ready], dataset, artifact_dir
+            )
+            for trial, outcome in zip(ready, outcomes, strict=True):
+                study.tell(trial, outcome.values, state=outcome.state)
+                told.add(trial.number)
+    except BaseException as error:
+        reason = (
+            "interrupted (SIGINT or SIGTERM)"
+            if isinstance(error, KeyboardInterrupt)
+            else (f"{type(error).__name__}: {error}"[:500])
+        )
+        for trial in trials:
+            if trial.number not in told:
+                trial.set_user_attr("fail_reason", reason)
+                study.tell(trial, state=TrialState.FAIL)
+        raise
+    return [study.trials[trial.number] for trial in trials]
+
+
+@contextlib.contextmanager
+def _heartbeats(trials, storage):
+    """Each trial's heartbeat while the population trains, as `study.optimize` sends one for
+    its trial, so a killed worker's trials are found dead. Optuna offers this only through
+    its private heartbeat module (watch optuna.storages._heartbeat on upgrades)."""
+    from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
+
+    with contextlib.ExitStack() as stack:
+        if is_heartbeat_enabled(storage):
+            for trial in trials:
+                stack.enter_context(get_heartbeat_thread(trial._trial_id, storage))
+        yield

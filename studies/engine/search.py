@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 
 from kerasnn import TrainConfig
 from studies.engine import dead
-from studies.engine.runs import Job, JobObjective
+from studies.engine.runs import Job, JobObjective, trials_together
 from studies.engine.stopping import raise_if_stopped
 from studies.engine.study import (
     FINISHED,
@@ -19,7 +19,6 @@ from studies.engine.study import (
     SurplusTrial,
     count,
     one_trial,
-    trials_together,
 )
 
 

@@ -1,8 +1,7 @@
-"""One study in its storage: sampler, pruner, opening or continuing it, counting and running its trials."""
+"""One study in its storage: sampler, pruner, opening or continuing it, counting its trials, running one."""
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from studies.cli.errors import UsageError
 from studies.cli.settings import SEED_LIMIT, Settings
 from studies.engine import dead
 from studies.engine.pruning import make_pruner
-from studies.engine.runs import execute_together, worker_id
 
 # Spreads the seeds of a continued study's samplers far from the ones of earlier runs.
 CONTINUATION_SEED_STEP = 1_000_003
@@ -184,58 +182,3 @@ def one_trial(study, objective) -> optuna.trial.FrozenTrial:
         gc_after_trial=True,
     )
     return done[-1]
-
-
-def trials_together(study, storage, prepare, size: int, dataset, artifact_dir):
-    """Asks `size` trials at once, turns each into a Job with `prepare(trial)`, trains the
-    jobs as one population (engine.runs.execute_together) and tells Optuna how each ended.
-
-    What `one_trial` catches (a diverged run, a surplus or repeated trial) ends its trial
-    FAIL here too; anything else, or a stop signal, fails every trial not yet told and is
-    raised. Returns the trials, finished.
-    """
-    trials = [study.ask() for _ in range(size)]
-    told: set[int] = set()
-    try:
-        with _heartbeats(trials, storage):
-            jobs = {}
-            for trial in trials:
-                trial.set_user_attr("worker", worker_id())
-                try:
-                    jobs[trial.number] = prepare(trial)
-                except (SurplusTrial, DuplicateTrial):
-                    study.tell(trial, state=TrialState.FAIL)
-                    told.add(trial.number)
-            ready = [trial for trial in trials if trial.number in jobs]
-            outcomes = execute_together(
-                ready, [jobs[t.number] for t in ready], dataset, artifact_dir
-            )
-            for trial, outcome in zip(ready, outcomes, strict=True):
-                study.tell(trial, outcome.values, state=outcome.state)
-                told.add(trial.number)
-    except BaseException as error:
-        reason = (
-            "interrupted (SIGINT or SIGTERM)"
-            if isinstance(error, KeyboardInterrupt)
-            else (f"{type(error).__name__}: {error}"[:500])
-        )
-        for trial in trials:
-            if trial.number not in told:
-                trial.set_user_attr("fail_reason", reason)
-                study.tell(trial, state=TrialState.FAIL)
-        raise
-    return [study.trials[trial.number] for trial in trials]
-
-
-@contextlib.contextmanager
-def _heartbeats(trials, storage):
-    """Each trial's heartbeat while the population trains, as `study.optimize` sends one for
-    its trial, so a killed worker's trials are found dead. Optuna offers this only through
-    its private heartbeat module (watch optuna.storages._heartbeat on upgrades)."""
-    from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
-
-    with contextlib.ExitStack() as stack:
-        if is_heartbeat_enabled(storage):
-            for trial in trials:
-                stack.enter_context(get_heartbeat_thread(trial._trial_id, storage))
-        yield

@@ -222,9 +222,10 @@ def test_a_stopped_worker_fails_its_trial_and_still_writes_the_report(signal_nam
     journal = str(tmp_path / "study.log")
     reports = tmp_path / "reports"
     arguments = [*SMALL, "--storage", journal, "--study-name", "stopped", "--trials", "3"]
-    # Thousands of epochs: a trial lasts minutes, so the signal always meets it running.
+    # A thousand epochs (the most a run may have): a trial lasts minutes, so the signal
+    # always meets it running.
     worker = start_worker(
-        [*arguments, "--reports", str(reports), "--epochs", "3000"], tmp_path / "worker.log"
+        [*arguments, "--reports", str(reports), "--epochs", "1000"], tmp_path / "worker.log"
     )
     try:
         trial = wait_for(lambda: running_trial_of(journal, "stopped", worker.pid), 180, "a trial")
@@ -248,12 +249,12 @@ def test_stopping_the_workers_option_stops_every_worker_and_fails_their_trials(d
     reports = tmp_path / "reports"
     parent = start_worker(
         [*SMALL, "--storage", journal, "--study-name", "many", "--trials", "6"]
-        + ["--epochs", "3000", "--reports", str(reports), "--workers", "2"],
+        + ["--epochs", "1000", "--reports", str(reports), "--workers", "2"],
         tmp_path / "parent.log",
     )
 
     def two_training():
-        # Thousands of epochs: once both workers train, they still do when the signal comes.
+        # A thousand epochs: once both workers train, they still do when the signal comes.
         try:
             study = load(journal, "many")
         except KeyError:
