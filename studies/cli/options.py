@@ -89,6 +89,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--list", action="store_true", help="list the studies and exit")
     _study_options(p.add_argument_group("the study"), defaults)
+    _stage_options(p.add_argument_group("after the search: confirmation and effects"), defaults)
     _pruning_options(p.add_argument_group("pruning: how a search saves epochs"), defaults)
     _run_options(p.add_argument_group("storage and report"), defaults)
     _worker_options(p.add_argument_group("many workers"), defaults)
@@ -135,6 +136,10 @@ def _study_options(p, defaults: Settings) -> None:
         action=DeprecatedGapWeight,
         help="deprecated alias of --gap-weight",
     )
+
+
+def _stage_options(p, defaults: Settings) -> None:
+    """The stages after the search: the confirmation and the effects stage."""
     p.add_argument(
         "--confirm-top",
         type=_number(
