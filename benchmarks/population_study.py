@@ -1,85 +1,175 @@
 """The default job one trial at a time against `--population K`, over sampler seeds.
 
     python -m benchmarks.population_study [--population K] [--seeds 0 1 2] [--quick]
+                                          [--resume | --report-only]
 
 Runs `python -m studies.run` (the default study: search, then a confirmation of its top
 configurations over fresh seeds) twice per sampler seed, on fresh journal storages: with
 `--population 1` (today's path, one trial at a time) and with `--population K` (trials asked
 K at a time and trained as populations on the JAX backend). Per seed it records the wall
-time of the whole command and the confirmed objective of the winner; the population keeps
-the answer when its confirmed objective, paired by seed with the sequential one, is on
-average no more than one pooled seed sd below it (the pruning benchmark's rule).
+time of the whole command, what the populations spent compiling, and the confirmed
+objective of the winner; the population keeps the answer when its confirmed objective,
+paired by seed with the sequential one, is on average no more than one pooled seed sd below
+it (the pruning benchmark's rule).
+
+JAX's persistent compilation cache is a fresh folder for each run of the benchmark, shared
+by its studies: the first population study compiles its programs, later ones load those
+they share. Every study is added to the JSON as it ends; --resume skips those it holds.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from benchmarks import cli, report
 from benchmarks import study as study_benchmark
 from kerasnn import stats
+from studies.cli.errors import RuntimeFault
 from studies.cli.options import at_most, count, positive_int
 from studies.report.markdown import table
 
+JSON = report.ROOT / "reports" / "benchmarks-population-study.json"
+SEQUENTIAL = "one at a time"
+
+
+def labels(population: int) -> dict[str, list[str]]:
+    """How -> the studies.run options it adds."""
+    return {
+        SEQUENTIAL: ["--population", "1"],
+        f"population {population}": ["--population", str(population)],
+    }
+
 
 def measure(args) -> None:
-    labels = {"one at a time": ["--population", "1"]}
-    labels[f"population {args.population}"] = ["--population", str(args.population)]
-    started, records = time.perf_counter(), []
-    for seed in args.seeds:
-        for label, options in labels.items():
-            record = study_benchmark.run_one(label, seed, None, args, options)
-            print(study_benchmark.describe_run(record), flush=True)
-            records.append(record)
-    result = summarise(records, list(labels))
-    text = markdown(result, args, report.machine(), time.perf_counter() - started)
-    report.publish("population-study", text, [result["verdict"]], records, args)
+    target = study_benchmark.json_path(args, JSON)
+    stored = study_benchmark.load_stored(target) if args.resume or args.report_only else {}
+    records = stored.get("records", [])
+    info = (stored.get("machine") if args.report_only else None) or report.machine()
+    hows = labels(args.population)
+    started = time.perf_counter()
+    if not args.report_only:
+        run_missing(args, hows, records, lambda: save(target, records, info))
+    result = summarise(records, list(hows))
+    text = markdown(result, args, info, time.perf_counter() - started)
+    checks = [result["verdict"], f"wall time, population over one at a time: {result['ratio']}"]
+    report.publish(section(args), text, checks, [], study_benchmark.args_without_json(args))
 
 
-def summarise(records: list[dict], labels: list[str]) -> dict:
-    """Per label: mean ± sd over seeds; the population's paired difference and verdict."""
-    by = {label: {r["seed"]: r for r in records if r["strategy"] == label} for label in labels}
-    sequential, population = (by[label] for label in labels)
+def run_missing(args, hows: dict[str, list[str]], records: list[dict], saved) -> None:
+    """Runs every (how, seed) that `records` lacks, adding each record as its study ends."""
+    with tempfile.TemporaryDirectory(prefix="kerasnn-jax-cache-") as cache:
+        before = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = cache  # The studies' environment.
+        try:
+            for seed in args.seeds:
+                for how, options in hows.items():
+                    if any(r["strategy"] == how and r["seed"] == seed for r in records):
+                        continue
+                    record = study_benchmark.run_one(how, seed, None, args, options)
+                    print(study_benchmark.describe_run(record), flush=True)
+                    records.append(record)
+                    saved()
+        finally:
+            os.environ.pop("JAX_COMPILATION_CACHE_DIR")
+            if before is not None:
+                os.environ["JAX_COMPILATION_CACHE_DIR"] = before
+
+
+def save(target: Path | None, records: list[dict], info: dict) -> None:
+    if target:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps({"records": records, "machine": info}, indent=2) + "\n")
+
+
+def section(args) -> str:
+    return "population-study-quick" if args.quick else "population-study"
+
+
+def summarise(records: list[dict], hows: list[str]) -> dict:
+    """Per how: mean ± sd over the seeds both ran; the population's paired wall-time ratio,
+    paired difference and verdict."""
+    by = {how: {r["seed"]: r for r in records if r["strategy"] == how} for how in hows}
+    sequential, population = (by[how] for how in hows)
     seeds = sorted(set(sequential) & set(population))
+    if not seeds:
+        raise RuntimeFault(f"no seed has both a {hows[0]!r} and a {hows[1]!r} study")
     noise = statistics.fmean(sequential[seed]["seed_noise"] for seed in seeds)
-    rows = {}
-    for label in labels:
-        rows[label] = {
-            key: stats.spread([by[label][seed][key] for seed in seeds])
-            for key in ("seconds", "confirmed_objective")
+    rows = {
+        how: {
+            # Records older than the compile figures have none: NaN, "not recorded".
+            key: stats.spread([by[how][seed].get(key, math.nan) for seed in seeds])
+            for key in ("seconds", "compile_seconds", "confirmed_objective")
         }
-    difference = [
-        population[s]["confirmed_objective"] - sequential[s]["confirmed_objective"] for s in seeds
-    ]
-    paired = stats.spread(difference)
+        for how in hows
+    }
+    ratio = stats.spread([population[s]["seconds"] / sequential[s]["seconds"] for s in seeds])
+    paired = stats.spread(
+        [population[s]["confirmed_objective"] - sequential[s]["confirmed_objective"] for s in seeds]
+    )
     kept = paired.mean >= -noise
     verdict = f"population {'keeps' if kept else 'changes'} the answer"
-    return {"seeds": seeds, "noise": noise, "rows": rows, "paired": paired, "verdict": verdict}
+    per_seed = [[str(seed), *(f"{by[how][seed]['seconds']:.1f}" for how in hows)] for seed in seeds]
+    return {
+        "seeds": seeds,
+        "noise": noise,
+        "rows": rows,
+        "per_seed": per_seed,
+        "ratio": stats.plus_minus(ratio.mean, ratio.sd, ".2f"),
+        "paired": paired,
+        "verdict": verdict,
+    }
 
 
 def markdown(result: dict, args, info: dict, seconds: float) -> str:
+    def seconds_of(spread) -> str:
+        if math.isnan(spread.mean):
+            return "not recorded"
+        return stats.plus_minus(spread.mean, spread.sd, ".1f") + (
+            " (1 run)" if spread.n < 2 else ""
+        )
+
     rows = [
-        [label, str(r["seconds"]), str(r["confirmed_objective"])]
-        for label, r in result["rows"].items()
+        [
+            how,
+            seconds_of(r["seconds"]),
+            seconds_of(r["compile_seconds"]),
+            str(r["confirmed_objective"]),
+        ]
+        for how, r in result["rows"].items()
     ]
+    how = "rebuilt from the runs in the JSON" if args.report_only else f"{seconds / 60:.0f} min"
+    hows = list(result["rows"])
     return "\n".join(
         [
-            "## A whole study, one trial at a time against populations",
+            "## A whole study, one trial at a time against populations"
+            + (" (quick)" if args.quick else ""),
             "",
-            f"Command: `{report.command_line()}` ({seconds / 60:.0f} min).",
+            f"Command: `{report.command_line()}` ({how}).",
             "",
             f"The default study (`python -m studies.run`{' --quick subset' if args.quick else ''}"
             f") on sampler seeds {', '.join(map(str, result['seeds']))}, with its confirmation "
-            f"of the top {args.confirm_top} over {args.confirm_seeds} fresh seeds; wall seconds "
-            "of the whole command and the winner's confirmed objective, mean ± sd over the "
-            "seeds.",
+            f"of the top {args.confirm_top} over {args.confirm_seeds} fresh seeds: wall seconds "
+            "of the whole command (start-up, search, confirmation), the seconds its populations "
+            "spent compiling (or loading) programs, and the winner's confirmed objective, mean ± "
+            "sd over the seeds. JAX's persistent compilation cache started empty and was shared "
+            "by the benchmark's studies, in the order of the seeds: the first population study "
+            "compiled its programs, later ones loaded the programs they shared.",
             "",
-            table(["how", "wall s", "confirmed objective"], rows),
+            table(["how", "wall s", "compile s", "confirmed objective"], rows),
             "",
-            f"Population minus one at a time, paired by seed: {result['paired']} (pooled seed "
-            f"sd {result['noise']:.4f}): {result['verdict']}.",
+            table(["seed", *(f"{h}, wall s" for h in hows)], result["per_seed"]),
+            "",
+            f"Wall time, population over one at a time, paired by seed: {result['ratio']}.",
+            "",
+            f"Confirmed objective, population minus one at a time, paired by seed: "
+            f"{result['paired']} (pooled seed sd {result['noise']:.4f}): {result['verdict']}.",
             "",
             *report.describe_machine(info),
         ]
@@ -90,6 +180,7 @@ def check(parser, args) -> None:
     cli.require_data_dir(parser)
     if len(set(args.seeds)) < len(args.seeds):
         parser.error("argument --seeds: a seed is given twice")
+    study_benchmark.check_stored(parser, args, study_benchmark.json_path(args, JSON))
 
 
 def main(argv=None) -> int:
@@ -104,6 +195,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--confirm-top", type=positive_int, default=2, help="configurations (2)")
     parser.add_argument("--confirm-seeds", type=positive_int, default=3, help="fresh seeds (3)")
+    runs = parser.add_mutually_exclusive_group()
+    runs.add_argument("--resume", action="store_true", help="keep the runs --json holds")
+    runs.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: summarise the runs --json holds and write the report again",
+    )
     report.add_output_options(parser)
     return cli.run(parser, argv, check, measure)
 

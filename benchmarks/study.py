@@ -113,6 +113,11 @@ def measures(storage: Path, args) -> dict:
         "search_seconds": sum(
             (t.datetime_complete - t.datetime_start).total_seconds() for t in finished
         ),
+        # What the populations spent compiling, if the study trained any: each trained
+        # trial holds its share of its population's.
+        "compile_seconds": sum(
+            t.user_attrs.get("compile_seconds", 0.0) for t in finished + confirmation.trials
+        ),
         "stopped": search.user_attrs.get("stopped"),
         "best_objective": search.best_value,
         "confirmed_objective": winner.mean,
@@ -315,16 +320,21 @@ def check(parser, args) -> None:
         parser.error("argument --confirm-seeds: at least 2, to measure each seed's noise")
     if BASELINE not in args.only and not args.report_only:
         parser.error(f"argument --only: include {BASELINE!r}; every strategy is compared with it")
-    target, option = json_path(args), "--report-only" if args.report_only else "--resume"
+    check_stored(parser, args, json_path(args))
+
+
+def check_stored(parser, args, target: Path | None) -> None:
+    """--resume and --report-only read the runs kept at `target`, which must exist."""
+    option = "--report-only" if args.report_only else "--resume"
     if (args.resume or args.report_only) and target is None:
         parser.error(f"{option} --quick needs --json PATH: a quick run keeps its runs only there")
     if (args.resume or args.report_only) and not target.is_file():
         parser.error(f"{option} reads the runs from {target}, which does not exist")
 
 
-def json_path(args) -> Path | None:
-    """Where the runs are kept: --json, else the published JSON for a full run."""
-    return args.json or (None if args.quick else JSON)
+def json_path(args, published: Path = JSON) -> Path | None:
+    """Where the runs are kept: --json, else the `published` JSON for a full run."""
+    return args.json or (None if args.quick else published)
 
 
 def load_stored(path: Path) -> dict:

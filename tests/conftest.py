@@ -6,6 +6,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # once, before any test runs.
 if os.environ.get("KERASNN_DATA_DIR"):
     os.environ["KERASNN_DATA_DIR"] = os.path.abspath(os.environ["KERASNN_DATA_DIR"])
+
+# Studies keep JAX's compiled programs in the user's cache; tests keep theirs in a folder of
+# their own, shared by the tests' processes and gone with the machine's temporary files.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="kerasnn-jax-cache-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 

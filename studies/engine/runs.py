@@ -266,6 +266,8 @@ def execute_together(trials: list, jobs: list[Job], dataset, artifact_dir: Path)
     test = any(jobs[i].test for i in together)
     population = train_population(members, dataset, judge, test=test) if together else None
     for place, i in enumerate(together):
+        # Each member's share, so that a study's trials add up to what it spent compiling.
+        trials[i].set_user_attr("compile_seconds", population.compile_seconds / len(together))
         error, result = population.errors[place], population.results[place]
         outcomes[i] = _member_outcome(trials[i], jobs[i], result, error, artifact_dir)
     return [outcomes[i] for i in range(len(jobs))]

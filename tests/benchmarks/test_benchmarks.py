@@ -217,3 +217,48 @@ def test_epochs_default_by_run_kind_and_refuse_fewer_than_two():
     with pytest.raises(SystemExit):
         cli.check_epochs(parser, parser.parse_args(["--epochs", "1"]))
     assert report.steady([9.0, 1.0, 2.0, 3.0]) == 2.0  # The first epoch is left out.
+
+
+def _study_record(how, seed, seconds, confirmed, compile_seconds=0.0):
+    record = _record(how, seed, 100, confirmed) | {"seconds": seconds}
+    return record | {"compile_seconds": compile_seconds}
+
+
+def test_a_population_study_pairs_wall_time_and_answer_by_seed():
+    from benchmarks import population_study
+
+    records = []
+    for seed, (alone, together) in enumerate([(100.0, 60.0), (110.0, 55.0), (90.0, 63.0)]):
+        records += [
+            _study_record("one at a time", seed, alone, 0.880),
+            _study_record("population 8", seed, together, 0.881, compile_seconds=20.0),
+        ]
+    records.append(_study_record("one at a time", 3, 95.0, 0.880))  # Its pair never ran.
+    result = population_study.summarise(records, list(population_study.labels(8)))
+    assert result["seeds"] == [0, 1, 2]
+    assert result["ratio"] == "0.60 ± 0.10"  # 0.6, 0.5, 0.7 paired by seed.
+    assert result["verdict"] == "population keeps the answer"
+    assert result["per_seed"][1] == ["1", "110.0", "55.0"]
+    text = population_study.markdown(
+        result,
+        argparse.Namespace(quick=False, report_only=True, confirm_top=2, confirm_seeds=3),
+        {"accelerator": "none (CPU only)"},
+        0.0,
+    )
+    assert "| population 8 | 59.3 ± 4.0 | 20.0 ± 0.0 | 0.8810 ± 0.0000 |" in text
+    assert "paired by seed: 0.60 ± 0.10." in text
+
+
+def test_a_population_study_resumes_from_its_json_and_rebuilds_its_report(tmp_path, data_dir):
+    runs, written = tmp_path / "runs.json", tmp_path / "bench.md"
+    old = _study_record("population 8", 0, 50.0, 0.87)
+    del old["compile_seconds"]  # A record from before the compile figures.
+    stored = [_study_record("one at a time", 0, 80.0, 0.88), old]
+    runs.write_text(json.dumps({"records": stored, "machine": {"accelerator": "none"}}))
+    arguments = ["--report-only", "--json", str(runs), "--report", str(written)]
+    outcome = benchmark("population_study", *arguments, data_dir=data_dir)
+    assert outcome.code == 0, outcome.err
+    text = written.read_text()
+    assert "<!-- section: population-study -->" in text and "| 0 | 80.0 | 50.0 |" in text
+    assert "| population 8 | 50.0 (1 run) | not recorded | 0.8700 (1 run) |" in text
+    assert json.loads(runs.read_text())["records"] == stored  # Read, never rewritten.

@@ -90,7 +90,7 @@ def test_no_report_leaves_the_reproduction_alone(tmp_path, data_dir):
     assert all("test_accuracy" in trial.user_attrs for trial in grid.trials)
 
 
-def jax_study(tmp_path, *options) -> subprocess.CompletedProcess:
+def jax_study(tmp_path, *options, environment=None) -> subprocess.CompletedProcess:
     """`python -m studies.run` on Keras' JAX backend with TensorFlow unimportable, as on a
     machine that has JAX alone."""
     script = (
@@ -104,7 +104,7 @@ def jax_study(tmp_path, *options) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", script, *arguments, *options],
         cwd=ROOT,
-        env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)},
+        env=environment or {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=900,
@@ -123,8 +123,14 @@ def test_a_study_runs_on_jax_with_tensorflow_absent(tmp_path):
 def test_a_population_search_trains_its_trials_together_and_prunes_them_one_by_one(tmp_path):
     options = ["--trials", "12", "--population", "6", "--study-name", "pop"]
     options += ["--confirm-top", "2", "--confirm-seeds", "2"]
-    done = jax_study(tmp_path, *options, "--pruner", "discard", "--keep", "0.3")
+    # Left unset, the compiled programs go to the user's cache (XDG_CACHE_HOME here).
+    environment = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
+    del environment["JAX_COMPILATION_CACHE_DIR"]
+    environment["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    options += ["--pruner", "discard", "--keep", "0.3"]
+    done = jax_study(tmp_path, *options, environment=environment)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert any((tmp_path / "cache" / "kerasnn" / "jax").iterdir())
     study = optuna.load_study(
         study_name="pop",
         storage=optuna.storages.JournalStorage(
@@ -136,13 +142,19 @@ def test_a_population_search_trains_its_trials_together_and_prunes_them_one_by_o
     assert "PRUNED" in states  # The second population's members are judged one by one.
     for trial in study.trials:
         assert trial.user_attrs["model_config"] and trial.user_attrs["epochs"] >= 1
+    # Each member carries its share of its population's compiling; the first population
+    # compiled at least one program.
+    shares = [trial.user_attrs["compile_seconds"] for trial in study.trials]
+    assert min(shares) >= 0 and shares[0] > 0
     # The confirmation's four runs were trained as one population of their own.
     confirm = pd.read_csv(tmp_path / "r" / "pop" / "confirm.csv")
     assert (confirm["state"] == "COMPLETE").sum() == 4
     assert "confirmation of trial" in done.stdout
 
 
-def test_a_population_on_another_keras_backend_is_a_usage_error(tmp_path, capsys):
+def test_a_population_on_another_keras_backend_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    # This process runs TensorFlow: named here, whether or not Keras is imported yet.
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     options = ["--subset", "500", "--epochs", "1", "--trials", "2", "--population", "4"]
     code = run.main([*options, "--storage", f"{tmp_path}/s.log", "--reports", str(tmp_path)])
     assert code == 2
