@@ -169,8 +169,9 @@ def run(args) -> None:
     members = QUICK_MEMBERS if args.quick else MEMBERS
     rows = measure(members, epochs, dataset)
     train_size = len(dataset.y_train)
-    text = markdown(rows, report.machine(), train_size, epochs, time.perf_counter() - started)
-    report.publish("population", text, [], rows, args)
+    info = report.machine()
+    text = markdown(rows, info, train_size, epochs, time.perf_counter() - started)
+    report.publish(report.device_section("population", info), text, [], rows, args)
 
 
 if __name__ == "__main__":

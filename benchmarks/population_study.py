@@ -37,6 +37,8 @@ from studies.report.markdown import table
 
 JSON = report.ROOT / "reports" / "benchmarks-population-study.json"
 SEQUENTIAL = "one at a time"
+# Seeds the answer's rule needs, as the pruning benchmark's: fewer cannot tell.
+MIN_SEEDS = 3
 
 
 def labels(population: int) -> dict[str, list[str]]:
@@ -59,7 +61,8 @@ def measure(args) -> None:
     result = summarise(records, list(hows))
     text = markdown(result, args, info, time.perf_counter() - started)
     checks = [result["verdict"], f"wall time, population over one at a time: {result['ratio']}"]
-    report.publish(section(args), text, checks, [], study_benchmark.args_without_json(args))
+    name = report.device_section(section(args), info)
+    report.publish(name, text, checks, [], study_benchmark.args_without_json(args))
 
 
 def run_missing(args, hows: dict[str, list[str]], records: list[dict], saved) -> None:
@@ -113,8 +116,11 @@ def summarise(records: list[dict], hows: list[str]) -> dict:
     paired = stats.spread(
         [population[s]["confirmed_objective"] - sequential[s]["confirmed_objective"] for s in seeds]
     )
-    kept = paired.mean >= -noise
-    verdict = f"population {'keeps' if kept else 'changes'} the answer"
+    if len(seeds) < MIN_SEEDS:
+        verdict = f"{len(seeds)} seed(s) cannot tell whether the population keeps the answer"
+        verdict += f" (the rule needs {MIN_SEEDS})"
+    else:
+        verdict = f"population {'keeps' if paired.mean >= -noise else 'changes'} the answer"
     per_seed = [[str(seed), *(f"{by[how][seed]['seconds']:.1f}" for how in hows)] for seed in seeds]
     return {
         "seeds": seeds,
@@ -154,7 +160,8 @@ def markdown(result: dict, args, info: dict, seconds: float) -> str:
             f"Command: `{report.command_line()}` ({how}).",
             "",
             f"The default study (`python -m studies.run`{' --quick subset' if args.quick else ''}"
-            f") on sampler seeds {', '.join(map(str, result['seeds']))}, with its confirmation "
+            f") on sampler seed{'s' if len(result['seeds']) > 1 else ''} "
+            f"{', '.join(map(str, result['seeds']))}, with its confirmation "
             f"of the top {args.confirm_top} over {args.confirm_seeds} fresh seeds: wall seconds "
             "of the whole command (start-up, search, confirmation), the seconds its populations "
             "spent compiling (or loading) programs, and the winner's confirmed objective, mean ± "

@@ -63,7 +63,7 @@ def machine() -> dict[str, str]:
 
 def describe_machine(info: dict[str, str]) -> list[str]:
     """The closing lines of a section: the machine, and whether a GPU took part."""
-    gpu = not info["accelerator"].startswith("none")
+    gpu = on_gpu(info)
     return [
         "Machine:",
         "",
@@ -73,6 +73,16 @@ def describe_machine(info: dict[str, str]) -> list[str]:
         if gpu
         else "No GPU was available; every figure is CPU-only.",
     ]
+
+
+def on_gpu(info: dict[str, str]) -> bool:
+    return not info["accelerator"].startswith("none")
+
+
+def device_section(name: str, info: dict[str, str]) -> str:
+    """Section `name` of the figures measured on the device `info` describes: a GPU's get a
+    section of their own, so that they never replace the CPU's, nor the CPU's theirs."""
+    return f"{name}-gpu" if on_gpu(info) else name
 
 
 def write_section(name: str, body: str, path: Path = REPORT) -> Path:

@@ -20,9 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # A password that must never show up in output, logs or reports.
 POSTGRES_PASSWORD = "kerasnn-s3cret-pw"
 
-# Small enough that a trial takes seconds: 1000 training images, one epoch.
-SMALL = ["--dataset", "mnist", "--subset", "1000", "--epochs", "1", "--pruner", "none"]
-
 
 class Outcome(NamedTuple):
     code: int

@@ -253,7 +253,8 @@ def _worker_options(p, defaults: Settings) -> None:
         type=at_most("population"),
         help="train this many trials (and confirmation runs) at once as one compiled "
         "population on Keras' JAX backend; 1 trains one at a time (default: "
-        f"{DEFAULT_GPU_POPULATION} where JAX sees a GPU, else 1)",
+        f"{DEFAULT_GPU_POPULATION} where JAX sees a GPU, else 1); compiled programs are kept "
+        "in ~/.cache/kerasnn/jax unless JAX_COMPILATION_CACHE_DIR names a folder",
     )
     p.add_argument(
         "--heartbeat",

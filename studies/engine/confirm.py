@@ -81,11 +81,6 @@ def confirm(
     return answer(search, confirmation, settings)
 
 
-def line(trial) -> str:
-    """The progress line of a finished confirmation run."""
-    return planned_runs.line(trial, "confirmation")
-
-
 @dataclasses.dataclass(frozen=True)
 class Confirmed:
     """One confirmed configuration: its runs' spreads and how it compares with the winner."""

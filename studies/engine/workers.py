@@ -9,12 +9,15 @@ import sys
 import time
 from pathlib import Path
 
+import optuna
+
 from studies.cli.arguments import arguments
 from studies.cli.settings import DEFAULT_STORAGE, STORAGE_VARIABLE
-from studies.engine import confirm, dead
+from studies.engine import confirm, dead, effects
+from studies.engine import planned as planned_runs
 from studies.engine.progress import Progress
 from studies.engine.stopping import stopping_on_signals
-from studies.engine.study import FINISHED, count
+from studies.engine.study import FINISHED, count, stored_study
 
 # What one worker process holds at its peak: TensorFlow, a dataset and compiled networks
 # (measured at about 1 GB on the default study; kept on the safe side).
@@ -130,15 +133,19 @@ def _start(settings, module, index: int, logs: Path) -> subprocess.Popen:
 
 
 def _follow(study, storage, workers: list[subprocess.Popen], progress: Progress) -> int:
-    """Prints a line per finished trial, and per confirmation run, until the workers exit;
-    passes a stop signal on."""
+    """Prints a line per finished trial, and per run of the confirmation and the effects
+    stage, until the workers exit; passes a stop signal on."""
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
-    confirmation = _Confirmation(study, storage, progress)
+    stages = [
+        _Stage(study, storage, progress, "confirmation", confirm.SUFFIX),
+        _Stage(study, storage, progress, "effects", effects.SUFFIX),
+    ]
     try:
         with stopping_on_signals():
             while any(process.poll() is None for process in workers):
                 seen |= _report_new_trials(study, seen, progress)
-                confirmation.report()
+                for stage in stages:
+                    stage.report()
                 time.sleep(2)
     except KeyboardInterrupt as interrupt:
         progress.note(f"interrupted ({interrupt or 'SIGINT'}); stopping the workers")
@@ -154,26 +161,29 @@ def _follow(study, storage, workers: list[subprocess.Popen], progress: Progress)
         return 130
     finally:
         _report_new_trials(study, seen, progress)
-        confirmation.report()
+        for stage in stages:
+            stage.report()
     return 0
 
 
-class _Confirmation:
-    """The confirmation runs the workers finish, one line each, once its study exists."""
+class _Stage:
+    """The runs of a stage after the search (its companion study, `<search><suffix>`) that
+    the workers finish, one line each, once the companion exists."""
 
-    def __init__(self, search, storage, progress: Progress):
-        self.search, self.storage, self.progress = search, storage, progress
+    def __init__(self, search, storage, progress: Progress, stage: str, suffix: str):
+        self.storage, self.progress, self.stage = storage, progress, stage
+        self.name = search.study_name + suffix
         self.study, self.seen = None, set()
 
     def report(self) -> None:
         if self.study is None:
-            self.study = confirm.load_confirmation(self.storage, self.search.study_name)
-            if self.study is None:
+            if stored_study(self.storage, self.name) is None:
                 return
+            self.study = optuna.load_study(study_name=self.name, storage=self.storage)
         for trial in self.study.get_trials(deepcopy=False):
             if trial.state.is_finished() and trial.number not in self.seen:
                 self.seen.add(trial.number)
-                self.progress.note(confirm.line(trial))
+                self.progress.note(planned_runs.line(trial, self.stage))
 
 
 def _report_new_trials(study, seen: set[int], progress: Progress) -> set[int]:

@@ -260,5 +260,6 @@ def test_a_population_study_resumes_from_its_json_and_rebuilds_its_report(tmp_pa
     assert outcome.code == 0, outcome.err
     text = written.read_text()
     assert "<!-- section: population-study -->" in text and "| 0 | 80.0 | 50.0 |" in text
+    assert "1 seed(s) cannot tell whether the population keeps the answer" in text
     assert "| population 8 | 50.0 (1 run) | not recorded | 0.8700 (1 run) |" in text
     assert json.loads(runs.read_text())["records"] == stored  # Read, never rewritten.

@@ -429,3 +429,17 @@ def test_a_worker_killed_hard_is_status_1_and_the_others_finish_the_confirmation
     assert output.count("confirmation of trial") == 2  # The parent follows the confirmation.
     confirmation = pd.read_csv(reports / "hard" / "confirm.csv")
     assert (confirmation["state"] == "COMPLETE").sum() == 2
+
+
+@pytest.mark.slow
+def test_the_workers_parent_follows_the_confirmation_and_the_effects_stage(data, tmp_path):
+    journal = tmp_path / "study.log"
+    arguments = [*SMALL, "--storage", str(journal), "--study-name", "knobs", "--trials", "2"]
+    arguments += ["--confirm-top", "1", "--confirm-seeds", "2", "--effects-seeds", "2"]
+    arguments += ["--reports", str(tmp_path / "reports"), "--workers", "2"]
+    code = finish(arguments, tmp_path / "parent.log", timeout=600)
+    output = read(tmp_path / "parent.log")
+    assert code == 0, output
+    assert output.count("confirmation of trial") == 2
+    stage = load(str(journal), "knobs-effects")
+    assert len(stage.trials) > 2 and output.count("effects of trial") == len(stage.trials)
