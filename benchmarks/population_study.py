@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -163,7 +164,8 @@ def markdown(result: dict, args, info: dict, seconds: float) -> str:
             f") on sampler seed{'s' if len(result['seeds']) > 1 else ''} "
             f"{', '.join(map(str, result['seeds']))}, with its confirmation "
             f"of the top {args.confirm_top} over {args.confirm_seeds} fresh seeds: wall seconds "
-            "of the whole command (start-up, search, confirmation), the seconds its populations "
+            f"of the whole command (start-up, search, confirmation; one at a time on Keras' "
+            f"{sequential_backend(info)} backend, populations on JAX), the seconds its populations "
             "spent compiling (or loading) programs, and the winner's confirmed objective, mean ± "
             "sd over the seeds. JAX's persistent compilation cache started empty and was shared "
             "by the benchmark's studies, in the order of the seeds: the first population study "
@@ -181,6 +183,13 @@ def markdown(result: dict, args, info: dict, seconds: float) -> str:
             *report.describe_machine(info),
         ]
     )
+
+
+def sequential_backend(info: dict) -> str:
+    """The backend the studies one at a time ran on: the benchmark's own, whose KERAS_BACKEND
+    they inherit, as its machine's versions name it."""
+    found = re.search(r"\((\w+) backend\)", info.get("versions", ""))
+    return found.group(1) if found else "unknown"
 
 
 def check(parser, args) -> None:
