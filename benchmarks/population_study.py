@@ -3,8 +3,9 @@
     python -m benchmarks.population_study [--population K] [--seeds 0 1 2] [--quick]
                                           [--resume | --report-only]
 
-Runs `python -m studies.run` (the default study: search, then a confirmation of its top
-configurations over fresh seeds) twice per sampler seed, on fresh journal storages: with
+Runs `python -m studies.run` (the default job: the default study's search, a confirmation of
+its top 3 configurations over 3 fresh seeds, and its report) twice per sampler seed, on fresh
+journal storages: with
 `--population 1` (today's path, one trial at a time) and with `--population K` (trials asked
 K at a time and trained as populations on the JAX backend). Per seed it records the wall
 time of the whole command, what the populations spent compiling, and the confirmed
@@ -60,6 +61,7 @@ def measure(args) -> None:
     if not args.report_only:
         run_missing(args, hows, records, lambda: save(target, records, info))
     result = summarise(records, list(hows))
+    result["job"] = job_of(records, args)
     text = markdown(result, args, info, time.perf_counter() - started)
     checks = [result["verdict"], f"wall time, population over one at a time: {result['ratio']}"]
     name = report.device_section(section(args), info)
@@ -76,7 +78,8 @@ def run_missing(args, hows: dict[str, list[str]], records: list[dict], saved) ->
                 for how, options in hows.items():
                     if any(r["strategy"] == how and r["seed"] == seed for r in records):
                         continue
-                    record = study_benchmark.run_one(how, seed, None, args, options)
+                    record = study_benchmark.run_one(how, seed, None, args, options, report=True)
+                    record["job"] = job(args)
                     print(study_benchmark.describe_run(record), flush=True)
                     records.append(record)
                     saved()
@@ -84,6 +87,21 @@ def run_missing(args, hows: dict[str, list[str]], records: list[dict], saved) ->
             os.environ.pop("JAX_COMPILATION_CACHE_DIR")
             if before is not None:
                 os.environ["JAX_COMPILATION_CACHE_DIR"] = before
+
+
+def job(args) -> dict:
+    """What each study of the benchmark ran after its search: kept on its record."""
+    return {"confirm_top": args.confirm_top, "confirm_seeds": args.confirm_seeds, "report": True}
+
+
+def job_of(records: list[dict], args) -> dict:
+    """The job the records ran (records from before jobs were kept: the command's options,
+    without a report); refuses records of different jobs, which cannot be compared."""
+    jobs = {json.dumps(r.get("job"), sort_keys=True) for r in records}
+    if len(jobs) > 1:
+        raise RuntimeFault(f"the runs in the JSON ran different jobs: {', '.join(sorted(jobs))}")
+    found = records[0].get("job") if records else None
+    return found or {**job(args), "report": False}
 
 
 def save(target: Path | None, records: list[dict], info: dict) -> None:
@@ -152,7 +170,7 @@ def markdown(result: dict, args, info: dict, seconds: float) -> str:
         for how, r in result["rows"].items()
     ]
     how = "rebuilt from the runs in the JSON" if args.report_only else f"{seconds / 60:.0f} min"
-    hows = list(result["rows"])
+    hows, ran = list(result["rows"]), result["job"]
     return "\n".join(
         [
             "## A whole study, one trial at a time against populations"
@@ -163,8 +181,9 @@ def markdown(result: dict, args, info: dict, seconds: float) -> str:
             f"The default study (`python -m studies.run`{' --quick subset' if args.quick else ''}"
             f") on sampler seed{'s' if len(result['seeds']) > 1 else ''} "
             f"{', '.join(map(str, result['seeds']))}, with its confirmation "
-            f"of the top {args.confirm_top} over {args.confirm_seeds} fresh seeds: wall seconds "
-            f"of the whole command (start-up, search, confirmation; one at a time on Keras' "
+            f"of the top {ran['confirm_top']} over {ran['confirm_seeds']} fresh seeds: wall "
+            f"seconds of the whole command (start-up, search, confirmation"
+            f"{', report' if ran['report'] else ''}; one at a time on Keras' "
             f"{sequential_backend(info)} backend, populations on JAX), the seconds its populations "
             "spent compiling (or loading) programs, and the winner's confirmed objective, mean ± "
             "sd over the seeds. JAX's persistent compilation cache started empty and was shared "
@@ -209,7 +228,7 @@ def main(argv=None) -> int:
         default=8,
         help="the population's size K (8)",
     )
-    parser.add_argument("--confirm-top", type=positive_int, default=2, help="configurations (2)")
+    parser.add_argument("--confirm-top", type=positive_int, default=3, help="configurations (3)")
     parser.add_argument("--confirm-seeds", type=positive_int, default=3, help="fresh seeds (3)")
     runs = parser.add_mutually_exclusive_group()
     runs.add_argument("--resume", action="store_true", help="keep the runs --json holds")

@@ -56,9 +56,12 @@ STRATEGIES = {
 }
 
 
-def study_command(options: list[str], seed: int, storage: Path, args) -> list[str]:
+def study_command(
+    options: list[str], seed: int, storage: Path, args, *, report: bool = False
+) -> list[str]:
     command = [sys.executable, "-m", "studies.run", "overfitting", "--seed", str(seed)]
-    command += ["--storage", str(storage), "--study-name", "benchmark", "--no-report"]
+    command += ["--storage", str(storage), "--study-name", "benchmark"]
+    command += [] if report else ["--no-report"]
     command += ["--reports", str(storage.parent / "reports")]
     command += ["--confirm-top", str(args.confirm_top), "--confirm-seeds", str(args.confirm_seeds)]
     if args.quick:
@@ -66,13 +69,15 @@ def study_command(options: list[str], seed: int, storage: Path, args) -> list[st
     return command + options
 
 
-def run_one(strategy: str, seed: int, core: int | None, args, options=None) -> dict:
-    """Runs one study and its confirmation (with `options`, by default the strategy's); the
-    record of what it cost and found."""
+def run_one(
+    strategy: str, seed: int, core: int | None, args, options=None, *, report: bool = False
+) -> dict:
+    """Runs one study and its confirmation (with `options`, by default the strategy's), and
+    its report if asked; the record of what it cost and found."""
     options = list(STRATEGIES[strategy] if options is None else options)
     with tempfile.TemporaryDirectory(prefix="kerasnn-study-benchmark-") as folder:
         storage = Path(folder) / "study.log"
-        command = study_command(options, seed, storage, args)
+        command = study_command(options, seed, storage, args, report=report)
         environment = dict(os.environ)
         if core is not None:
             command = ["taskset", "-c", str(core), *command]

@@ -10,6 +10,7 @@ import pytest
 from services import Outcome, run_module
 
 from benchmarks import cli, report
+from studies.cli.errors import RuntimeFault
 
 
 def test_a_quick_run_writes_no_report_unless_given_a_path(tmp_path, capsys):
@@ -221,7 +222,8 @@ def test_epochs_default_by_run_kind_and_refuse_fewer_than_two():
 
 def _study_record(how, seed, seconds, confirmed, compile_seconds=0.0):
     record = _record(how, seed, 100, confirmed) | {"seconds": seconds}
-    return record | {"compile_seconds": compile_seconds}
+    job = {"confirm_top": 3, "confirm_seeds": 3, "report": True}
+    return record | {"compile_seconds": compile_seconds, "job": job}
 
 
 def test_a_population_study_pairs_wall_time_and_answer_by_seed():
@@ -239,21 +241,28 @@ def test_a_population_study_pairs_wall_time_and_answer_by_seed():
     assert result["ratio"] == "0.60 ± 0.10"  # 0.6, 0.5, 0.7 paired by seed.
     assert result["verdict"] == "population keeps the answer"
     assert result["per_seed"][1] == ["1", "110.0", "55.0"]
-    text = population_study.markdown(
-        result,
-        argparse.Namespace(quick=False, report_only=True, confirm_top=2, confirm_seeds=3),
-        {"accelerator": "none (CPU only)"},
-        0.0,
-    )
+    args = argparse.Namespace(quick=False, report_only=True, confirm_top=2, confirm_seeds=3)
+    result["job"] = population_study.job_of(records, args)  # The records', not the command's.
+    text = population_study.markdown(result, args, {"accelerator": "none (CPU only)"}, 0.0)
     assert "| population 8 | 59.3 ± 4.0 | 20.0 ± 0.0 | 0.8810 ± 0.0000 |" in text
     assert "paired by seed: 0.60 ± 0.10." in text
+    assert (
+        "top 3 over 3 fresh seeds: wall seconds of the whole command (start-up, search, "
+        "confirmation, report; one at a time" in text
+    )
+    records[0]["job"] = {"confirm_top": 2, "confirm_seeds": 3, "report": False}
+    with pytest.raises(RuntimeFault, match="the runs in the JSON ran different jobs"):
+        population_study.job_of(records, args)
 
 
 def test_a_population_study_resumes_from_its_json_and_rebuilds_its_report(tmp_path, data_dir):
     runs, written = tmp_path / "runs.json", tmp_path / "bench.md"
-    old = _study_record("population 8", 0, 50.0, 0.87)
-    del old["compile_seconds"]  # A record from before the compile figures.
-    stored = [_study_record("one at a time", 0, 80.0, 0.88), old]
+    stored = [
+        _study_record("one at a time", 0, 80.0, 0.88),
+        _study_record("population 8", 0, 50.0, 0.87),
+    ]
+    for record in stored:  # Records from before the compile figures and the jobs were kept.
+        del record["compile_seconds"], record["job"]
     runs.write_text(json.dumps({"records": stored, "machine": {"accelerator": "none"}}))
     arguments = ["--report-only", "--json", str(runs), "--report", str(written)]
     outcome = benchmark("population_study", *arguments, data_dir=data_dir)
@@ -262,4 +271,9 @@ def test_a_population_study_resumes_from_its_json_and_rebuilds_its_report(tmp_pa
     assert "<!-- section: population-study -->" in text and "| 0 | 80.0 | 50.0 |" in text
     assert "1 seed(s) cannot tell whether the population keeps the answer" in text
     assert "| population 8 | 50.0 (1 run) | not recorded | 0.8700 (1 run) |" in text
+    # Without a job on the records, the command's options say what ran, without a report.
+    assert (
+        "top 3 over 3 fresh seeds: wall seconds of the whole command (start-up, search, "
+        "confirmation; one at a time" in text
+    )
     assert json.loads(runs.read_text())["records"] == stored  # Read, never rewritten.
