@@ -59,6 +59,7 @@ def measure(args) -> None:
     hows = labels(args.population)
     started = time.perf_counter()
     if not args.report_only:
+        job_of([*records, {"job": job(args)}], args)  # A resumed run must run the same job.
         run_missing(args, hows, records, lambda: save(target, records, info))
     result = summarise(records, list(hows))
     result["job"] = job_of(records, args)

@@ -277,3 +277,9 @@ def test_a_population_study_resumes_from_its_json_and_rebuilds_its_report(tmp_pa
         "confirmation; one at a time" in text
     )
     assert json.loads(runs.read_text())["records"] == stored  # Read, never rewritten.
+    # Resuming runs that kept no job would add runs of another job: refused before any runs.
+    resumed = benchmark("population_study", "--resume", "--json", str(runs), data_dir=data_dir)
+    assert one_line(resumed, "population_study", code=1).startswith(
+        "the runs in the JSON ran different jobs"
+    )
+    assert json.loads(runs.read_text())["records"] == stored
