@@ -21,7 +21,7 @@ from studies.cli.settings import Settings
 from studies.engine import planned as planned_runs
 from studies.engine.planned import PlannedRun, next_step, run_of  # noqa: F401 (kept as confirm.*)
 from studies.engine.ranking import best_trials
-from studies.engine.study import code_version, stored_study
+from studies.engine.study import code_version
 from studies.storage import artifacts
 
 SUFFIX = "-confirm"
@@ -50,9 +50,7 @@ def planned(study: optuna.Study, settings: Settings) -> dict[PlannedRun, dict]:
 
 def load_confirmation(storage, search_name: str) -> optuna.Study | None:
     """The stored confirmation of study `search_name`, or None when there is none yet."""
-    if stored_study(storage, search_name + SUFFIX) is None:
-        return None
-    return optuna.load_study(study_name=search_name + SUFFIX, storage=storage)
+    return planned_runs.load_companion(storage, search_name, SUFFIX)
 
 
 def open_confirmation(storage, settings: Settings) -> optuna.Study:

@@ -31,7 +31,7 @@ from kerasnn import TrainConfig, stats
 from studies.cli.settings import Settings
 from studies.engine import planned as planned_runs
 from studies.engine.planned import PlannedRun
-from studies.engine.study import code_version, stored_study
+from studies.engine.study import code_version
 
 SUFFIX = "-effects"
 MEASURES = ("gap", "val_accuracy")
@@ -282,9 +282,9 @@ def results(effects: optuna.Study, search: optuna.Study, module) -> Effects | No
 
 def stored(storage, study_name: str, module) -> Effects | None:
     """The effects stored for study `study_name` in `storage`, or None."""
-    if stored_study(storage, study_name + SUFFIX) is None:
+    effects = planned_runs.load_companion(storage, study_name, SUFFIX)
+    if effects is None:
         return None
-    effects = optuna.load_study(study_name=study_name + SUFFIX, storage=storage)
     search = optuna.load_study(study_name=study_name, storage=storage)
     return results(effects, search, module)
 

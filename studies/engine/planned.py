@@ -24,7 +24,7 @@ from studies.engine import dead
 from studies.engine.progress import outcome
 from studies.engine.runs import Job, JobObjective, trials_together
 from studies.engine.stopping import raise_if_stopped
-from studies.engine.study import DuplicateTrial, one_trial
+from studies.engine.study import DuplicateTrial, one_trial, stored_study
 
 # A planned run that failed this often is given up rather than retried; a diverged run is
 # given up at once, since the same configuration and seed diverge again.
@@ -71,6 +71,14 @@ def fresh_seeds(study: optuna.Study, settings: Settings, count: int, skip: int =
             seeds.append(candidate)
         candidate += 1
     return seeds[skip:]
+
+
+def load_companion(storage, search_name: str, suffix: str) -> optuna.Study | None:
+    """The stored companion study `<search_name><suffix>` of a stage, or None when the
+    stage has not started."""
+    if stored_study(storage, search_name + suffix) is None:
+        return None
+    return optuna.load_study(study_name=search_name + suffix, storage=storage)
 
 
 def open_companion(storage, settings: Settings, suffix: str) -> optuna.Study:

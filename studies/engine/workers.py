@@ -9,15 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-import optuna
-
 from studies.cli.arguments import arguments
 from studies.cli.settings import DEFAULT_STORAGE, STORAGE_VARIABLE
 from studies.engine import confirm, dead, effects
 from studies.engine import planned as planned_runs
 from studies.engine.progress import Progress
 from studies.engine.stopping import stopping_on_signals
-from studies.engine.study import FINISHED, count, stored_study
+from studies.engine.study import FINISHED, count
 
 # What one worker process holds at its peak: TensorFlow, a dataset and compiled networks
 # (measured at about 1 GB on the default study; kept on the safe side).
@@ -172,14 +170,14 @@ class _Stage:
 
     def __init__(self, search, storage, progress: Progress, stage: str, suffix: str):
         self.storage, self.progress, self.stage = storage, progress, stage
-        self.name = search.study_name + suffix
+        self.search_name, self.suffix = search.study_name, suffix
         self.study, self.seen = None, set()
 
     def report(self) -> None:
         if self.study is None:
-            if stored_study(self.storage, self.name) is None:
+            self.study = planned_runs.load_companion(self.storage, self.search_name, self.suffix)
+            if self.study is None:
                 return
-            self.study = optuna.load_study(study_name=self.name, storage=self.storage)
         for trial in self.study.get_trials(deepcopy=False):
             if trial.state.is_finished() and trial.number not in self.seen:
                 self.seen.add(trial.number)
