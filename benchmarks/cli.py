@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 from kerasnn.config import MAX_EPOCHS
 from kerasnn.data import DataError
-from studies.cli.errors import RuntimeFault, one_line
 from studies.cli.options import Parser, positive_int
+from studies.errors import RuntimeFault, one_line
 
 # TensorFlow's start-up lines would bury the results; set before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

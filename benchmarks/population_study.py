@@ -33,8 +33,8 @@ from pathlib import Path
 from benchmarks import cli, report
 from benchmarks import study as study_benchmark
 from kerasnn import stats
-from studies.cli.errors import RuntimeFault
 from studies.cli.options import at_most, count, positive_int
+from studies.errors import RuntimeFault
 from studies.report.markdown import table
 
 JSON = report.ROOT / "reports" / "benchmarks-population-study.json"

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from benchmarks import cli, report
-from studies.cli.errors import RuntimeFault
 from studies.cli.options import positive_int
+from studies.errors import RuntimeFault
 
 TARGET_SECONDS = 5.0  # From the command to the first trial's training; reported, not asserted.
 MAX_RUNS = 100  # Each start takes seconds; more would be a typing mistake, not a benchmark.

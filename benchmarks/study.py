@@ -32,10 +32,10 @@ from pathlib import Path
 
 from benchmarks import cli, report
 from kerasnn import stats
-from studies.cli.errors import RuntimeFault, one_line
 from studies.cli.options import count, positive_int
-from studies.cli.settings import SEED_LIMIT
+from studies.errors import RuntimeFault, one_line
 from studies.report.markdown import table as markdown_table
+from studies.settings import SEED_LIMIT
 
 ROOT = Path(__file__).resolve().parents[1]
 JSON = ROOT / "reports" / "benchmarks-study.json"
@@ -98,8 +98,8 @@ def run_one(
 def measures(storage: Path, args) -> dict:
     import optuna
 
-    from studies.cli.settings import Settings
     from studies.engine import confirm
+    from studies.settings import Settings
     from studies.storage import open_for_reading
 
     opened = open_for_reading(str(storage))

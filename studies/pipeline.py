@@ -14,8 +14,8 @@ import sys
 import time
 import warnings
 
-from studies.cli.errors import UsageError
-from studies.cli.settings import Settings
+from studies.errors import UsageError
+from studies.settings import Settings
 
 
 def import_keras_quietly() -> None:
@@ -57,7 +57,7 @@ def choose_population(settings: Settings) -> Settings:
     """
     import importlib.util
 
-    from studies.cli.settings import DEFAULT_GPU_POPULATION
+    from studies.settings import DEFAULT_GPU_POPULATION
 
     use_compilation_cache()
     asked = settings.population
@@ -244,7 +244,7 @@ def note_folder(settings: Settings) -> None:
 
 def record_command(study, settings: Settings, module) -> None:
     """Keeps the command that created the study; later runs are listed as continuations."""
-    from studies.cli.arguments import command
+    from studies.arguments import command
 
     line = command(settings, module)
     if "question" not in study.user_attrs:

@@ -22,9 +22,9 @@ from studies import (  # noqa: E402
     reproduce_003,
     reproduce_004,
 )
-from studies.cli.errors import RuntimeFault, UsageError, faults_as_one_line, one_line  # noqa: E402
 from studies.cli.options import parser  # noqa: E402
-from studies.cli.settings import Settings, from_arguments  # noqa: E402
+from studies.errors import RuntimeFault, UsageError, faults_as_one_line, one_line  # noqa: E402
+from studies.settings import Settings, from_arguments  # noqa: E402
 
 # Study name -> module. Each module has a docstring, QUESTION and suggest(trial, train_config);
 # it may add SEARCH_SPACE (a grid, run by GridSampler), DEFAULTS (option defaults) and

@@ -1,1 +1,1 @@
-"""The command line: its options, the checked `Settings` they make, and its one-line errors."""
+"""The command line: its options (`options.parser`), read into `studies.settings.Settings`."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from kerasnn.data import DATASETS
-from studies.cli.errors import one_line
-from studies.cli.settings import (
+from studies.errors import one_line
+from studies.settings import (
     DEFAULT_GPU_POPULATION,
     LIMITS,
     OBJECTIVES,

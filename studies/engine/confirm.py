@@ -17,11 +17,11 @@ import sys
 import optuna
 
 from kerasnn import ModelConfig, build_model, stats
-from studies.cli.settings import Settings
 from studies.engine import planned as planned_runs
 from studies.engine.planned import PlannedRun, next_step, run_of  # noqa: F401 (kept as confirm.*)
 from studies.engine.ranking import best_trials
 from studies.engine.study import code_version
+from studies.settings import Settings
 from studies.storage import artifacts
 
 SUFFIX = "-confirm"

@@ -28,10 +28,10 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from kerasnn import TrainConfig, stats
-from studies.cli.settings import Settings
 from studies.engine import planned as planned_runs
 from studies.engine.planned import PlannedRun
 from studies.engine.study import code_version
+from studies.settings import Settings
 
 SUFFIX = "-effects"
 MEASURES = ("gap", "val_accuracy")

@@ -19,12 +19,12 @@ import optuna
 from optuna.trial import TrialState
 
 from kerasnn import TrainConfig, scoring
-from studies.cli.settings import Settings
 from studies.engine import dead
 from studies.engine.progress import outcome
 from studies.engine.runs import Job, JobObjective, trials_together
 from studies.engine.stopping import raise_if_stopped
 from studies.engine.study import DuplicateTrial, one_trial, stored_study
+from studies.settings import Settings
 
 # A planned run that failed this often is given up rather than retried; a diverged run is
 # given up at once, since the same configuration and seed diverge again.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import optuna
 
-from studies.cli.settings import WARMUP, Settings
+from studies.settings import WARMUP, Settings
 
 # The percentile pruner keeps the trials in this top percentage of the completed ones.
 PERCENTILE_KEPT = 10.0

@@ -9,10 +9,10 @@ import optuna
 from optuna.trial import TrialState
 
 from kerasnn import DivergedError
-from studies.cli.errors import UsageError
-from studies.cli.settings import SEED_LIMIT, Settings
 from studies.engine import dead
 from studies.engine.pruning import make_pruner
+from studies.errors import UsageError
+from studies.settings import SEED_LIMIT, Settings
 
 # Spreads the seeds of a continued study's samplers far from the ones of earlier runs.
 CONTINUATION_SEED_STEP = 1_000_003

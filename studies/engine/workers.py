@@ -9,13 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from studies.cli.arguments import arguments
-from studies.cli.settings import DEFAULT_STORAGE, STORAGE_VARIABLE
+from studies.arguments import arguments
 from studies.engine import confirm, dead, effects
 from studies.engine import planned as planned_runs
 from studies.engine.progress import Progress
 from studies.engine.stopping import stopping_on_signals
 from studies.engine.study import FINISHED, count
+from studies.settings import DEFAULT_STORAGE, STORAGE_VARIABLE
 
 # What one worker process holds at its peak: TensorFlow, a dataset and compiled networks
 # (measured at about 1 GB on the default study; kept on the safe side).

@@ -16,7 +16,6 @@ import os
 from pathlib import Path
 
 from studies import overfitting
-from studies.cli.settings import default_study_name, study_defaults
 from studies.engine import effects
 from studies.reproduction import (
     original_000,
@@ -27,6 +26,7 @@ from studies.reproduction import (
     render,
 )
 from studies.reproduction.runs import load_runs, provenance
+from studies.settings import default_study_name, study_defaults
 
 ORIGINALS = (original_000, original_001, original_002, original_003, original_004)
 

@@ -10,7 +10,7 @@ import pytest
 from services import Outcome, run_module
 
 from benchmarks import cli, report
-from studies.cli.errors import RuntimeFault
+from studies.errors import RuntimeFault
 
 
 def test_a_quick_run_writes_no_report_unless_given_a_path(tmp_path, capsys):

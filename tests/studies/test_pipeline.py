@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 from services import SMALL, Outcome, cli, foreign_sqlite, process
 
 from studies import overfitting, run
-from studies.cli.settings import SEED_LIMIT, folder_name
+from studies.settings import SEED_LIMIT, folder_name
 from studies.storage import faults as storage_faults
 from studies.storage import open_storage
 

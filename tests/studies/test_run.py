@@ -12,8 +12,8 @@ import pytest
 from conftest import ROOT
 
 from studies import overfitting, run
-from studies.cli.settings import Settings, from_arguments
 from studies.engine import study as engine
+from studies.settings import Settings, from_arguments
 
 
 def settings_for(*argv) -> Settings:

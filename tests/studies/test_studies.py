@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from conftest import ROOT
 
-from studies.cli.settings import Settings
 from studies.engine.pruning import make_pruner
 from studies.run import main
+from studies.settings import Settings
 
 REQUIRED_COLUMNS = ["rank", "number", "state", "objective", "val_accuracy", "train_accuracy"]
 REQUIRED_COLUMNS += ["gap", "best_epoch", "epochs"]

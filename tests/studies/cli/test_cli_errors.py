@@ -13,8 +13,8 @@ from conftest import ROOT
 from services import POSTGRES_PASSWORD, free_port, worker_environment
 
 from studies import run
-from studies.cli.settings import Settings
 from studies.engine import study as engine
+from studies.settings import Settings
 from studies.storage import open_storage
 
 SMALL = ["--dataset", "mnist", "--subset", "1000", "--epochs", "1", "--trials", "1"]

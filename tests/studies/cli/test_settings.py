@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 
 from studies import pipeline, run
-from studies.cli.arguments import arguments, command
-from studies.cli.errors import UsageError
-from studies.cli.settings import (
+from studies.arguments import arguments, command
+from studies.engine import workers
+from studies.errors import UsageError
+from studies.settings import (
     SEED_LIMIT,
     STORAGE_VARIABLE,
     Settings,
     folder_name,
     from_arguments,
 )
-from studies.engine import workers
 
 ERROR = "python -m studies.run: error: "
 

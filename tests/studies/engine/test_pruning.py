@@ -10,8 +10,8 @@ from optuna.trial import TrialState
 
 from kerasnn import ModelConfig
 from studies import run
-from studies.cli.settings import Settings
 from studies.engine.pruning import make_pruner
+from studies.settings import Settings
 from studies.storage import open_storage
 
 EPOCHS = 6

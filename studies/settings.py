@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kerasnn.config import MAX_EPOCHS
 from kerasnn.scoring import DEFAULT_GAP_WEIGHT, DIRECTION, PARETO_DIRECTIONS
-from studies.cli.errors import UsageError
+from studies.errors import UsageError
 from studies.storage.heartbeat import HEARTBEAT_INTERVAL
 
 SAMPLERS = ("tpe", "random", "qmc", "grid", "nsga2")

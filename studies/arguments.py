@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 
-from studies.cli.settings import Settings, default_study_name, option, study_defaults
+from studies.settings import Settings, default_study_name, option, study_defaults
 from studies.storage.url import redact
 
 # Settings that have no command-line option: the positional study, and a study default.
