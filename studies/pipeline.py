@@ -168,20 +168,22 @@ def run(settings: Settings, module) -> int:
         raise UsageError(str(error)) from None
     settings = choose_population(settings)
     dataset = load_data(settings)
+    from studies.engine import confirm, workers
     from studies.engine import study as opening
-    from studies.engine import workers
 
     settings, storage = connect(settings, write=True)
     opening.check_continuation(settings, storage)
+    confirm.check_plans(storage, settings)
     # Every check has passed; from here on the storage and the reports folder are written.
     note_folder(settings)
     settings.folder.mkdir(parents=True, exist_ok=True)
     study = opening.open_study(settings, storage, getattr(module, "SEARCH_SPACE", None))
     record_command(study, settings, module)
-    if settings.workers > 1:
-        status = workers.run_workers(study, storage, settings, module)
-    else:
-        status = search(study, storage, settings, module, dataset)
+    with opening.working_on(study):
+        if settings.workers > 1:
+            status = workers.run_workers(study, storage, settings, module)
+        else:
+            status = search(study, storage, settings, module, dataset)
     if not settings.no_report:
         write_report(study, storage, settings, module)
     return status
@@ -191,12 +193,14 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     """This process's share of the search, then of the confirmation and the effects; the
     exit status.
 
-    130 when stopped by a signal, 1 when too many trials fail in a row or no configuration
-    could be confirmed (every run of the confirmation failed).
+    0 when done, or when --timeout ended it early (the last line says what was done and the
+    command that continues it); 130 when stopped by a signal; 1 when too many trials fail
+    in a row or no configuration could be confirmed (every run of the confirmation failed).
     """
     from studies.engine import confirm, effects
     from studies.engine.progress import Progress
     from studies.engine.search import SearchObjective, run_trials
+    from studies.engine.stage import Stage
     from studies.engine.stopping import stopping_on_signals
     from studies.engine.study import FINISHED, StudyFailing, code_version, count
     from studies.storage import redact
@@ -208,18 +212,21 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     progress.note(f"{dataset.describe()}; storage {redact(settings.storage)}")
     objective = SearchObjective(module, settings, dataset, code_version())
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
+    stage = Stage(study, storage, settings, module, dataset, progress, deadline)
     try:
         with stopping_on_signals():
             reason = run_trials(study, storage, objective, settings, progress, deadline)
             study.set_user_attr("stopped", reason)
-            if settings.confirm_top:
-                args = (study, storage, settings, module, dataset, progress, deadline)
-                answer = confirm.confirm(*args)
-                if answer is None:
+            if settings.confirm_top and not stage.past_deadline():
+                answer = confirm.confirm(stage)
+                if answer is None and not stage.past_deadline():
                     progress.note("no configuration was confirmed: none has a complete run")
                     return 1
-                if settings.effects_seeds:
-                    effects.measure(answer, *args)
+                if answer is not None and settings.effects_seeds and not stage.past_deadline():
+                    effects.measure(answer, stage)
+        if stage.past_deadline():
+            study.set_user_attr("stopped", "timeout")
+            progress.note(timed_out(study, settings, module))
         return 0
     except KeyboardInterrupt as interrupt:
         progress.note(f"interrupted ({interrupt or 'SIGINT'}); the running trial is marked FAIL")
@@ -229,6 +236,19 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
         progress.note(str(error))
         study.set_user_attr("stopped", "too many failures")
         return 1
+
+
+def timed_out(study, settings: Settings, module) -> str:
+    """The last line of a run that --timeout ended: what was done, and how to go on."""
+    from studies.arguments import command
+    from studies.engine.study import FINISHED, count
+
+    again = command(dataclasses.replace(settings, timeout=None, fresh=False), module)
+    return (
+        f"--timeout {settings.timeout:g} s reached with {count(study, FINISHED)} of "
+        f"{settings.trials} search trials finished; every stage left unfinished goes on with: "
+        f"{again}"
+    )
 
 
 def note_folder(settings: Settings) -> None:
@@ -257,25 +277,22 @@ def record_command(study, settings: Settings, module) -> None:
             study.set_user_attr("continuations", [*continuations, line])
 
 
-def write_report(study, storage, settings: Settings, module) -> None:
+def write_report(study, storage, settings: Settings, module, read_only: bool = False) -> None:
     # The report draws with Keras; imported here first (for --report-only), TensorFlow's
     # start-up lines would precede a failure's one line on stderr.
     import_keras_quietly()
     from studies.report.write import write_report as write
 
-    write(study, storage, settings, module)
+    write(study, storage, settings, module, read_only=read_only)
     print(f"[{settings.study_name}] report written: {settings.folder}", flush=True)
 
 
 def rebuild_report(settings: Settings, module) -> int:
-    """`--report-only`: the report from the storage alone; the storage is only read.
-
-    A journal trial whose worker died is the one thing written: it is marked FAIL and
-    queued again, as the next worker would.
-    """
+    """`--report-only`: the report from the storage alone; the storage is only read, never
+    written (no dead worker's trial is failed, no dashboard note is saved), and the answer
+    is the recorded plans', whatever the other options say."""
     import optuna
 
-    from studies.engine import dead
     from studies.engine.study import stored_study
     from studies.storage import exists, redact
 
@@ -287,6 +304,5 @@ def rebuild_report(settings: Settings, module) -> int:
         raise UsageError(f"no study {settings.study_name!r} in {redact(settings.storage)}")
     study = optuna.load_study(study_name=settings.study_name, storage=storage)
     note_folder(settings)
-    dead.reap(study, storage, print)
-    write_report(study, storage, settings, module)
+    write_report(study, storage, settings, module, read_only=True)
     return 0

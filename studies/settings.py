@@ -251,8 +251,11 @@ def check(settings: Settings, module) -> None:
         )
     if not settings.reports.strip():
         raise UsageError("--reports must name a folder (got an empty string)")
-    if settings.workers > 1 and settings.report_only:
-        raise UsageError("--workers and --report-only cannot be combined")
+    if settings.report_only:
+        clashes = {"workers": settings.workers > 1, "fresh": settings.fresh}
+        clashes["no_report"] = settings.no_report
+        for key in (key for key, clash in clashes.items() if clash):
+            raise UsageError(f"{option(key)} and --report-only cannot be combined")
     # The study's own folder too: a report that cannot be written is better said before
     # the trials are trained than after.
     problem = unwritable(Path(settings.reports)) or unwritable(settings.folder, "report folder")

@@ -5,8 +5,10 @@ tied within seed noise. So after the search, the top K configurations (by the ob
 in a Pareto study, K front trials by the pick rule) are trained again with N seeds the
 search never used, in a companion study `<name>-confirm` of the same storage: each trial
 there carries its source trial and seed, so an interrupted confirmation finishes only the
-missing runs, workers share them, and the dashboard shows them. The winner is the best
-mean objective; the test set is evaluated for the winner's runs only, once.
+missing runs, workers share them, and the dashboard shows them. The candidates and seeds
+are recorded as the stage's plan when it starts (see engine.planned), and the answer is
+read from the runs of that plan alone. The winner is the best mean objective; the test set
+is evaluated for the winner's runs only, once.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import optuna
 
 from kerasnn import ModelConfig, build_model, stats
 from studies.engine import planned as planned_runs
-from studies.engine.planned import PlannedRun, next_step, run_of  # noqa: F401 (kept as confirm.*)
+from studies.engine.planned import Plan, PlannedRun, next_step, run_of  # noqa: F401
 from studies.engine.ranking import best_trials
+from studies.engine.stage import Stage
 from studies.engine.study import code_version
 from studies.settings import Settings
 from studies.storage import artifacts
@@ -33,18 +36,21 @@ def candidates(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
     return best_trials(study, top)
 
 
-def fresh_seeds(study: optuna.Study, settings: Settings) -> list[int]:
-    """`settings.confirm_seeds` seeds after the study seed that no search trial used."""
-    return planned_runs.fresh_seeds(study, settings, settings.confirm_seeds)
+def asked_plan(search: optuna.Study, settings: Settings, effects_plan: Plan | None) -> Plan:
+    """What this command asks the confirmation for: the search's best `--confirm-top`
+    configurations over `--confirm-seeds` seeds that neither the search nor the effects use."""
+    taken = effects_plan.seeds if effects_plan else ()
+    seeds = planned_runs.fresh_seeds(search, settings, settings.confirm_seeds, taken)
+    sources = [trial.number for trial in candidates(search, settings.confirm_top)]
+    return Plan(tuple(sources), tuple(seeds))
 
 
-def planned(study: optuna.Study, settings: Settings) -> dict[PlannedRun, dict]:
-    """Each confirmation run, with the parameters of the search trial it re-trains."""
-    seeds = fresh_seeds(study, settings)
+def runs_of(search: optuna.Study, plan: Plan) -> dict[PlannedRun, dict]:
+    """Each run of the plan, with the parameters of the search trial it re-trains."""
     return {
-        PlannedRun(trial.number, seed): trial.params
-        for trial in candidates(study, settings.confirm_top)
-        for seed in seeds
+        PlannedRun(source, seed): search.trials[source].params
+        for source in plan.sources
+        for seed in plan.seeds
     }
 
 
@@ -53,30 +59,35 @@ def load_confirmation(storage, search_name: str) -> optuna.Study | None:
     return planned_runs.load_companion(storage, search_name, SUFFIX)
 
 
-def open_confirmation(storage, settings: Settings) -> optuna.Study:
-    return planned_runs.open_companion(storage, settings, SUFFIX)
-
-
-def confirm(
-    search, storage, settings: Settings, module, dataset, progress, deadline=None
-) -> Answer | None:
+def confirm(stage: Stage) -> Answer | None:
     """Runs this process's share of the confirmation; returns its answer (None when no
-    configuration has a complete run). Past the `deadline` (time.monotonic(), from
-    --timeout) no further run is started."""
-    confirmation = open_confirmation(storage, settings)
-    plan = planned(search, settings)
-    objective = planned_runs.PlannedObjective(
-        module, settings, dataset, code_version(), keep_weights=True
+    configuration has a complete run). Past the stage's deadline (--timeout) no further
+    run is started."""
+    settings, search = stage.settings, stage.search
+    confirmation = planned_runs.open_companion(stage.storage, settings, SUFFIX)
+    effects_plan = planned_runs.recorded_plan(
+        planned_runs.load_companion(stage.storage, settings.study_name, "-effects")
     )
-    progress.note(
-        f"confirming the best {len(plan) // max(1, settings.confirm_seeds)} configurations "
-        f"over {settings.confirm_seeds} fresh seeds each: {len(plan)} runs"
+    plan = planned_runs.start(confirmation, asked_plan(search, settings, effects_plan), stage)
+    runs = runs_of(search, plan)
+    objective = planned_runs.PlannedObjective(
+        stage.module, settings, stage.dataset, code_version(), keep_weights=True, plan=runs
+    )
+    stage.progress.note(
+        f"confirming the best {len(plan.sources)} configurations over {len(plan.seeds)} "
+        f"fresh seeds each: {len(runs)} runs"
     )
     planned_runs.train_plan(
-        confirmation, storage, plan, objective, progress.note, "confirmation", deadline
+        confirmation,
+        stage.storage,
+        runs,
+        objective,
+        stage.progress.note,
+        "confirmation",
+        stage.deadline,
     )
-    evaluate_winner(search, confirmation, storage, settings, dataset)
-    return answer(search, confirmation, settings)
+    evaluate_winner(search, confirmation, stage.storage, settings, stage.dataset)
+    return answer(search, confirmation)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,22 +123,24 @@ class Answer:
         return [c for c in self.configurations[1:] if c.versus_winner.outcome == "undecided"]
 
 
-def runs_by_source(
-    confirmation: optuna.Study, seeds: list[int] | None = None
-) -> dict[int, list[optuna.trial.FrozenTrial]]:
-    """The complete runs by source trial, one per seed; only the `seeds` planned now (a
-    study re-run with another --seed plans other seeds, and never pools the two)."""
+def runs_by_source(confirmation: optuna.Study) -> dict[int, list[optuna.trial.FrozenTrial]]:
+    """The complete runs of the recorded plan by source trial, one per seed. A confirmation
+    stored before plans were recorded counts every complete run."""
+    plan = planned_runs.recorded_plan(confirmation)
     grouped: dict[int, list[optuna.trial.FrozenTrial]] = {}
     for run, trial in planned_runs.complete_runs(confirmation, MEASURES):
-        if run.variant is None and (not seeds or run.seed in seeds):
+        planned = plan is None or (run.source in plan.sources and run.seed in plan.seeds)
+        if run.variant is None and planned:
             grouped.setdefault(run.source, []).append(trial)
     return grouped
 
 
-def answer(search: optuna.Study, confirmation: optuna.Study, settings: Settings) -> Answer | None:
-    """The confirmed answer from the stored runs of the current candidates, or None."""
-    grouped = runs_by_source(confirmation, fresh_seeds(search, settings))
-    sources = [t.number for t in candidates(search, settings.confirm_top) if t.number in grouped]
+def answer(search: optuna.Study, confirmation: optuna.Study | None) -> Answer | None:
+    """The confirmed answer from the stored runs of the recorded plan, or None."""
+    if confirmation is None:
+        return None
+    grouped = runs_by_source(confirmation)
+    sources = [source for source in grouped if 0 <= source < len(search.trials)]
     if not sources:
         return None
 
@@ -159,7 +172,7 @@ def evaluate_winner(search, confirmation, storage, settings: Settings, dataset) 
 
     Nothing else ever sees the test set, so it cannot have been used to choose.
     """
-    result = answer(search, confirmation, settings)
+    result = answer(search, confirmation)
     if result is None:
         return
     search.set_user_attr("seed_noise", result.seed_noise)
@@ -168,9 +181,8 @@ def evaluate_winner(search, confirmation, storage, settings: Settings, dataset) 
     tested = confirmation.user_attrs.get("winner_test", {})
     if tested.get("source_trial") == winner and tested.get("seeds") == result.winner.seeds:
         return  # Evaluated before (a resumed run, another worker).
-    seeds = fresh_seeds(search, settings)
     runs = sorted(
-        runs_by_source(confirmation, seeds)[winner], key=lambda trial: int(trial.user_attrs["seed"])
+        runs_by_source(confirmation)[winner], key=lambda trial: int(trial.user_attrs["seed"])
     )
     measured = []
     for trial in runs:
@@ -196,3 +208,31 @@ def _test_accuracy(trial, storage, settings: Settings, dataset) -> float:
         dataset.x_test, dataset.y_test, batch_size=2048, verbose=0, return_dict=True
     )
     return float(scores["accuracy"])
+
+
+def check_plans(storage, settings: Settings) -> None:
+    """Refuses, before anything is written, a command that would plan the stored study's
+    stages over other seeds than the plans they recorded (another --seed, say): its answer
+    would not be the study's. Asking for more (seeds, candidates) passes, and extends them."""
+    from studies.engine import effects
+    from studies.errors import UsageError
+
+    search_name = settings.study_name
+    if settings.fresh or planned_runs.stored_study(storage, search_name) is None:
+        return
+    search = optuna.load_study(study_name=search_name, storage=storage)
+    confirmed = planned_runs.recorded_plan(load_confirmation(storage, search_name))
+    measured = planned_runs.recorded_plan(
+        planned_runs.load_companion(storage, search_name, effects.SUFFIX)
+    )
+    try:
+        if settings.confirm_top and confirmed is not None:
+            planned_runs.settle(confirmed, asked_plan(search, settings, measured))
+        if settings.effects_seeds and measured is not None and measured.sources:
+            asked = effects.asked_plan(measured.sources[0], search, settings, confirmed)
+            planned_runs.settle(measured, asked)
+    except UsageError as error:
+        raise UsageError(
+            f"study {search_name!r}: {error}; use another --study-name for a new study, or "
+            "--fresh to start this one again"
+        ) from None

@@ -12,33 +12,26 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-# The user attributes that say which planned run a trial is (a confirmation's source and
-# seed, an effects variant and seed); a retry carries them, as Optuna's own retry of a
-# trial without heartbeats carries every user attribute.
-RUN_KEYS = ("source_trial", "seed", "variant")
-
-
-def retry_attrs(trial) -> dict:
-    """What a queued retry of `trial` carries: the run it is, and which trial it retries."""
-    kept = {key: trial.user_attrs[key] for key in RUN_KEYS if key in trial.user_attrs}
-    return {**kept, "retry_of": trial.number}
+from studies.storage.retry import MAX_RETRIES, retry
 
 
 def reap(study: optuna.Study, storage, say: Callable[[str], None] | None = None) -> list[int]:
     """Fails and requeues the study's trials whose worker died, saying a line for each.
 
-    The one place every loop (the search, the confirmation, `--workers`, a report) clears
-    dead workers' trials; see `fail_dead_trials` for how a dead worker is recognised.
+    The one place every loop (the search, the planned stages, `--workers`) clears dead
+    workers' trials; see `fail_dead_trials` for how a dead worker is recognised.
     """
     failed = fail_dead_trials(study, storage)
-    for number in failed:
+    for number, queued in failed:
         if say is not None:
-            say(f"trial {number}'s worker died; marked FAIL and queued again")
-    return failed
+            again = "queued again" if queued else f"not queued again (retried {MAX_RETRIES} times)"
+            say(f"trial {number}'s worker died; marked FAIL and {again}")
+    return [number for number, _ in failed]
 
 
-def fail_dead_trials(study: optuna.Study, storage) -> list[int]:
-    """Marks FAIL the RUNNING trials whose worker died, and queues their configurations again.
+def fail_dead_trials(study: optuna.Study, storage) -> list[tuple[int, bool]]:
+    """Marks FAIL the RUNNING trials whose worker died, and queues each again by the one
+    retry rule (`storage.retry`).
 
     RDB storages (PostgreSQL, SQLite) decide by heartbeat: a trial whose worker sent none
     for the grace period is failed and retried by Optuna's retry callback (see
@@ -48,26 +41,48 @@ def fail_dead_trials(study: optuna.Study, storage) -> list[int]:
     Workers on other hosts cannot be checked that way; a journal file is for one host.
 
     Returns:
-        The numbers of the trials this call failed (journal storage only; Optuna does not
-        say which trials its heartbeat check failed).
+        The numbers of the trials this call failed, each with whether it was queued again
+        (journal storage only; Optuna does not say which trials its heartbeat check failed).
     """
     if isinstance(storage, RDBStorage) and storage.get_heartbeat_interval() is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna marks fail_stale_trials experimental.
             optuna.storages.fail_stale_trials(study)
         return []
-    host = os.uname().nodename
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = str(trial.user_attrs.get("worker", ""))
-        name, _, pid = worker.rpartition(":")
-        if name != host or not pid.isdigit() or _alive(int(pid), trial.datetime_start):
+        if not _worker_died(trial):
             continue
+        worker = trial.user_attrs["worker"]
         if _fail(storage, trial, f"worker {worker} died while running it"):
-            # Only the worker whose FAIL won gets here, so the configuration is queued once.
-            study.enqueue_trial(trial.params, user_attrs=retry_attrs(trial))
-            failed.append(trial.number)
+            # Only the worker whose FAIL won gets here, so the run is queued once.
+            failed.append((trial.number, retry(study, trial)))
     return failed
+
+
+def dead_trials(study: optuna.Study, storage) -> set[int]:
+    """The numbers of the study's RUNNING trials whose worker died, found without changing
+    anything: by heartbeat on a database (Optuna's own test of staleness, which it offers
+    only privately: watch `_get_stale_trial_ids` on upgrades), by process on a journal."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if isinstance(storage, RDBStorage) and storage.get_heartbeat_interval() is not None:
+        stale = set(storage._get_stale_trial_ids(study._study_id))
+        return {trial.number for trial in running if trial._trial_id in stale}
+    return {trial.number for trial in running if _worker_died(trial)}
+
+
+def _worker_died(trial) -> bool:
+    """Whether the worker of a journal's RUNNING trial ran on this host and is gone."""
+    return gone(str(trial.user_attrs.get("worker", "")), trial.datetime_start)
+
+
+def gone(worker: str, since) -> bool:
+    """Whether `worker` (host:pid) ran on this host and no longer runs (its pid is free, or
+    taken by a process younger than `since`); False for another host's, which cannot tell."""
+    name, _, pid = worker.rpartition(":")
+    if name != os.uname().nodename or not pid.isdigit():
+        return False
+    return not _alive(int(pid), since)
 
 
 def _fail(storage, trial, reason: str) -> bool:
@@ -78,6 +93,7 @@ def _fail(storage, trial, reason: str) -> bool:
     used here (watch it on Optuna upgrades).
     """
     try:
+        storage.set_trial_user_attr(trial._trial_id, "fail_kind", "died")
         storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
         return storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
     except (UpdateFinishedTrialError, KeyError):

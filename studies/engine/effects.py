@@ -29,7 +29,8 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from kerasnn import TrainConfig, stats
 from studies.engine import planned as planned_runs
-from studies.engine.planned import PlannedRun
+from studies.engine.planned import Plan, PlannedRun
+from studies.engine.stage import Stage
 from studies.engine.study import code_version
 from studies.settings import Settings
 
@@ -162,11 +163,12 @@ def design(winner_params: dict, module) -> Design:
     return Design(variants, sweeps, skipped, references, distributions)
 
 
-def seeds(search: optuna.Study, settings: Settings) -> list[int]:
-    """`settings.effects_seeds` seeds that neither the search nor the confirmation used."""
-    return planned_runs.fresh_seeds(
-        search, settings, settings.effects_seeds, skip=settings.confirm_seeds
-    )
+def asked_plan(source: int, search: optuna.Study, settings: Settings, confirmed: Plan | None):
+    """What this command asks the effects stage for: the variants around trial `source`
+    over `--effects-seeds` seeds that neither the search nor the confirmation used."""
+    taken = confirmed.seeds if confirmed else ()
+    run_seeds = planned_runs.fresh_seeds(search, settings, settings.effects_seeds, taken)
+    return Plan((source,), tuple(run_seeds))
 
 
 def plan(source: int, variants: list[Variant], run_seeds: list[int]) -> dict[PlannedRun, dict]:
@@ -178,24 +180,36 @@ def plan(source: int, variants: list[Variant], run_seeds: list[int]) -> dict[Pla
     }
 
 
-def measure(answer, search, storage, settings: Settings, module, dataset, progress, deadline=None):
+def measure(answer, stage: Stage) -> None:
     """Runs this process's share of the effects stage around the confirmed winner of
-    `answer`. Past the `deadline` (time.monotonic(), from --timeout) no run is started."""
+    `answer`. Past the stage's deadline (--timeout) no run is started."""
+    settings, search = stage.settings, stage.search
     source = answer.winner.source
-    variants = design(search.trials[source].params, module).variants
-    run_seeds = seeds(search, settings)
-    effects = planned_runs.open_companion(storage, settings, SUFFIX)
-    # The report reads the runs of the plan recorded here (a winner, its seeds).
-    effects.set_user_attr("plan", {"source_trial": source, "seeds": run_seeds})
-    objective = planned_runs.PlannedObjective(
-        module, settings, dataset, code_version(), keep_weights=False
+    effects = planned_runs.open_companion(stage.storage, settings, SUFFIX)
+    confirmed = planned_runs.recorded_plan(
+        planned_runs.load_companion(stage.storage, settings.study_name, "-confirm")
     )
-    runs = plan(source, variants, run_seeds)
-    progress.note(
-        f"effects around trial {source}: {len(variants)} variants over {len(run_seeds)} "
+    recorded = planned_runs.recorded_plan(effects)
+    if recorded is not None and recorded.sources != (source,):
+        # The confirmation was extended and crowned another winner: its effects start anew.
+        stage.progress.note(
+            f"the confirmed winner is now trial {source}, no longer trial "
+            f"{recorded.sources[0]}; the effects stage plans around it"
+        )
+        effects.set_user_attr("plan", None)
+    plan_now = planned_runs.start(effects, asked_plan(source, search, settings, confirmed), stage)
+    variants = design(search.trials[source].params, stage.module).variants
+    runs = plan(source, variants, list(plan_now.seeds))
+    objective = planned_runs.PlannedObjective(
+        stage.module, settings, stage.dataset, code_version(), keep_weights=False, plan=runs
+    )
+    stage.progress.note(
+        f"effects around trial {source}: {len(variants)} variants over {len(plan_now.seeds)} "
         f"fresh seeds each: {len(runs)} runs"
     )
-    planned_runs.train_plan(effects, storage, runs, objective, progress.note, "effects", deadline)
+    planned_runs.train_plan(
+        effects, stage.storage, runs, objective, stage.progress.note, "effects", stage.deadline
+    )
 
 
 # Outcomes that do not tell two values apart.
@@ -258,10 +272,12 @@ class Effects:
 
 def results(effects: optuna.Study, search: optuna.Study, module) -> Effects | None:
     """The effects from the stored runs of the recorded plan, or None before any plan."""
-    recorded = effects.user_attrs.get("plan")
-    if not recorded:
+    recorded = planned_runs.recorded_plan(effects)
+    if recorded is None or len(recorded.sources) != 1:
         return None
-    source, run_seeds = int(recorded["source_trial"]), list(recorded["seeds"])
+    if not 0 <= recorded.sources[0] < len(search.trials):
+        return None
+    source, run_seeds = recorded.sources[0], list(recorded.seeds)
     shape = design(search.trials[source].params, module)
     values: dict[str, dict[str, list[float]]] = {}
     for run, trial in planned_runs.complete_runs(effects, MEASURES):

@@ -7,6 +7,12 @@ as user attributes, and trained through `runs.execute`. Whatever the storage hol
 what is left: an interrupted stage trains only the missing runs, several workers share
 them (a run being trained elsewhere is waited for, a queued retry is taken), and a run
 that keeps failing is given up rather than retried forever.
+
+What a stage decided is stored: when it starts, it records its `Plan` (the search trials it
+trains again and the seeds) on its companion study, and everything after it (the answer,
+the report, the dashboard note, `--workers`' count of work left) reads that record, never
+the flags of a later command. A later command that asks for more extends the plan and says
+so; one that asks for other seeds is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -19,16 +25,21 @@ import optuna
 from optuna.trial import TrialState
 
 from kerasnn import TrainConfig, scoring
-from studies.engine import dead
+from studies.engine import dead, failures
+from studies.engine.failures import DuplicateTrial, PlanMismatch
+from studies.engine.lifecycle import train_trials
 from studies.engine.progress import outcome
-from studies.engine.runs import Job, JobObjective, trials_together
+from studies.engine.runs import Job
 from studies.engine.stopping import raise_if_stopped
-from studies.engine.study import DuplicateTrial, one_trial, stored_study
+from studies.engine.study import stored_study
+from studies.errors import UsageError
 from studies.settings import Settings
+from studies.storage.retry import MAX_RETRIES
 
-# A planned run that failed this often is given up rather than retried; a diverged run is
-# given up at once, since the same configuration and seed diverge again.
-MAX_RUN_FAILURES = 2
+# A planned run that failed this often (its worker died, the machine failed, it raised) is
+# given up rather than retried: the one cap of every retry. A diverged run is given up at
+# once, since the same configuration and seed diverge again.
+MAX_RUN_FAILURES = 1 + MAX_RETRIES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +49,7 @@ class PlannedRun:
     variant: str | None = None  # What the run changes in it (the effects stage's runs).
 
     def attrs(self) -> dict:
-        """The user attributes that name this run on its trial (see dead.RUN_KEYS)."""
+        """The user attributes that name this run on its trial (see storage.retry.RUN_KEYS)."""
         named = {"source_trial": self.source, "seed": self.seed}
         return named if self.variant is None else {**named, "variant": self.variant}
 
@@ -58,19 +69,83 @@ def run_of(trial) -> PlannedRun | None:
         return None
 
 
-def fresh_seeds(study: optuna.Study, settings: Settings, count: int, skip: int = 0) -> list[int]:
-    """`count` seeds after the study seed that no search trial used, after the first `skip`
-    such seeds (the ones an earlier stage takes)."""
-    used = {
-        trial.user_attrs.get("train_config", {}).get("seed", settings.seed)
-        for trial in study.get_trials(deepcopy=False)
-    } | {settings.seed}
+def fresh_seeds(study: optuna.Study, settings: Settings, count: int, taken=()) -> list[int]:
+    """`count` seeds after the study seed that no search trial used and no other stage's
+    plan (`taken`) holds."""
+    used = (
+        {
+            trial.user_attrs.get("train_config", {}).get("seed", settings.seed)
+            for trial in study.get_trials(deepcopy=False)
+        }
+        | {settings.seed}
+        | set(taken)
+    )
     seeds, candidate = [], settings.seed + 1
-    while len(seeds) < skip + count:
+    while len(seeds) < count:
         if candidate not in used:
             seeds.append(candidate)
         candidate += 1
-    return seeds[skip:]
+    return seeds
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What a stage decided when it started: the search trials it trains again (a
+    confirmation's candidates, the effects' winner) and the seeds of every run."""
+
+    sources: tuple[int, ...]
+    seeds: tuple[int, ...]
+
+    def attr(self) -> dict:
+        return {"source_trials": list(self.sources), "seeds": list(self.seeds)}
+
+    def __str__(self) -> str:
+        trials = ", ".join(map(str, self.sources))
+        return f"trial(s) {trials} over seeds {', '.join(map(str, self.seeds))}"
+
+
+def recorded_plan(companion) -> Plan | None:
+    """The plan recorded on a stage's companion study (or its summary); None before one
+    (or for an edited record that is not a plan)."""
+    raw = companion.user_attrs.get("plan") if companion is not None else None
+    if not isinstance(raw, dict):
+        return None
+    sources = raw.get("source_trials", [raw.get("source_trial")])
+    seeds = raw.get("seeds")
+    whole = isinstance(sources, list) and isinstance(seeds, list)
+    if not whole or not all(type(n) is int for n in [*sources, *seeds]):
+        return None
+    return Plan(tuple(sources), tuple(seeds))
+
+
+def settle(recorded: Plan | None, asked: Plan) -> tuple[Plan, str | None]:
+    """The plan a stage trains: `asked` where none is recorded, else the recorded one with
+    what `asked` adds (more candidates, more seeds), and a sentence saying so when it grew.
+
+    Raises UsageError when `asked` names other seeds than the recorded plan (another --seed).
+    """
+    if recorded is None:
+        return asked, None
+    shorter, longer = sorted((recorded.seeds, asked.seeds), key=len)
+    if longer[: len(shorter)] != shorter:
+        raise UsageError(
+            f"the recorded plan trains {recorded}, and this command asks for seeds "
+            f"{', '.join(map(str, asked.seeds))}"
+        )
+    sources = recorded.sources + tuple(s for s in asked.sources if s not in recorded.sources)
+    plan = Plan(sources, longer)
+    return plan, None if plan == recorded else f"extending the recorded plan to {plan}"
+
+
+def start(companion: optuna.Study, asked: Plan, stage) -> Plan:
+    """Settles the stage's plan against the one recorded on `companion` (see `settle`),
+    records it and says when it grew; returns it."""
+    plan, said = settle(recorded_plan(companion), asked)
+    if said:
+        stage.progress.note(said)
+    if recorded_plan(companion) != plan:
+        companion.set_user_attr("plan", plan.attr())
+    return plan
 
 
 def load_companion(storage, search_name: str, suffix: str) -> optuna.Study | None:
@@ -97,17 +172,20 @@ def open_companion(storage, settings: Settings, suffix: str) -> optuna.Study:
     return companion
 
 
-class PlannedObjective(JobObjective):
+class PlannedObjective:
     """Trains the planned run a trial names: the parameters it was queued with and the run's
     seed, to the last epoch (its spread is what a stage measures), never pruned, never on
     the test set. `keep_weights` stores every weight, for a later test evaluation."""
 
-    def __init__(self, module, settings: Settings, dataset, version: str, keep_weights: bool):
+    def __init__(
+        self, module, settings: Settings, dataset, version: str, keep_weights: bool, plan: dict
+    ):
         self.module, self.settings, self.dataset = module, settings, dataset
-        self.code_version, self.keep_weights = version, keep_weights
+        self.code_version, self.keep_weights, self.plan = version, keep_weights, plan
 
     def prepare(self, trial: optuna.Trial) -> Job:
-        """The job of the planned run the trial names; a repeat of a run is refused."""
+        """The job of the planned run the trial names; a repeat of a run, or a trial whose
+        configuration is not the one its plan names (an edited or stale queue), is refused."""
         trial.set_user_attr("code_version", self.code_version)
         run = run_of(trial)
         _refuse_repeat(trial, run)
@@ -115,6 +193,8 @@ class PlannedObjective(JobObjective):
         # The trial was queued with the run's parameters, so the study's own suggest gives
         # back exactly that configuration (and the dashboard shows the parameters).
         model_config, train_config = self.module.suggest(trial, base)
+        if self.plan.get(run) != trial.params:
+            raise PlanMismatch(f"mismatch: trial {trial.number} does not train the plan's {run}")
         return Job(
             model_config,
             train_config,
@@ -126,13 +206,11 @@ class PlannedObjective(JobObjective):
 
 def _refuse_repeat(trial: optuna.Trial, run: PlannedRun | None) -> None:
     if run is None:
-        trial.set_user_attr("fail_reason", "duplicate: the trial names no planned run")
-        raise DuplicateTrial(f"trial {trial.number} names no planned run")
+        raise DuplicateTrial("duplicate: the trial names no planned run")
     for other in trial.study.get_trials(deepcopy=False):
         busy = other.state in (TrialState.COMPLETE, TrialState.RUNNING)
         if other.number < trial.number and busy and run_of(other) == run:
-            trial.set_user_attr("fail_reason", f"duplicate of trial {other.number}")
-            raise DuplicateTrial(f"run {run} is trial {other.number}")
+            raise DuplicateTrial(f"duplicate of trial {other.number}")
 
 
 @dataclasses.dataclass
@@ -145,7 +223,7 @@ class _Standing:
 
 
 def standing(companion: optuna.Study, plan) -> _Standing:
-    done, failures = set(), {}
+    done, failed = set(), {}
     running, queued = set(), set()
     for trial in companion.get_trials(deepcopy=False):
         run = run_of(trial)
@@ -155,22 +233,12 @@ def standing(companion: optuna.Study, plan) -> _Standing:
             running.add(run)
         elif trial.state == TrialState.WAITING:
             queued.add(run)
-        elif trial.state == TrialState.PRUNED or not _stepped_aside(trial):
+        elif failures.kind_of(trial) not in failures.STEPPED_ASIDE:
             # Never pruned on purpose; counted as a failure, so a run cannot repeat forever.
-            failures[run] = failures.get(run, 0) + (MAX_RUN_FAILURES if _diverged(trial) else 1)
-    open_runs = [r for r in plan if r not in done and failures.get(r, 0) < MAX_RUN_FAILURES]
+            diverged = failures.kind_of(trial) == "diverged"
+            failed[run] = failed.get(run, 0) + (MAX_RUN_FAILURES if diverged else 1)
+    open_runs = [r for r in plan if r not in done and failed.get(r, 0) < MAX_RUN_FAILURES]
     return _Standing(open_runs, running, queued)
-
-
-def _stepped_aside(trial) -> bool:
-    reason = trial.user_attrs.get("fail_reason", "")
-    return reason.startswith(("duplicate", "interrupted", "environment")) or "died" in reason
-
-
-def _diverged(trial) -> bool:
-    return trial.user_attrs.get("diverged") is True or "diverged" in str(
-        trial.user_attrs.get("fail_reason", "")
-    )
 
 
 def next_step(companion: optuna.Study, plan) -> str | PlannedRun | None:
@@ -206,29 +274,25 @@ def train_plan(
         if step == "wait":
             time.sleep(2)
         else:
-            for trial in _train_step(companion, storage, plan, objective, step):
+            for trial in _train_step(companion, storage, plan, objective):
                 say(line(trial, stage))
         dead.reap(companion, storage, say)
 
 
-def _train_step(companion, storage, plan, objective: PlannedObjective, step) -> list:
-    """Trains the next run (`step` queued first when it is a run), or with --population K
-    the next K open runs together (queued first); returns the finished trials."""
+def _train_step(companion, storage, plan, objective: PlannedObjective) -> list:
+    """Trains the next open run (a queued one first), or with --population K the next K
+    together; returns the finished trials."""
     size = objective.settings.population or 1
-    if size <= 1:
-        if isinstance(step, PlannedRun):
-            companion.enqueue_trial(plan[step], user_attrs=step.attrs())
-        return [one_trial(companion, objective)]
     now = standing(companion, plan)
     todo = [r for r in now.open_runs if r not in now.running and r not in now.queued]
     for run in todo[: max(0, size - len(now.queued))]:
         companion.enqueue_trial(plan[run], user_attrs=run.attrs())
     waiting = len(companion.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-    return trials_together(
+    return train_trials(
         companion,
         storage,
         objective.prepare,
-        min(size, waiting),
+        max(1, min(size, waiting)),
         objective.dataset,
         objective.settings.artifact_dir,
     )

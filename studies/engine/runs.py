@@ -8,10 +8,8 @@ and trained and recorded by `execute`.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-import os
 import resource
 import sys
 import tempfile
@@ -27,7 +25,7 @@ from optuna_integration import KerasPruningCallback
 from kerasnn import DivergedError, ModelConfig, TrainConfig, scoring, train
 from kerasnn.plots import plot_curves, save_weight_mosaic
 from kerasnn.training import divergence
-from studies.engine.study import DuplicateTrial, SurplusTrial
+from studies.engine import failures
 from studies.storage import artifacts
 
 
@@ -49,37 +47,6 @@ class Job:
     prunable: bool = True
     test: bool = False
     keep_weights: bool = False
-
-
-def worker_id() -> str:
-    """host:pid, stored on each trial so that a dead worker's trials can be found."""
-    return f"{os.uname().nodename}:{os.getpid()}"
-
-
-@contextlib.contextmanager
-def stopped_with_reason(trial: optuna.Trial):
-    """A stop signal may arrive at any step, not only while training; Optuna marks the trial
-    FAIL and the report says why. (A second signal is ignored by then.)"""
-    try:
-        yield
-    except KeyboardInterrupt:
-        trial.set_user_attr("fail_reason", "interrupted (SIGINT or SIGTERM)")
-        raise
-
-
-class JobObjective:
-    """The function Optuna calls per trial: a subclass's `prepare(trial)` turns the trial into
-    its Job, which `execute` trains and records. Subclasses hold `dataset` and `settings`."""
-
-    def __call__(self, trial: optuna.Trial):
-        # First of all, so that a worker killed at any later moment can be recognised.
-        trial.set_user_attr("worker", worker_id())
-        with stopped_with_reason(trial):
-            job = self.prepare(trial)
-            return execute(trial, job, self.dataset, self.settings.artifact_dir)
-
-    def prepare(self, trial: optuna.Trial) -> Job:
-        raise NotImplementedError
 
 
 def execute(trial: optuna.Trial, job: Job, dataset, artifact_dir: Path):
@@ -143,19 +110,9 @@ def train_job(trial: optuna.Trial, job: Job, dataset):
         trial.set_user_attr("seconds", time.perf_counter() - started)
         raise
     except Exception as error:
-        # Optuna marks the trial FAIL and re-raises; the report shows why.
-        trial.set_user_attr("fail_reason", failure_reason(error))
+        # The lifecycle marks the trial FAIL and re-raises; the report shows why.
+        failures.mark(trial, *failures.of_error(error))
         raise
-
-
-def failure_reason(error: BaseException) -> str:
-    """Why a run failed, for its trial. A failure of the machine (a full disk, a file that
-    cannot be read) is marked "environment:" and names its file: it says nothing about the
-    configuration, and a stage of planned runs retries it rather than giving it up."""
-    if isinstance(error, OSError):
-        named = f"{error.filename}: " if error.filename else ""
-        return f"environment: {named}{error.strerror or error}"[:500]
-    return f"{type(error).__name__}: {error}"[:500]
 
 
 def score(trial: optuna.Trial, result, job: Job):
@@ -166,7 +123,7 @@ def score(trial: optuna.Trial, result, job: Job):
         else:
             values = scoring.penalized(result, job.gap_weight)
     except DivergedError as error:
-        trial.set_user_attr("fail_reason", str(error))
+        failures.mark(trial, "diverged", str(error))
         raise
     objective = scoring.score(result.val_accuracy, result.train_accuracy, job.gap_weight)
     trial.set_user_attr("objective", objective)
@@ -256,7 +213,7 @@ def execute_together(trials: list, jobs: list[Job], dataset, artifact_dir: Path)
     alone = [i for i, job in enumerate(jobs) if cannot_train(job.model_config)]
     together = [i for i in range(len(jobs)) if i not in alone]
     outcomes: dict[int, Outcome] = {
-        i: _alone(trials[i], jobs[i], dataset, artifact_dir) for i in alone
+        i: alone(trials[i], jobs[i], dataset, artifact_dir) for i in alone
     }
     for trial, job in zip(trials, jobs, strict=True):
         trial.set_user_attr("model_config", dataclasses.asdict(job.model_config))
@@ -297,7 +254,7 @@ def _member_outcome(trial, job: Job, result, error, artifact_dir: Path) -> Outco
     if isinstance(error, optuna.TrialPruned):
         return Outcome(TrialState.PRUNED)
     if error is not None:
-        trial.set_user_attr("fail_reason", failure_reason(error))
+        failures.mark(trial, *failures.of_error(error))
         return Outcome(TrialState.FAIL)
     record(trial, result)
     try:
@@ -308,65 +265,10 @@ def _member_outcome(trial, job: Job, result, error, artifact_dir: Path) -> Outco
     return Outcome(TrialState.COMPLETE, values)
 
 
-def _alone(trial, job: Job, dataset, artifact_dir: Path) -> Outcome:
+def alone(trial, job: Job, dataset, artifact_dir: Path) -> Outcome:
     try:
         return Outcome(TrialState.COMPLETE, execute(trial, job, dataset, artifact_dir))
     except optuna.TrialPruned:
         return Outcome(TrialState.PRUNED)
     except DivergedError:
         return Outcome(TrialState.FAIL)
-
-
-def trials_together(study, storage, prepare, size: int, dataset, artifact_dir):
-    """Asks `size` trials at once, turns each into a Job with `prepare(trial)`, trains the
-    jobs as one population (engine.runs.execute_together) and tells Optuna how each ended.
-
-    What `one_trial` catches (a diverged run, a surplus or repeated trial) ends its trial
-    FAIL here too; anything else, or a stop signal, fails every trial not yet told and is
-    raised. Returns the trials, finished.
-    """
-    trials = [study.ask() for _ in range(size)]
-    told: set[int] = set()
-    try:
-        with _heartbeats(trials, storage):
-            jobs = {}
-            for trial in trials:
-                trial.set_user_attr("worker", worker_id())
-                try:
-                    jobs[trial.number] = prepare(trial)
-                except (SurplusTrial, DuplicateTrial):
-                    study.tell(trial, state=TrialState.FAIL)
-                    told.add(trial.number)
-            ready = [trial for trial in trials if trial.number in jobs]
-            outcomes = execute_together(
-                ready, [jobs[t.number] for t in ready], dataset, artifact_dir
-            )
-            for trial, outcome in zip(ready, outcomes, strict=True):
-                study.tell(trial, outcome.values, state=outcome.state)
-                told.add(trial.number)
-    except BaseException as error:
-        reason = (
-            "interrupted (SIGINT or SIGTERM)"
-            if isinstance(error, KeyboardInterrupt)
-            else (f"{type(error).__name__}: {error}"[:500])
-        )
-        for trial in trials:
-            if trial.number not in told:
-                trial.set_user_attr("fail_reason", reason)
-                study.tell(trial, state=TrialState.FAIL)
-        raise
-    return [study.trials[trial.number] for trial in trials]
-
-
-@contextlib.contextmanager
-def _heartbeats(trials, storage):
-    """Each trial's heartbeat while the population trains, as `study.optimize` sends one for
-    its trial, so a killed worker's trials are found dead. Optuna offers this only through
-    its private heartbeat module (watch optuna.storages._heartbeat on upgrades)."""
-    from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
-
-    with contextlib.ExitStack() as stack:
-        if is_heartbeat_enabled(storage):
-            for trial in trials:
-                stack.enter_context(get_heartbeat_thread(trial._trial_id, storage))
-        yield

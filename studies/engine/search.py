@@ -8,22 +8,16 @@ import optuna
 from optuna.trial import TrialState
 
 from kerasnn import TrainConfig
-from studies.engine import dead
-from studies.engine.runs import Job, JobObjective, trials_together
+from studies.engine import dead, failures
+from studies.engine.failures import DuplicateTrial, SurplusTrial
+from studies.engine.lifecycle import train_trials
+from studies.engine.runs import Job
 from studies.engine.stopping import raise_if_stopped
-from studies.engine.study import (
-    FINISHED,
-    PENDING,
-    DuplicateTrial,
-    StudyFailing,
-    SurplusTrial,
-    count,
-    one_trial,
-)
+from studies.engine.study import FINISHED, PENDING, StudyFailing, count
 
 
-class SearchObjective(JobObjective):
-    """The function Optuna calls per search trial: suggest, refuse repeats, run the job."""
+class SearchObjective:
+    """Turns a search trial into its job: suggest, refuse a surplus or a repeat."""
 
     def __init__(self, study_module, settings, dataset, code_version: str):
         self.module = study_module
@@ -70,8 +64,7 @@ def refuse_surplus(trial: optuna.Trial, target: int) -> None:
         if other.number < trial.number
     ]
     if len(ahead) >= target:
-        trial.set_user_attr("fail_reason", "surplus: the target was reached by other workers")
-        raise SurplusTrial(f"trial {trial.number} is beyond the target of {target}")
+        raise SurplusTrial(f"surplus: trial {trial.number} is beyond the target of {target}")
 
 
 def refuse_duplicate(trial: optuna.Trial) -> None:
@@ -83,8 +76,7 @@ def refuse_duplicate(trial: optuna.Trial) -> None:
     for other in trial.study.get_trials(deepcopy=False):
         if other.number != trial.number and other.params == trial.params and other.params:
             if other.state in FINISHED + (TrialState.RUNNING,):
-                trial.set_user_attr("fail_reason", f"duplicate of trial {other.number}")
-                raise DuplicateTrial(f"trial {trial.number} repeats trial {other.number}")
+                raise DuplicateTrial(f"duplicate of trial {other.number}")
 
 
 def run_trials(study, storage, objective, settings, progress, deadline=None) -> str:
@@ -95,7 +87,7 @@ def run_trials(study, storage, objective, settings, progress, deadline=None) -> 
     why it stopped ("target reached" or "timeout"); raises StudyFailing after
     `settings.max_failures` failed trials in a row.
     """
-    failures = 0
+    in_a_row = 0
     while True:
         raise_if_stopped()
         dead.reap(study, storage, progress.note)
@@ -109,38 +101,36 @@ def run_trials(study, storage, objective, settings, progress, deadline=None) -> 
             continue
         for trial in _next_trials(study, storage, objective, settings, finished):
             progress.trial(trial, count(study, FINISHED))
-            failures = _count_failure(study, trial, failures, settings.max_failures)
+            in_a_row = _count_failure(study, trial, in_a_row, settings.max_failures)
 
 
 def _next_trials(study, storage, objective, settings, finished: int) -> list:
     """The next trial, or with --population K the next K (at most those still to run),
     trained together; returned finished."""
     running = count(study, (TrialState.RUNNING,))
-    size = min(settings.population, settings.trials - finished - running)
-    if size <= 1:
-        return [one_trial(study, objective)]
-    return trials_together(
+    size = max(1, min(settings.population, settings.trials - finished - running))
+    return train_trials(
         study, storage, objective.prepare, size, objective.dataset, settings.artifact_dir
     )
 
 
-def _count_failure(study, trial, failures: int, limit: int) -> int:
+def _count_failure(study, trial, in_a_row: int, limit: int) -> int:
     """The failures in a row after `trial`; StudyFailing once they reach `limit`.
 
     A repeated configuration (drawn again elsewhere) or a surplus trial is no failure."""
-    reason = trial.user_attrs.get("fail_reason", "")
-    if reason.startswith("duplicate"):
+    kind = failures.kind_of(trial)
+    if kind == "duplicate":
         study.sampler.reseed_rng()  # Draw elsewhere next time.
-        return failures
-    if reason.startswith("surplus"):
-        return failures
-    failures = failures + 1 if trial.state == TrialState.FAIL else 0
-    if failures >= limit:
+    if kind in failures.STEPPED_ASIDE:
+        return in_a_row
+    in_a_row = in_a_row + 1 if kind is not None else 0
+    if in_a_row >= limit:
+        reason = trial.user_attrs.get("fail_reason", "?")
         raise StudyFailing(
-            f"{failures} trials failed in a row (last: {reason or '?'}); "
+            f"{in_a_row} trials failed in a row (last: {reason}); "
             "stopping the study. Raise --max-failures to go on regardless."
         )
-    return failures
+    return in_a_row
 
 
 def _wait_for_others(study, target: int, progress) -> bool:

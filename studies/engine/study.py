@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
-from kerasnn import DivergedError
 from studies.engine import dead
 from studies.engine.pruning import make_pruner
 from studies.errors import UsageError
@@ -16,14 +19,6 @@ from studies.settings import SEED_LIMIT, Settings
 
 # Spreads the seeds of a continued study's samplers far from the ones of earlier runs.
 CONTINUATION_SEED_STEP = 1_000_003
-
-
-class SurplusTrial(Exception):
-    """Other workers already started the study's last trials; this one is not needed."""
-
-
-class DuplicateTrial(Exception):
-    """The sampler proposed a configuration the study already has; it is drawn again."""
 
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -77,22 +72,75 @@ def stored_study(storage, name: str) -> optuna.study.StudySummary | None:
     )
 
 
+# The companion studies of a study's stages after the search (engine.confirm, engine.effects).
+STAGE_SUFFIXES = ("-confirm", "-effects")
+
+
+def study_names(name: str) -> list[str]:
+    """A study's search and its companions: what --fresh deletes together."""
+    return [name] + [name + suffix for suffix in STAGE_SUFFIXES]
+
+
 def check_continuation(settings: Settings, storage) -> None:
-    """Refuses to continue a stored study made with other settings (or to delete a live one)."""
+    """Refuses to continue a stored study made with other settings, to plan its stages anew
+    (see engine.planned.check_plans), or to delete it while a process works on it."""
     stored = stored_study(storage, settings.study_name)
+    if settings.fresh:
+        _refuse_if_live(settings, storage)
+        return
     if stored is None:
         return
-    if settings.fresh:
-        study = optuna.load_study(study_name=settings.study_name, storage=storage)
-        dead.reap(study, storage)
-        running = count(study, (TrialState.RUNNING,))
-        if running:
-            raise UsageError(
-                f"study {settings.study_name!r} has {running} trial(s) running in another "
-                "process; stop it (or wait for it) before --fresh deletes the study"
-            )
-        return
     check_identity(stored.user_attrs, stored.directions, settings)
+
+
+def _refuse_if_live(settings: Settings, storage) -> None:
+    """--fresh deletes the search and its companions: refused while any of them has a
+    running trial whose worker lives (a dead worker's trial does not count)."""
+    for name in study_names(settings.study_name):
+        if stored_study(storage, name) is None:
+            continue
+        study = optuna.load_study(study_name=name, storage=storage)
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        live = {trial.number for trial in running} - dead.dead_trials(study, storage)
+        if live:
+            raise UsageError(
+                f"study {name!r} has {len(live)} trial(s) running in another process; stop "
+                "it (or wait for it) before --fresh deletes the study and its stages"
+            )
+        processes = live_processes(study.user_attrs)
+        if processes:
+            raise UsageError(
+                f"study {name!r} is being run by process {', '.join(processes)}; stop it (or "
+                "wait for it) before --fresh deletes the study and its stages"
+            )
+
+
+PROCESS = "process "  # User attribute "process host:pid": the process works on the study.
+
+
+def live_processes(attrs: dict) -> list[str]:
+    """The processes of this host that say they work on a study and still run."""
+    return [
+        key.removeprefix(PROCESS)
+        for key, since in attrs.items()
+        if key.startswith(PROCESS)
+        and isinstance(since, int | float)
+        and since > 0
+        and not dead.gone(key.removeprefix(PROCESS), datetime.datetime.fromtimestamp(since))
+    ]
+
+
+@contextlib.contextmanager
+def working_on(study: optuna.Study):
+    """Says on the study that this process works on it, between and during its trials, so
+    that --fresh elsewhere refuses to delete it; unsaid on the way out."""
+    key = f"{PROCESS}{os.uname().nodename}:{os.getpid()}"
+    study.set_user_attr(key, time.time())
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # The storage may be gone with the process.
+            study.set_user_attr(key, 0)
 
 
 def check_identity(stored: dict, directions, settings: Settings) -> None:
@@ -119,10 +167,9 @@ def open_study(settings: Settings, storage, search_space=None) -> optuna.Study:
     With `settings.fresh` the stored study is deleted first. A new study records its
     identity, its heartbeat interval and the command that made it.
     """
+    if settings.fresh:
+        delete(settings.study_name, storage)
     stored = stored_study(storage, settings.study_name)
-    if stored is not None and settings.fresh:
-        optuna.delete_study(study_name=settings.study_name, storage=storage)
-        stored = None
     trials_so_far = 0
     if stored is not None:
         loaded = optuna.load_study(study_name=settings.study_name, storage=storage)
@@ -144,6 +191,14 @@ def open_study(settings: Settings, storage, search_space=None) -> optuna.Study:
         names = ["val_accuracy", "gap"] if settings.objective == "pareto" else ["objective"]
         study.set_metric_names(names)
     return study
+
+
+def delete(name: str, storage) -> None:
+    """Deletes the study `name` and its stages' companions, saying which (for --fresh)."""
+    for each in study_names(name):
+        if stored_study(storage, each) is not None:
+            optuna.delete_study(study_name=each, storage=storage)
+            print(f"[{name}] --fresh: deleted study {each!r}", flush=True)
 
 
 def count(study: optuna.Study, states) -> int:
@@ -168,17 +223,3 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("+changes" if changed else "")
-
-
-def one_trial(study, objective) -> optuna.trial.FrozenTrial:
-    """Runs one trial of `objective` (a queued one first); a diverged run, a surplus or a
-    repeated trial ends FAIL with its reason stored, and does not stop the caller."""
-    done = []
-    study.optimize(
-        objective,
-        n_trials=1,
-        catch=(DivergedError, SurplusTrial, DuplicateTrial),
-        callbacks=[lambda _, frozen: done.append(frozen)],
-        gc_after_trial=True,
-    )
-    return done[-1]

@@ -17,9 +17,12 @@ from studies.engine.stopping import stopping_on_signals
 from studies.engine.study import FINISHED, count
 from studies.settings import DEFAULT_STORAGE, STORAGE_VARIABLE
 
-# What one worker process holds at its peak: TensorFlow, a dataset and compiled networks
-# (measured at about 1 GB on the default study; kept on the safe side).
+# What one worker process is assumed to hold at its peak before this study has measured it:
+# TensorFlow, a dataset and compiled networks (about 1 GB one run at a time on the default
+# study, kept on the safe side), and per member of a population its own networks and
+# batches (a population of 64 on 3,000 images peaked at about 5 GB).
 WORKER_MEMORY_MB = 1500
+MEMBER_MEMORY_MB = 60
 
 
 def available_memory_mb() -> float | None:
@@ -32,14 +35,34 @@ def available_memory_mb() -> float | None:
     return None
 
 
-def capped(asked: int, remaining: int) -> tuple[int, str]:
-    """How many workers to start for `remaining` trials, and why fewer than asked (or "")."""
-    bounds = [(max(1, remaining), f"only {remaining} trial(s) remain")]
+def worker_memory_mb(studies, population: int) -> tuple[float, str]:
+    """What one worker at --population K holds at its peak, and where the figure comes from:
+    the largest peak of the study's runs trained at K (measured), else an assumption."""
+    peaks = [
+        trial.user_attrs["peak_rss_mb"]
+        for study in studies
+        for trial in study.get_trials(deepcopy=False)
+        if trial.user_attrs.get("population", 1) == population
+        and isinstance(trial.user_attrs.get("peak_rss_mb"), int | float)
+    ]
+    if peaks:
+        return max(peaks), f"measured on this study's runs at --population {population}"
+    assumed = WORKER_MEMORY_MB + (MEMBER_MEMORY_MB * population if population > 1 else 0)
+    return assumed, f"assumed at --population {population}; none measured yet"
+
+
+def capped(asked: int, remaining: int, memory_each: tuple[float, str]) -> tuple[int, str]:
+    """How many workers to start for `remaining` runs, and why fewer than asked (or "")."""
+    bounds = [(max(1, remaining), f"only {remaining} run(s) remain")]
     memory = available_memory_mb()
+    each, source = memory_each
     if memory is not None:
-        fits = max(1, int(memory // WORKER_MEMORY_MB))
+        fits = max(1, int(memory // each))
         bounds.append(
-            (fits, f"{memory / 1024:.1f} GiB of memory is free, about {WORKER_MEMORY_MB} MB each")
+            (
+                fits,
+                f"{memory / 1024:.1f} GiB of memory is free, about {each:.0f} MB each ({source})",
+            )
         )
     count, reason = min([(asked, "")] + bounds, key=lambda bound: bound[0])
     return count, reason
@@ -59,7 +82,10 @@ def run_workers(study, storage, settings, module) -> int:
             file=sys.stderr,
         )
     finished = count(study, FINISHED)
-    started, reason = capped(settings.workers, _work_left(study, storage, settings, finished))
+    companions = [c for c in _companions(study, storage) if c is not None]
+    memory_each = worker_memory_mb([study, *companions], settings.population or 1)
+    work = _work_left(study, storage, settings, module, finished)
+    started, reason = capped(settings.workers, work, memory_each)
     progress = Progress(settings.study_name, settings.trials, finished)
     logs = settings.folder / "workers"
     logs.mkdir(parents=True, exist_ok=True)
@@ -78,13 +104,36 @@ def run_workers(study, storage, settings, module) -> int:
     return status
 
 
-def _work_left(study, storage, settings, finished: int) -> int:
-    """Trials still to run, and the confirmation runs after them, that workers can share."""
-    runs = settings.confirm_top * settings.confirm_seeds
-    confirmation = confirm.load_confirmation(storage, settings.study_name)
-    if confirmation is not None:
-        runs -= count(confirmation, FINISHED)
-    return max(0, settings.trials - finished) + max(0, runs)
+def _companions(study, storage) -> list:
+    return [
+        planned_runs.load_companion(storage, study.study_name, suffix)
+        for suffix in (confirm.SUFFIX, effects.SUFFIX)
+    ]
+
+
+def _work_left(study, storage, settings, module, finished: int) -> int:
+    """The runs still to train that workers can share: the search's, the confirmation's and
+    the effects', each stage's counted from its recorded plan (from the settings before it
+    has one; the effects' variants are known only once the winner is)."""
+    confirmation, measured = _companions(study, storage)
+    search_left = max(0, settings.trials - finished)
+    confirm_left = settings.confirm_top * settings.confirm_seeds
+    plan = planned_runs.recorded_plan(confirmation)
+    if plan is not None and settings.confirm_top:
+        runs = confirm.runs_of(study, plan)
+        confirm_left = len(planned_runs.standing(confirmation, runs).open_runs)
+    effects_left = 2 * settings.effects_seeds  # At least the winner and one variant a seed.
+    answer = confirm.answer(study, confirmation)
+    if settings.effects_seeds and answer is not None:
+        plan = planned_runs.recorded_plan(measured) or effects.asked_plan(
+            answer.winner.source, study, settings, planned_runs.recorded_plan(confirmation)
+        )
+        variants = effects.design(study.trials[plan.sources[0]].params, module).variants
+        runs = effects.plan(plan.sources[0], variants, list(plan.seeds))
+        effects_left = (
+            len(runs) if measured is None else len(planned_runs.standing(measured, runs).open_runs)
+        )
+    return search_left + confirm_left * (settings.confirm_top > 0) + effects_left
 
 
 def _worker_failed(index: int, code: int, logs: Path, progress: Progress) -> int:

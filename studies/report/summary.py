@@ -24,8 +24,15 @@ def header(study) -> list[str]:
         "- search trials: "
         + (", ".join(f"{count} {state}" for state, count in states.items()) or "none")
         + (f"; stopped: {attrs['stopped']}" if "stopped" in attrs else ""),
+        *TIMED_OUT * (attrs.get("stopped") == "timeout"),
         "",
     ]
+
+
+TIMED_OUT = [
+    "- --timeout ended the run before every stage was done: the same command (under "
+    '"Reproduce") goes on where it stopped, without a --timeout'
+]
 
 
 def answer_lines(result, study) -> list[str]:

@@ -21,8 +21,9 @@ from studies.report.markdown import frame_table
 from studies.report.table import planned_table, ranked_table
 
 
-def write_report(study: optuna.Study, storage, settings, module) -> Path:
-    """Writes the whole report of `study` (and of its confirmation) into its folder."""
+def write_report(study: optuna.Study, storage, settings, module, read_only: bool = False) -> Path:
+    """Writes the whole report of `study` (and of its stages) into its folder, and its
+    answer as the dashboard notes; `read_only` leaves the storage untouched (no notes)."""
     folder = settings.folder
     folder.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
@@ -37,8 +38,8 @@ def write_report(study: optuna.Study, storage, settings, module) -> Path:
     else:
         notes.append("weights.png not drawn: no trial completed")
         placeholder(folder / "weights.png", notes[-1])
-    result, runs = _confirmation(study, storage, settings, folder)
-    measured = _effects(study, storage, module, folder)
+    result, runs = _confirmation(study, storage, folder)
+    measured, companion = _effects(study, storage, module, folder)
     findings = _findings(study, module, result, folder)
     answer = summary.answer_lines(result, study) or summary.no_answer_lines(runs)
     parts = [
@@ -52,11 +53,26 @@ def write_report(study: optuna.Study, storage, settings, module) -> Path:
     ]
     (folder / "summary.md").write_text("\n".join(line for part in parts for line in part))
     note = answer or summary.best_lines(study, frame, best)
-    _dashboard_note(study, note + effects_report.headline(measured))
+    _dashboard_notes(study, note, companion, measured, read_only)
     return folder
 
 
-def _confirmation(study, storage, settings, folder: Path):
+def _dashboard_notes(study, note: list[str], companion, measured, read_only: bool) -> None:
+    """The answer on the search's dashboard note, the effects on their study's; a read-only
+    report says it left them as they are."""
+    if read_only:
+        print(
+            f"[{study.study_name}] --report-only reads the storage only: the dashboard notes "
+            "were left as they are",
+            flush=True,
+        )
+        return
+    _dashboard_note(study, note + effects_report.headline(measured))
+    if measured is not None:
+        _dashboard_note(companion, effects_report.headline(measured))
+
+
+def _confirmation(study, storage, folder: Path):
     """The confirmation's answer (None without one) and the table of its runs (None without
     a confirmation); writes confirm.csv and confirm.md of every run."""
     confirmation = confirm.load_confirmation(storage, study.study_name)
@@ -67,15 +83,15 @@ def _confirmation(study, storage, settings, folder: Path):
     (folder / "confirm.md").write_text(
         f"# Confirmation runs of {study.study_name}\n\n{frame_table(table)}\n"
     )
-    return confirm.answer(study, confirmation, settings), table
+    return confirm.answer(study, confirmation), table
 
 
-def _effects(study, storage, module, folder: Path) -> effects.Effects | None:
-    """The effects around the winner (None without an effects study); writes effects.csv
-    of every run and effects.png, and puts the effects on their study's dashboard note."""
+def _effects(study, storage, module, folder: Path):
+    """The effects around the winner (None without an effects study) and their study;
+    writes effects.csv of every run and effects.png."""
     name = study.study_name + effects.SUFFIX
     if stored_study(storage, name) is None:
-        return None
+        return None, None
     companion = optuna.load_study(study_name=name, storage=storage)
     planned_table(companion, ["source_trial", "variant", "seed"]).to_csv(
         folder / "effects.csv", index=False
@@ -83,8 +99,7 @@ def _effects(study, storage, module, folder: Path) -> effects.Effects | None:
     measured = effects.results(companion, study, module)
     if measured is not None:
         effects_report.plot(measured, folder / "effects.png")
-        _dashboard_note(companion, effects_report.headline(measured))
-    return measured
+    return measured, companion
 
 
 def _findings(study, module, result, folder: Path) -> list[str]:

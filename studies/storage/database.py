@@ -9,12 +9,13 @@ import warnings
 from pathlib import Path
 
 import optuna
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import RDBStorage
 
 from studies.storage.errors import StorageError
 from studies.storage.faults import cannot_open, storage_error
 from studies.storage.files import is_writable, require_writable
-from studies.storage.heartbeat import GRACE_INTERVALS, MAX_RETRY
+from studies.storage.heartbeat import GRACE_INTERVALS
+from studies.storage.retry import retry
 from studies.storage.url import StorageURL
 
 # Workers started together on a fresh database all try to create Optuna's tables; the
@@ -161,9 +162,8 @@ def open_rdb(storage: StorageURL, heartbeat_interval: int, write: bool, timeout:
                     engine_kwargs=options,
                     heartbeat_interval=heartbeat_interval,
                     grace_period=grace_period,
-                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                        max_retry=MAX_RETRY
-                    ),
+                    # The one retry rule of every storage (see storage.retry).
+                    heartbeat_stale_trial_callback=retry,
                     # Reading needs Optuna's tables to be there already (check saw them).
                     skip_table_creation=not write,
                 )

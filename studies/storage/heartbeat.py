@@ -10,4 +10,3 @@ MAX_HEARTBEAT = 3600
 # the last ones marks it FAIL, and the retry callback queues its configuration again. So a
 # dead worker's trial is failed and retried within about a minute while another worker runs.
 GRACE_INTERVALS = 4
-MAX_RETRY = 2

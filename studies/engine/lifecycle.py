@@ -1,0 +1,92 @@
+"""The one trial lifecycle: ask (queued trials first), prepare, train, tell.
+
+Every trial of every stage (a search trial, a confirmation or effects run) goes through
+`train_trials`, whether it trains alone (K = 1, the ordinary case) or as one of a
+population of K (`--population K`, the JAX backend). This is the one place that writes a
+trial's worker, keeps its heartbeat, stores why it failed and tells Optuna how it ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from studies.engine import failures
+from studies.engine.runs import Job, Outcome, alone, execute_together
+
+
+def worker_id() -> str:
+    """host:pid, stored on each trial so that a dead worker's trials can be found."""
+    return f"{os.uname().nodename}:{os.getpid()}"
+
+
+def train_trials(
+    study: optuna.Study,
+    storage,
+    prepare: Callable[[optuna.Trial], Job],
+    size: int,
+    dataset,
+    artifact_dir: Path,
+) -> list[optuna.trial.FrozenTrial]:
+    """Asks `size` trials (queued ones first), turns each into a Job with `prepare(trial)`,
+    trains the jobs (alone when `size` is 1, else as one population) and tells Optuna how
+    each ended; returns the trials, finished.
+
+    A trial that steps aside in `prepare` (a surplus, a repeat, a planned run whose stored
+    configuration is not its plan's) ends FAIL with its kind, untrained, as does a diverged
+    run; anything else, or a stop signal, fails every trial not yet told and is raised.
+    """
+    trials = [study.ask() for _ in range(size)]
+    finished: dict[int, optuna.trial.FrozenTrial] = {}
+    try:
+        with _heartbeats(trials, storage):
+            jobs = {}
+            for trial in trials:
+                # First of all, so that a worker killed at any later moment can be recognised.
+                trial.set_user_attr("worker", worker_id())
+                trial.set_user_attr("population", size)
+                try:
+                    jobs[trial.number] = prepare(trial)
+                except failures.StepAside as step:
+                    failures.mark(trial, step.kind, str(step))
+                    finished[trial.number] = study.tell(trial, state=TrialState.FAIL)
+            ready = [trial for trial in trials if trial.number in jobs]
+            outcomes = _train([jobs[trial.number] for trial in ready], ready, dataset, artifact_dir)
+            for trial, outcome in zip(ready, outcomes, strict=True):
+                finished[trial.number] = study.tell(trial, outcome.values, state=outcome.state)
+    except BaseException as error:
+        kind, reason = failures.of_error(error)
+        for trial in trials:
+            if trial.number not in finished:
+                if "fail_kind" not in trial.user_attrs:
+                    failures.mark(trial, kind, reason)
+                study.tell(trial, state=TrialState.FAIL)
+        raise
+    gc.collect()  # As study.optimize(gc_after_trial=True) would: a trial's graphs go now.
+    return [finished[trial.number] for trial in trials]
+
+
+def _train(jobs: list[Job], trials: list, dataset, artifact_dir: Path) -> list[Outcome]:
+    if len(jobs) == 1:
+        return [alone(trials[0], jobs[0], dataset, artifact_dir)]
+    return execute_together(trials, jobs, dataset, artifact_dir) if jobs else []
+
+
+@contextlib.contextmanager
+def _heartbeats(trials, storage):
+    """Each trial's heartbeat while it trains, as `study.optimize` sends one, so a killed
+    worker's trials are found dead. Optuna offers this only through its private heartbeat
+    module (watch optuna.storages._heartbeat on upgrades)."""
+    from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
+
+    with contextlib.ExitStack() as stack:
+        if is_heartbeat_enabled(storage):
+            for trial in trials:
+                stack.enter_context(get_heartbeat_thread(trial._trial_id, storage))
+        yield
