@@ -86,6 +86,8 @@ def kind_of(trial) -> str | None:
     if stored in KINDS:
         return stored
     reason = str(trial.user_attrs.get("fail_reason", ""))
+    if trial.user_attrs.get("diverged") is True:
+        return "diverged"
     if not reason:
         return "died"  # Optuna's heartbeat check fails a dead worker's trial without a word.
     for kind, prefix in _LEGACY_PREFIXES.items():
@@ -93,6 +95,6 @@ def kind_of(trial) -> str | None:
             return kind
     if "died" in reason:
         return "died"
-    if trial.user_attrs.get("diverged") is True or "diverged" in reason:
+    if "diverged" in reason:
         return "diverged"
     return "error"

@@ -15,6 +15,7 @@ from services import worker_environment
 from studies.engine import confirm
 from studies.engine import runs as trial_steps
 from studies.run import main
+from studies.storage import open_storage
 
 pytestmark = pytest.mark.slow
 
@@ -197,3 +198,9 @@ def test_a_confirmation_killed_hard_finishes_on_the_next_run(tmp_path, kind, dat
     complete = table[table["state"] == "COMPLETE"]
     assert len(complete[["source_trial", "seed"]].drop_duplicates()) == 4
     assert "Traceback" not in again.stderr
+    # Every retried run trained exactly its planned configuration: its source's parameters.
+    stored = open_storage(storage)
+    search = optuna.load_study(study_name="overfitting-mnist-subset1000-epochs2", storage=stored)
+    for run in confirm.load_confirmation(stored, search.study_name).get_trials():
+        if run.state == optuna.trial.TrialState.COMPLETE:
+            assert run.params == search.trials[run.user_attrs["source_trial"]].params

@@ -1,0 +1,126 @@
+"""The answer is a fact of the study: recorded plans, --fresh over every stage, a read-only
+--report-only, a timeout that is no failure. Real studies on small subsets."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+
+import optuna
+import pandas as pd
+import pytest
+from services import cli, process, start_worker, stop, wait_for
+
+from studies.engine import confirm
+from studies.storage import open_for_reading
+
+pytestmark = pytest.mark.slow
+
+NAME = "trust"
+BASE = ["--dataset", "mnist", "--subset", "1000", "--epochs", "1", "--trials", "3"]
+BASE += ["--pruner", "none", "--confirm-top", "2", "--confirm-seeds", "2", "--study-name", NAME]
+
+
+def options(tmp_path, storage: str = "j.log") -> list[str]:
+    url = str(tmp_path / storage) if storage.endswith(".log") else f"sqlite:///{tmp_path}/{storage}"
+    return [*BASE, "--storage", url, "--reports", str(tmp_path / "reports")]
+
+
+def fingerprint(tmp_path, storage: str) -> str:
+    """The storage's content: a journal's bytes, an SQLite database's rows."""
+    path = tmp_path / storage
+    if storage.endswith(".log"):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    with sqlite3.connect(path) as connection:
+        return "\n".join(connection.iterdump())
+
+
+@pytest.mark.parametrize("storage", ["j.log", "s.db"])
+def test_report_only_with_other_flags_states_the_same_answer_and_writes_nothing_stored(
+    tmp_path, capsys, data_dir, storage
+):
+    assert cli(options(tmp_path, storage), capsys).code == 0
+    summary = tmp_path / "reports" / NAME / "summary.md"
+    before, stored = summary.read_bytes(), fingerprint(tmp_path, storage)
+    other = ["--confirm-seeds", "1", "--confirm-top", "1", "--seed", "5", "--effects-seeds", "2"]
+    done = cli([*options(tmp_path, storage), "--report-only", *other], capsys)
+    assert done.code == 0, done.err
+    assert "dashboard notes were left as they are" in done.out
+    assert summary.read_bytes() == before
+    assert fingerprint(tmp_path, storage) == stored
+
+
+def test_a_rerun_over_other_seeds_is_refused_and_more_seeds_extend_the_recorded_plan(
+    tmp_path, capsys, data_dir
+):
+    assert cli(options(tmp_path), capsys).code == 0
+    stored = fingerprint(tmp_path, "j.log")
+    refused = cli([*options(tmp_path), "--seed", "5"], capsys)
+    assert refused.code == 2
+    assert "the recorded plan trains trial(s)" in refused.err
+    assert "over seeds 1, 2" in refused.err and "--fresh" in refused.err
+    assert fingerprint(tmp_path, "j.log") == stored
+    extended = cli([*options(tmp_path), "--confirm-seeds", "3"], capsys)
+    assert extended.code == 0, extended.err
+    assert "extending the recorded plan to" in extended.out
+    storage = open_for_reading(str(tmp_path / "j.log"))
+    search = optuna.load_study(study_name=NAME, storage=storage)
+    answer = confirm.answer(search, confirm.load_confirmation(storage, NAME))
+    assert [c.seeds for c in answer.configurations] == [[1, 2, 3]] * 2
+
+
+def test_fresh_deletes_every_stage_so_no_run_of_the_old_study_is_in_the_answer(
+    tmp_path, capsys, data_dir
+):
+    assert cli(options(tmp_path), capsys).code == 0
+    again = [*options(tmp_path), "--fresh", "--subset", "2000"]
+    done = cli(again, capsys)
+    assert done.code == 0, done.err
+    assert f"--fresh: deleted study '{NAME}-confirm'" in done.out
+    storage = open_for_reading(str(tmp_path / "j.log"))
+    search = optuna.load_study(study_name=NAME, storage=storage)
+    assert search.user_attrs["subset"] == 2000
+    confirmation = confirm.load_confirmation(storage, NAME)
+    runs = confirmation.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(runs) == 4
+    for run in runs:
+        assert run.params == search.trials[run.user_attrs["source_trial"]].params
+        assert run.user_attrs["train_config"]["seed"] == run.user_attrs["seed"]
+    table = pd.read_csv(tmp_path / "reports" / NAME / "confirm.csv")
+    assert len(table) == 4
+
+
+def test_fresh_is_refused_while_another_process_works_on_the_study(tmp_path, data_dir):
+    first = start_worker([*options(tmp_path), "--trials", "50"], tmp_path / "first.log")
+    try:
+        wait_for(lambda: "trial 0" in (tmp_path / "first.log").read_text(), 240, "a trial")
+        refused = process([*options(tmp_path), "--fresh"])
+        assert refused.code == 2
+        assert "before --fresh deletes the study and its stages" in refused.err
+        assert first.poll() is None
+    finally:
+        stop(first)
+
+
+def test_a_timeout_mid_search_exits_0_and_says_how_to_go_on(tmp_path, capsys, data_dir):
+    started = time.monotonic()
+    done = cli([*options(tmp_path), "--trials", "40", "--timeout", "1"], capsys)
+    assert done.code == 0, done.err
+    last = done.out.strip().splitlines()[-2]  # The report's line comes after it.
+    assert "--timeout 1 s reached with 1 of 40 search trials finished" in last
+    assert "goes on with: python -m studies.run" in last and "--timeout" not in last.split(":")[-1]
+    summary = (tmp_path / "reports" / NAME / "summary.md").read_text()
+    assert "stopped: timeout" in summary and "without a --timeout" in summary
+    assert time.monotonic() - started < 120
+
+
+def test_workers_rerun_on_a_finished_study_train_its_effects(tmp_path, data_dir):
+    assert process(options(tmp_path)).code == 0
+    done = process([*options(tmp_path), "--workers", "2", "--effects-seeds", "2"])
+    assert done.code == 0, done.err
+    assert "only 0" not in done.out
+    table = pd.read_csv(tmp_path / "reports" / NAME / "effects.csv")
+    complete = table[table["state"] == "COMPLETE"]
+    assert set(complete["seed"]) == {3, 4}
+    assert complete.groupby("seed")["variant"].nunique().min() > 1
