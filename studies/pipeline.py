@@ -13,9 +13,10 @@ import os
 import sys
 import time
 import warnings
+from pathlib import Path
 
 from studies.errors import UsageError
-from studies.settings import Settings
+from studies.settings import DEFAULT_STORAGE, Settings
 
 
 def import_keras_quietly() -> None:
@@ -162,6 +163,10 @@ def run(settings: Settings, module) -> int:
     from studies.storage import StorageError, check
 
     quiet_optuna()
+    if settings.storage == DEFAULT_STORAGE:
+        # The default storage lives in the default reports folder: created like it, where
+        # the settings' check found it can be.
+        Path(DEFAULT_STORAGE.removeprefix("sqlite:///")).parent.mkdir(exist_ok=True)
     try:
         check(settings.storage, write=True)  # Cheap, and needs no TensorFlow: first.
     except StorageError as error:

@@ -196,6 +196,8 @@ def from_arguments(name: str, module, args) -> Settings:
     }
     if "storage" not in given and os.environ.get(STORAGE_VARIABLE):
         given["storage"] = os.environ[STORAGE_VARIABLE]
+    if "study_name" in given and not given["study_name"].strip():
+        raise UsageError("--study-name must name the study (got an empty string)")
     settings = dataclasses.replace(defaults, study=name, **given)
     _refuse_ineffective(settings, given)
     if not settings.study_name:
@@ -279,6 +281,8 @@ def _check_search(settings: Settings) -> None:
 
 def unwritable(folder: Path, what: str = "reports folder") -> str | None:
     """Why `folder` cannot be created or written, or None; creates nothing."""
+    if folder.is_symlink() and not folder.exists():
+        return f"{what} {folder} is a link to nothing"
     existing = folder
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
