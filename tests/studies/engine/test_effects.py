@@ -20,7 +20,7 @@ from kerasnn import ModelConfig
 from studies import overfitting
 from studies.engine import effects
 from studies.engine import runs as trial_steps
-from studies.engine.planned import run_of
+from studies.engine.planned import recorded_plan, run_of
 from studies.run import STUDIES, main
 
 # Seconds each effects run of the tiny study waits before it trains, when set: time for
@@ -72,9 +72,10 @@ def load(tmp_path, name=NAME) -> optuna.Study:
 
 def planned_runs(tmp_path) -> set:
     search, stage = load(tmp_path), load(tmp_path, NAME + effects.SUFFIX)
-    recorded = stage.user_attrs["plan"]
-    variants = effects.design(search.trials[recorded["source_trial"]].params, TINY).variants
-    return set(effects.plan(recorded["source_trial"], variants, recorded["seeds"]))
+    recorded = recorded_plan(stage)
+    (source,) = recorded.sources
+    variants = effects.design(search.trials[source].params, TINY).variants
+    return set(effects.plan(source, variants, list(recorded.seeds)))
 
 
 @pytest.fixture(scope="module")
@@ -90,15 +91,15 @@ def measured(tmp_path_factory, data_dir):
 def test_every_variant_is_trained_with_fresh_seeds_and_only_its_hyperparameter_moved(measured):
     search, stage = load(measured), load(measured, NAME + effects.SUFFIX)
     confirmation = load(measured, NAME + "-confirm")
-    recorded = stage.user_attrs["plan"]
-    winner = search.trials[recorded["source_trial"]].params
+    recorded = recorded_plan(stage)
+    winner = search.trials[recorded.sources[0]].params
     shape = effects.design(winner, TINY)
     trials = stage.trials
     assert all(trial.state.name == "COMPLETE" for trial in trials)
     assert {run_of(trial) for trial in trials} == planned_runs(measured)
     assert len(trials) == len(shape.variants) * 2
     used = {t.user_attrs["train_config"]["seed"] for t in search.trials + confirmation.trials}
-    assert len(recorded["seeds"]) == 2 and not set(recorded["seeds"]) & used
+    assert len(recorded.seeds) == 2 and not set(recorded.seeds) & used
     for trial in trials:
         variant = next(v for v in shape.variants if v.name == trial.user_attrs["variant"])
         assert trial.params == variant.params

@@ -94,7 +94,7 @@ def test_fresh_deletes_every_stage_so_no_run_of_the_old_study_is_in_the_answer(
 def test_fresh_is_refused_while_another_process_works_on_the_study(tmp_path, data_dir):
     first = start_worker([*options(tmp_path), "--trials", "50"], tmp_path / "first.log")
     try:
-        wait_for(lambda: "trial 0" in (tmp_path / "first.log").read_text(), 240, "a trial")
+        wait_for(lambda: "1/50 done" in (tmp_path / "first.log").read_text(), 240, "a trial")
         refused = process([*options(tmp_path), "--fresh"])
         assert refused.code == 2
         assert "before --fresh deletes the study and its stages" in refused.err
