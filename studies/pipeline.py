@@ -194,7 +194,7 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     130 when stopped by a signal, 1 when too many trials fail in a row or no configuration
     could be confirmed (every run of the confirmation failed).
     """
-    from studies.engine import confirm, effects
+    from studies.engine import confirm, effects, winner
     from studies.engine.progress import Progress
     from studies.engine.search import SearchObjective, run_trials
     from studies.engine.stopping import stopping_on_signals
@@ -218,6 +218,7 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
                 if answer is None:
                     progress.note("no configuration was confirmed: none has a complete run")
                     return 1
+                winner.attach(study, storage, settings.artifact_dir, answer)
                 if settings.effects_seeds:
                     effects.measure(answer, *args)
         return 0

@@ -31,13 +31,13 @@ def arguments(settings: Settings, module, **changes) -> list[str]:
         if value is True:
             words.append(option(key))
             continue
-        text = _text(value)
+        text = as_written(value)
         # A value that starts with '-' would be read as an option of its own.
         words += [f"{option(key)}={text}"] if text.startswith("-") else [option(key), text]
     return words
 
 
-def _text(value) -> str:
+def as_written(value) -> str:
     """`value` as written on a command line: floats as short as they stay exact."""
     if isinstance(value, float):
         short = f"{value:g}"
