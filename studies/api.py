@@ -15,13 +15,14 @@ cheap: TensorFlow and Optuna are imported when a study is run or read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shlex
 import warnings
 from pathlib import Path
 from typing import Any
 
-from studies.cli.errors import UsageError
+from studies.cli.errors import RuntimeFault, UsageError, one_line
 
 # Options that are not a study's: they would print and exit instead of running one.
 NOT_OPTIONS = ("help", "list")
@@ -135,13 +136,14 @@ def run_study(name: str = "overfitting", **options) -> StudyResult:
     """
     from studies import run
 
-    settings = _checked(name, options)
-    with warnings.catch_warnings():
-        run.quiet_warnings()
-        status = run.run_settings([settings])
-    if status == 130:
-        raise KeyboardInterrupt(f"study {settings.study_name!r} was interrupted")
-    return _read(settings)
+    with _as_the_command_line_says():
+        settings = _checked(name, options)
+        with warnings.catch_warnings():
+            run.quiet_warnings()
+            status = run.run_settings([settings])
+        if status == 130:
+            raise KeyboardInterrupt(f"study {settings.study_name!r} was interrupted")
+        return _read(settings)
 
 
 def open_study(name: str = "overfitting", **options) -> StudyResult:
@@ -157,7 +159,18 @@ def open_study(name: str = "overfitting", **options) -> StudyResult:
     Raises:
         UsageError for a bad option, a storage that cannot be read or a study it lacks.
     """
-    return _read(_checked(name, options), given=options)
+    with _as_the_command_line_says():
+        return _read(_checked(name, options), given=options)
+
+
+@contextlib.contextmanager
+def _as_the_command_line_says():
+    """A usage error or a fault carries the line the command line prints: one line, with
+    any storage password hidden."""
+    try:
+        yield
+    except (UsageError, RuntimeFault) as error:
+        raise type(error)(one_line(str(error))) from None
 
 
 def command_line(name: str, options: dict[str, Any]) -> list[str]:
