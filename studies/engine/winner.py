@@ -43,9 +43,16 @@ def save(run: optuna.trial.FrozenTrial, storage, artifact_dir: Path, path: Path)
     unbuilt one would make every load warn that its variables do not match.
 
     Raises:
-        FileNotFoundError with a one-line reason when the run's weights are missing.
+        FileNotFoundError with a one-line reason when the run's weights are missing, and
+        ValueError when its stored configuration cannot be built (an edited storage).
     """
-    model = stored_model(run, storage, artifact_dir)
+    try:
+        model = stored_model(run, storage, artifact_dir)
+    except (KeyError, TypeError) as error:
+        raise ValueError(
+            f"confirmation run {run.number} has no usable model_config "
+            f"({type(error).__name__}: {error})"
+        ) from None
     model.optimizer.build(model.trainable_variables)
     model.save(path)
 
@@ -69,10 +76,10 @@ def attach(search: optuna.Study, storage, artifact_dir: Path, answer: confirm.An
             path = Path(folder) / attached_name(run)
             save(run, storage, artifact_dir, path)
             artifacts.upload(search, artifact_dir, [(path, "application/octet-stream")])
-    except OSError as error:  # FileNotFoundError for missing weights, too.
+    except (OSError, ValueError) as error:  # FileNotFoundError for missing weights, too.
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         print(
-            f"warning: {FILENAME} not attached to study {search.study_name}: "
-            f"{error.strerror or error}",
+            f"warning: {FILENAME} not attached to study {search.study_name}: {reason}",
             file=sys.stderr,
             flush=True,
         )

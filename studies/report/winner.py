@@ -12,8 +12,9 @@ def write(study, storage, settings, result, folder: Path, notes: list[str]) -> l
     """Writes winner.keras from the stored weights of the winner's median confirmation run
     (nothing is trained) and returns the summary's section on it; [] without an answer.
 
-    Missing weights are one warning line and a note in the report, and an earlier
-    winner.keras, which would belong to another run, is removed.
+    Missing weights (or a run an edit left unbuildable) are one warning line and a note
+    in the report, and an earlier winner.keras, which would belong to another run, is
+    removed.
     """
     if result is None:
         return []
@@ -21,7 +22,7 @@ def write(study, storage, settings, result, folder: Path, notes: list[str]) -> l
     path = folder / winner.FILENAME
     try:
         winner.save(run, storage, settings.artifact_dir, path)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:  # Missing weights, an edited run.
         path.unlink(missing_ok=True)
         notes.append(f"{winner.FILENAME} not written: {error}")
         print(f"warning: {notes[-1]}", file=sys.stderr, flush=True)
