@@ -175,22 +175,12 @@ def _as_the_command_line_says():
 
 def command_line(name: str, options: dict[str, Any]) -> list[str]:
     """The command-line words of study `name` and keyword `options`."""
-    from studies.cli.arguments import as_written
-    from studies.cli.settings import option
+    from studies.cli.arguments import option_words
 
-    words = []
-    for key, value in options.items():
-        if key in NOT_OPTIONS:
-            raise UsageError(f"{key!r} is an option of the command line only")
-        if value is None or value is False:
-            continue
-        if value is True:
-            words.append(option(key))
-            continue
-        text = as_written(value)
-        # A value that starts with '-' would be read as an option of its own.
-        words += [f"{option(key)}={text}"] if text.startswith("-") else [option(key), text]
-    return [name, *words]
+    refused = [key for key in options if key in NOT_OPTIONS]
+    if refused:
+        raise UsageError(f"{refused[0]!r} is an option of the command line only")
+    return [name, *(word for key, value in options.items() for word in option_words(key, value))]
 
 
 def _checked(name: str, options: dict[str, Any]):
