@@ -99,7 +99,6 @@ def measures(storage: Path, args) -> dict:
     import optuna
 
     from studies.engine import confirm
-    from studies.settings import Settings
     from studies.storage import open_for_reading
 
     opened = open_for_reading(str(storage))
@@ -107,7 +106,7 @@ def measures(storage: Path, args) -> dict:
     confirmation = optuna.load_study(study_name="benchmark" + confirm.SUFFIX, storage=opened)
     states = optuna.trial.TrialState
     finished = search.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED))
-    answer = confirm.answer(search, confirmation, Settings(confirm_top=args.confirm_top))
+    answer = confirm.answer(search, confirmation)
     if answer is None:
         raise RuntimeFault(f"{storage}: the study ended without a confirmed configuration")
     winner = answer.winner.spreads["objective"]

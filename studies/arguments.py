@@ -26,15 +26,20 @@ def arguments(settings: Settings, module, **changes) -> list[str]:
     words = [settings.study]
     for key in (f.name for f in dataclasses.fields(Settings) if f.name not in WITHOUT_OPTION):
         value = getattr(settings, key)
-        if value == getattr(defaults, key) or value is None or value is False:
-            continue
-        if value is True:
-            words.append(option(key))
-            continue
-        text = _text(value)
-        # A value that starts with '-' would be read as an option of its own.
-        words += [f"{option(key)}={text}"] if text.startswith("-") else [option(key), text]
+        if value != getattr(defaults, key):
+            words += option_words(key, value)
     return words
+
+
+def option_words(key: str, value) -> list[str]:
+    """The words that set `key` to `value`: none for None or False, the flag for True."""
+    if value is None or value is False:
+        return []
+    if value is True:
+        return [option(key)]
+    text = _text(value)
+    # A value that starts with '-' would be read as an option of its own.
+    return [f"{option(key)}={text}"] if text.startswith("-") else [option(key), text]
 
 
 def _text(value) -> str:

@@ -56,19 +56,16 @@ def usage_error(message: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    # Optuna flags heartbeats, metric names and grouped TPE as experimental; they are used
-    # on purpose, and the warnings would bury the progress lines.
-    warnings.filterwarnings("ignore", message=".*experimental.*")
-    warnings.filterwarnings("ignore", message=".*not compatible with tight_layout.*")
-    args = parser().parse_args(argv)
-    if args.list:
-        for name, module in STUDIES.items():
-            print(f"{name:<16} {module.QUESTION}")
-        for name, members in GROUPS.items():
-            print(f"{name:<16} runs {', '.join(members)}")
-        return 0
+    quiet_warnings()
     try:
-        return _run_all(args)
+        args = parse(argv)
+        if args.list:
+            for name, module in STUDIES.items():
+                print(f"{name:<16} {module.QUESTION}")
+            for name, members in GROUPS.items():
+                print(f"{name:<16} runs {', '.join(members)}")
+            return 0
+        return run_settings(checked(args))
     except UsageError as error:
         return usage_error(str(error))
     except RuntimeFault as error:
@@ -76,7 +73,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _run_all(args) -> int:
+def quiet_warnings() -> None:
+    """Optuna flags heartbeats, metric names and grouped TPE as experimental; they are used
+    on purpose, and the warnings would bury the progress lines."""
+    warnings.filterwarnings("ignore", message=".*experimental.*")
+    warnings.filterwarnings("ignore", message=".*not compatible with tight_layout.*")
+
+
+def parse(argv: list[str]):
+    """The parsed command line; a bad option is a UsageError (the process is not exited)."""
+    return parser(raising=True).parse_args(argv)
+
+
+def checked(args) -> list[Settings]:
+    """The checked settings of each study the arguments name (a group names several);
+    UsageError for anything that cannot run. Nothing is written."""
     if args.study not in STUDIES and args.study not in GROUPS:
         raise UsageError(
             f"unknown study {args.study!r}; choose one of {', '.join([*STUDIES, *GROUPS])}"
@@ -89,12 +100,17 @@ def _run_all(args) -> int:
     settings = [from_arguments(name, STUDIES[name], args) for name in names]
     if getattr(args, "deprecated_penalty", False):
         print("warning: --penalty is deprecated; use --gap-weight", file=sys.stderr)
+    return settings
+
+
+def run_settings(settings: list[Settings]) -> int:
+    """Runs each checked study in turn (stopping at the first that fails); the exit status."""
     status = 0
     for one in settings:
-        status = run_study(one, STUDIES[one.study])
+        status = _run_one(one, STUDIES[one.study])
         if status:
             break
-    if any(name.startswith("reproduce-") for name in names) and not args.no_report:
+    if any(one.study.startswith("reproduce-") for one in settings) and not settings[0].no_report:
         # The seed-by-seed comparison is rebuilt from the storage after any reproduce run.
         from studies.reproduction import write_reproduction
 
@@ -104,7 +120,7 @@ def _run_all(args) -> int:
     return status
 
 
-def run_study(settings: Settings, module) -> int:
+def _run_one(settings: Settings, module) -> int:
     """One study: its report alone with --report-only, else the whole pipeline."""
     from studies import pipeline
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kerasnn.data import DATASETS
-from studies.errors import one_line
+from studies.errors import UsageError, one_line
 from studies.settings import (
     DEFAULT_GPU_POPULATION,
     LIMITS,
@@ -57,7 +57,20 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a bad option is one line on stderr (no usage block), exit status 2."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {one_line(message)} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {parser_message(message)}\n")
+
+
+class RaisingParser(Parser):
+    """The same parser, except that a bad option raises UsageError with the message the
+    command line prints after "error: ", so that a Python caller is never exited."""
+
+    def error(self, message: str):
+        raise UsageError(parser_message(message))
+
+
+def parser_message(message: str) -> str:
+    """What a bad option says: argparse's message on one line, pointing at --help."""
+    return f"{one_line(message)} (see --help)"
 
 
 class DeprecatedGapWeight(argparse.Action):
@@ -69,10 +82,14 @@ class DeprecatedGapWeight(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
-def parser() -> argparse.ArgumentParser:
-    """The parser of `python -m studies.run`, its options in sections for --help."""
+def parser(*, raising: bool = False) -> argparse.ArgumentParser:
+    """The parser of `python -m studies.run`, its options in sections for --help.
+
+    Args:
+        raising: a bad option raises UsageError instead of exiting the process.
+    """
     defaults = Settings()
-    p = Parser(
+    p = (RaisingParser if raising else Parser)(
         prog="python -m studies.run",
         description="Run an Optuna study of kerasnn networks, confirm its best configurations "
         "over fresh seeds and write its report.",

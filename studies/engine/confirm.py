@@ -18,14 +18,14 @@ import sys
 
 import optuna
 
-from kerasnn import ModelConfig, build_model, stats
+from kerasnn import stats
 from studies.engine import planned as planned_runs
 from studies.engine.planned import Plan, PlannedRun, next_step, run_of  # noqa: F401
 from studies.engine.ranking import best_trials
+from studies.engine.runs import stored_model
 from studies.engine.stage import Stage
 from studies.engine.study import code_version
 from studies.settings import Settings
-from studies.storage import artifacts
 
 SUFFIX = "-confirm"
 MEASURES = ("objective", "val_accuracy", "gap")
@@ -202,8 +202,7 @@ def evaluate_winner(search, confirmation, storage, settings: Settings, dataset) 
 
 
 def _test_accuracy(trial, storage, settings: Settings, dataset) -> float:
-    model = build_model(ModelConfig(**trial.user_attrs["model_config"]))
-    model.set_weights(artifacts.load_weights(trial, storage, settings.artifact_dir))
+    model = stored_model(trial, storage, settings.artifact_dir)
     scores = model.evaluate(
         dataset.x_test, dataset.y_test, batch_size=2048, verbose=0, return_dict=True
     )

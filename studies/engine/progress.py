@@ -1,8 +1,34 @@
-"""Progress lines: one per finished trial, with elapsed time, ETA and the outcome."""
+"""Progress lines: one per finished trial, with elapsed time, ETA and the outcome.
+
+Every line goes to the logger "studies". Like Optuna's own logger, it prints to stdout
+by itself (the command line's lines, and a notebook cell's output) and does not pass its
+lines on; a program that routes them elsewhere replaces its handler (and may set
+`propagate`).
+"""
 
 from __future__ import annotations
 
+import logging
 import time
+
+LOGGER = logging.getLogger("studies")
+
+
+class _Print(logging.Handler):
+    """Prints each line to whatever sys.stdout is when it is said: a notebook's cell, or
+    a test's capture, may have replaced it since the handler was made."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), flush=True)
+        except Exception:  # What logging's own handlers do with a failed write.
+            self.handleError(record)
+
+
+if not LOGGER.handlers:
+    LOGGER.addHandler(_Print())
+    LOGGER.setLevel(logging.INFO)
+    LOGGER.propagate = False
 
 
 class Progress:
@@ -17,7 +43,7 @@ class Progress:
         self.waiting = False  # Whether "waiting for other workers" has been said.
 
     def note(self, message: str) -> None:
-        print(f"[{self.name}] {message}", flush=True)
+        LOGGER.info(f"[{self.name}] {message}")
 
     def trial(self, trial, finished: int) -> None:
         elapsed = time.monotonic() - self.started

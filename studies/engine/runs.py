@@ -22,7 +22,7 @@ import optuna
 from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
-from kerasnn import DivergedError, ModelConfig, TrainConfig, scoring, train
+from kerasnn import DivergedError, ModelConfig, TrainConfig, build_model, scoring, train
 from kerasnn.plots import plot_curves, save_weight_mosaic
 from kerasnn.training import divergence
 from studies.engine import failures
@@ -187,6 +187,14 @@ def _all_weights(number: int, result, folder: Path) -> tuple[Path, str]:
     path = folder / f"model-weights-trial-{number}.npz"
     np.savez(path, *result.model.get_weights())
     return path, "application/octet-stream"
+
+
+def stored_model(trial, storage, artifact_dir: Path) -> keras.Model:
+    """The network of a run that kept its weights (`_all_weights`), with those weights: its
+    best epoch's. Raises FileNotFoundError with a one-line reason when they are missing."""
+    model = build_model(ModelConfig(**trial.user_attrs["model_config"]))
+    model.set_weights(artifacts.load_weights(trial, storage, artifact_dir))
+    return model
 
 
 @dataclasses.dataclass

@@ -11,6 +11,7 @@ from studies.engine.ranking import recommended
 from studies.engine.study import stored_study
 from studies.report import effects as effects_report
 from studies.report import findings, markdown, summary
+from studies.report import winner as winner_report
 from studies.report.figures import (
     draw_curves,
     draw_optuna_plots,
@@ -45,6 +46,7 @@ def write_report(study: optuna.Study, storage, settings, module, read_only: bool
     parts = [
         summary.header(study),
         answer,
+        winner_report.write(study, storage, settings, result, folder, notes),
         effects_report.lines(measured, result),
         summary.best_lines(study, frame, best),
         findings,

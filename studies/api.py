@@ -1,0 +1,237 @@
+"""A study from Python: `run_study` runs one as the command line does, `open_study` reads one.
+
+    from studies import run_study
+
+    result = run_study(subset=2000, trials=3, epochs=2)
+    print(result.answer)
+    model = result.load_winner()
+
+The options are the command line's, as keyword arguments (`--confirm-seeds 2` is
+`confirm_seeds=2`), parsed and checked by the same code: a bad one raises `UsageError` (a
+ValueError) with the line the command line prints, before anything is written. Progress
+lines go to the logger "studies" (see `studies.engine.progress`). Importing this module is
+cheap: TensorFlow and Optuna are imported when a study is run or read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import warnings
+from pathlib import Path
+from typing import Any
+
+from studies.errors import RuntimeFault, UsageError, one_line
+
+# Options that are not a study's: they would print and exit instead of running one.
+NOT_OPTIONS = ("help", "list")
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyAnswer:
+    """The confirmed answer: the winning configuration and its figures over fresh seeds.
+
+    Each figure is a `kerasnn.stats.Spread`: `mean`, `sd`, `n` runs and the 95% interval
+    of the mean, `low` to `high`.
+    """
+
+    trial: int  # The search trial whose configuration won.
+    params: dict[str, Any]  # Its hyperparameters.
+    seeds: list[int]  # The fresh seeds of its confirmation runs.
+    objective: Any
+    val_accuracy: Any
+    gap: Any
+    test_accuracy: Any | None  # Evaluated once, for the winner only; None when not yet.
+    tied: list[int]  # Search trials whose configuration is tied with it within seed noise.
+    undecided: list[int]  # Runners-up with fewer than two runs a side.
+    seed_noise: float  # The pooled seed standard deviation of the objective.
+    configurations: list[Any]  # Every confirmed configuration, winner first (engine's).
+
+    @classmethod
+    def from_answer(cls, answer) -> StudyAnswer:
+        """From the confirmation's `studies.engine.confirm.Answer`."""
+        winner = answer.winner
+        return cls(
+            trial=winner.source,
+            params=dict(winner.params),
+            seeds=list(winner.seeds),
+            objective=winner.spreads["objective"],
+            val_accuracy=winner.spreads["val_accuracy"],
+            gap=winner.spreads["gap"],
+            test_accuracy=answer.test,
+            tied=[c.source for c in answer.tied],
+            undecided=[c.source for c in answer.undecided],
+            seed_noise=answer.seed_noise,
+            configurations=list(answer.configurations),
+        )
+
+    def __str__(self) -> str:
+        from studies.report.summary import interval
+
+        test = "not evaluated" if self.test_accuracy is None else str(self.test_accuracy)
+        return "\n".join(
+            [
+                f"trial {self.trial}'s configuration, confirmed over {len(self.seeds)} fresh "
+                f"seeds ({', '.join(map(str, self.seeds))}):",
+                f"  objective {self.objective} (95% interval {interval(self.objective)})",
+                f"  validation accuracy {self.val_accuracy}, gap {self.gap}",
+                f"  test accuracy {test}",
+                "  " + ", ".join(f"{name}={value}" for name, value in self.params.items()),
+                "  tied with it: " + (", ".join(f"trial {t}" for t in self.tied) or "none"),
+            ]
+        )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StudyResult:
+    """A study as its report sees it, read from its storage.
+
+    `trials` is the ranked table of the search (trials.csv), `confirmation` every
+    confirmation run (confirm.csv) and `effects` every run of the effects stage
+    (effects.csv); a stage that did not run is an empty frame. `answer` is None without a
+    confirmed answer.
+    """
+
+    study_name: str
+    answer: StudyAnswer | None
+    trials: Any  # pandas.DataFrame
+    confirmation: Any  # pandas.DataFrame
+    effects: Any  # pandas.DataFrame
+    report_dir: Path
+
+    def load_winner(self):
+        """The confirmed winner's network from `report_dir/winner.keras`, as a Keras model.
+
+        Raises:
+            FileNotFoundError when the report has no winner.keras.
+        """
+        import keras
+
+        path = self.report_dir / "winner.keras"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no winner.keras in {self.report_dir}: the study has no confirmed answer with "
+                "stored weights, or its report was not written here (report_only=True writes it)"
+            )
+        return keras.saving.load_model(path)
+
+
+def run_study(name: str = "overfitting", **options) -> StudyResult:
+    """Runs study `name` as `python -m studies.run NAME --OPTION VALUE ...` does, report
+    included, and returns what it found.
+
+    Args:
+        name: a study (see `python -m studies.run --list`); one study, not a group.
+        **options: the command line's options by name (`trials=3`, `confirm_seeds=2`,
+            `storage="reports/mine.log"`, `fresh=True`); None or False leave one out.
+
+    Raises:
+        UsageError (a ValueError) with the command line's message for a bad option, before
+        anything is written; RuntimeFault (a RuntimeError) for a failure while running;
+        KeyboardInterrupt when the run was stopped by a signal.
+    """
+    from studies import run
+
+    with _as_the_command_line_says():
+        settings = _checked(name, options)
+        with warnings.catch_warnings():
+            run.quiet_warnings()
+            status = run.run_settings([settings])
+        if status == 130:
+            raise KeyboardInterrupt(f"study {settings.study_name!r} was interrupted")
+        return _read(settings)
+
+
+def open_study(name: str = "overfitting", **options) -> StudyResult:
+    """A stored study, as `run_study` returns it, without training or changing anything.
+
+    Args:
+        name: the study module, used when the stored study does not record its own.
+        **options: as for `run_study`; `storage` and `study_name` say which study
+            (`study_name` defaults to the name `run_study` would give the options), and
+            `reports` where its report is. The answer is the one of the plans the study
+            recorded, whatever the other options say.
+
+    Raises:
+        UsageError for a bad option, a storage that cannot be read or a study it lacks.
+    """
+    with _as_the_command_line_says():
+        return _read(_checked(name, options))
+
+
+@contextlib.contextmanager
+def _as_the_command_line_says():
+    """A usage error or a fault carries the line the command line prints: one line, with
+    any storage password hidden."""
+    try:
+        yield
+    except (UsageError, RuntimeFault) as error:
+        raise type(error)(one_line(str(error))) from None
+
+
+def command_line(name: str, options: dict[str, Any]) -> list[str]:
+    """The command-line words of study `name` and keyword `options`."""
+    from studies.arguments import option_words
+
+    refused = [key for key in options if key in NOT_OPTIONS]
+    if refused:
+        raise UsageError(f"{refused[0]!r} is an option of the command line only")
+    return [name, *(word for key, value in options.items() for word in option_words(key, value))]
+
+
+def _checked(name: str, options: dict[str, Any]):
+    """The checked settings of study `name` with `options`, as the command line checks
+    them; UsageError for anything it refuses, and for a group of studies."""
+    from studies import run
+
+    args = run.parse(command_line(name, options))
+    args.study, args.list = name, False  # A name that reads like an option is still a name.
+    settings = run.checked(args)
+    if len(settings) > 1:
+        members = ", ".join(one.study for one in settings)
+        raise UsageError(f"{name!r} is a group of studies; run each in turn: {members}")
+    return settings[0]
+
+
+def _read(settings) -> StudyResult:
+    """The stored study of `settings`, read only."""
+    import optuna
+
+    from studies.engine.study import stored_study
+    from studies.pipeline import quiet_optuna
+    from studies.storage import StorageError, exists, open_for_reading, redact
+
+    quiet_optuna()
+    if not exists(settings.storage):
+        raise UsageError(f"no storage at {redact(settings.storage)}")
+    try:
+        storage = open_for_reading(settings.storage)
+    except StorageError as error:
+        raise UsageError(str(error)) from None
+    if stored_study(storage, settings.study_name) is None:
+        raise UsageError(f"no study {settings.study_name!r} in {redact(settings.storage)}")
+    study = optuna.load_study(study_name=settings.study_name, storage=storage)
+    return _result(study, storage, settings)
+
+
+def _result(study, storage, settings) -> StudyResult:
+    import pandas as pd
+
+    from studies.engine import confirm, effects, planned
+    from studies.report.table import planned_table, ranked_table
+
+    confirmation = confirm.load_confirmation(storage, study.study_name)
+    answer = None if confirmation is None else confirm.answer(study, confirmation)
+    varied = planned.load_companion(storage, study.study_name, effects.SUFFIX)
+    return StudyResult(
+        study_name=study.study_name,
+        answer=None if answer is None else StudyAnswer.from_answer(answer),
+        trials=ranked_table(study),
+        confirmation=pd.DataFrame()
+        if confirmation is None
+        else planned_table(confirmation, ["source_trial", "seed"]),
+        effects=pd.DataFrame()
+        if varied is None
+        else planned_table(varied, ["source_trial", "variant", "seed"]),
+        report_dir=settings.folder,
+    )

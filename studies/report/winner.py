@@ -1,0 +1,56 @@
+"""winner.keras in the report folder, and the summary's lines naming the run it came from."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from studies.engine import confirm, winner
+
+
+def write(study, storage, settings, result, folder: Path, notes: list[str]) -> list[str]:
+    """Writes winner.keras from the stored weights of the winner's median confirmation run
+    (nothing is trained) and returns the summary's section on it; [] without an answer.
+
+    Missing weights (or a run an edit left unbuildable) are one warning line and a note
+    in the report, and an earlier winner.keras, which would belong to another run, is
+    removed.
+    """
+    if result is None:
+        return []
+    run = winner.median_run(confirm.load_confirmation(storage, study.study_name), result)
+    path = folder / winner.FILENAME
+    try:
+        winner.save(run, storage, settings.artifact_dir, path)
+    except (FileNotFoundError, ValueError) as error:  # Missing weights, an edited run.
+        path.unlink(missing_ok=True)
+        notes.append(f"{winner.FILENAME} not written: {error}")
+        print(f"warning: {notes[-1]}", file=sys.stderr, flush=True)
+        return []
+    attached = study.user_attrs.get(winner.ATTACHED, {}).get("confirmation_run") == run.number
+    return lines(result, run, attached)
+
+
+def lines(result, run, attached: bool) -> list[str]:
+    """The summary's section on winner.keras: which run, its seed and figures, and whether
+    the dashboard offers the network too."""
+    user = run.user_attrs
+    where = (
+        f"the dashboard offers the same network as {winner.attached_name(run)}, an artifact "
+        "of this study"
+        if attached
+        else "the dashboard has no copy yet (a run of the study attaches one, --report-only "
+        "does not)"
+    )
+    return [
+        "## The winner as a Keras model",
+        "",
+        f"`{winner.FILENAME}` is trial {result.winner.source}'s network as trained by "
+        f"confirmation run {run.number} (seed {user['seed']}), the median of the winner's "
+        f"{len(result.winner.seeds)} runs by objective, with the weights of its best epoch "
+        f"({user.get('best_epoch', '?')} of {user.get('epochs', '?')}): objective "
+        f"{user['objective']:.4f}, validation accuracy {user['val_accuracy']:.4f}, gap "
+        f"{user['gap']:+.4f}. It loads with `keras.saving.load_model`, without kerasnn; "
+        f"{where}.",
+        "",
+    ]
