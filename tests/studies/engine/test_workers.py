@@ -393,7 +393,7 @@ def test_workers_are_capped_by_the_trials_still_to_run(data, tmp_path):
     assert code == 0, output
     # Two at most, fewer only if memory is short; either way the output says why.
     said = re.search(
-        r"starting (\d) of the 6 workers asked: (only 2 trial\(s\) remain|.* free)", output
+        r"starting (\d) of the 6 workers asked: (only 2 run\(s\) remain|.* free)", output
     )
     assert said and int(said[1]) <= 2, output
     assert len(list((reports / "capped" / "workers").glob("worker-*.log"))) == int(said[1])
