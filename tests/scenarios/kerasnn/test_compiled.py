@@ -15,7 +15,7 @@ from kerasnn import ModelConfig, TrainConfig, build_model, compiled, mirror, tra
 # Small enough to train in a second or two; 2,950 is no multiple of the batch sizes used,
 # so every epoch ends with a smaller batch, as in Keras.
 TRAIN_SIZE = 2_950
-SMALL = ModelConfig(hidden_units=64, dropout_rate=0.2)
+NETWORK = ModelConfig(hidden_units=64, dropout_rate=0.2)
 
 # Each optimiser with a learning rate it trains well at here.
 OPTIMIZERS = {
@@ -168,12 +168,12 @@ def test_training_mode_dropout_keeps_each_unit_with_probability_one_minus_rate(s
 @pytest.mark.parametrize("batch_size", [100, compiled.XLA_BELOW_BATCH_SIZE])
 def test_same_seed_and_config_give_identical_numbers_even_after_other_runs(small, batch_size):
     short = TrainConfig(batch_size=batch_size, epochs=3, seed=7)
-    first = train(SMALL, short, small)
+    first = train(NETWORK, short, small)
     # Same shapes, other hyperparameters: reuses the compiled program with other values.
     other = ModelConfig(hidden_units=64, dropout_rate=0.4, learning_rate=3e-3)
     train(other, short, small)
-    again = train(SMALL, short, small)
-    other_seed = train(SMALL, dataclasses.replace(short, seed=8), small)
+    again = train(NETWORK, short, small)
+    other_seed = train(NETWORK, dataclasses.replace(short, seed=8), small)
 
     for key in ("loss", "accuracy", "train_loss", "val_loss", "val_accuracy"):
         assert again.history[key] == first.history[key], key

@@ -15,7 +15,7 @@ from kerasnn.config import MAX_BATCH_SIZE
 # Small enough to train in a second or two; 2,950 is no multiple of the batch sizes used,
 # so every epoch ends with a smaller batch, as in Keras.
 TRAIN_SIZE = 2_950
-SMALL = ModelConfig(hidden_units=64, dropout_rate=0.2)
+NETWORK = ModelConfig(hidden_units=64, dropout_rate=0.2)
 SHORT = TrainConfig(batch_size=100, epochs=3, seed=7)
 
 
@@ -44,7 +44,7 @@ class Recorder(keras.callbacks.Callback):
 
 
 def test_short_training_reaches_validation_accuracy_far_above_chance(small):
-    result = train(SMALL, SHORT, small)
+    result = train(NETWORK, SHORT, small)
 
     assert result.epochs == 3 and not result.diverged
     assert result.val_accuracy > 0.70  # Chance is 0.10.
@@ -56,11 +56,11 @@ def test_short_training_reaches_validation_accuracy_far_above_chance(small):
 
 
 def test_result_model_holds_the_best_epochs_weights(small):
-    result = train(SMALL, SHORT, small)
+    result = train(NETWORK, SHORT, small)
 
     measured = accuracy_of(result.model, small.x_validation, small.y_validation)
     assert measured == pytest.approx(result.val_accuracy, abs=1e-6)
-    assert result.model.get_layer("dropout").rate == SMALL.dropout_rate
+    assert result.model.get_layer("dropout").rate == NETWORK.dropout_rate
 
 
 def test_callbacks_see_inference_mode_logs_and_the_current_weights(small):
@@ -88,7 +88,7 @@ def test_a_callbacks_exception_ends_training_and_propagates(small):
                 raise Pruned
 
     with pytest.raises(Pruned):
-        train(SMALL, SHORT, small, callbacks=[PruneAtSecondEpoch()])
+        train(NETWORK, SHORT, small, callbacks=[PruneAtSecondEpoch()])
 
 
 def test_a_callback_setting_stop_training_stops_after_that_epoch(small):
@@ -96,7 +96,7 @@ def test_a_callback_setting_stop_training_stops_after_that_epoch(small):
         def on_epoch_end(self, epoch, logs=None):
             self.model.stop_training = True
 
-    result = train(SMALL, SHORT, small, callbacks=[StopAtFirstEpoch()])
+    result = train(NETWORK, SHORT, small, callbacks=[StopAtFirstEpoch()])
     assert result.epochs == 1 and result.best_epoch == 1
 
 
@@ -134,7 +134,7 @@ def test_keras_fit_path_of_other_backends_trains_and_measures_too(small, monkeyp
     # on TensorFlow.
     monkeypatch.setattr(training, "_run_type", lambda model: training._KerasRun)
     recorder = Recorder(small)
-    result = train(SMALL, SHORT, small, callbacks=[recorder])
+    result = train(NETWORK, SHORT, small, callbacks=[recorder])
 
     assert result.epochs == 3 and not result.diverged
     assert result.val_accuracy > 0.70
@@ -151,8 +151,8 @@ def test_a_batch_larger_than_the_training_set_trains_as_one_batch_of_the_whole_s
     assert clamped.batch_size == 500
     assert training.clamp_batch_size(SHORT, 500) is SHORT
 
-    huge = train(SMALL, TrainConfig(batch_size=MAX_BATCH_SIZE, epochs=2), tiny, test=False)
-    whole = train(SMALL, TrainConfig(batch_size=500, epochs=2), tiny, test=False)
+    huge = train(NETWORK, TrainConfig(batch_size=MAX_BATCH_SIZE, epochs=2), tiny, test=False)
+    whole = train(NETWORK, TrainConfig(batch_size=500, epochs=2), tiny, test=False)
     for key in ("loss", "train_loss", "val_accuracy"):
         assert huge.history[key] == whole.history[key], key
 
@@ -160,7 +160,7 @@ def test_a_batch_larger_than_the_training_set_trains_as_one_batch_of_the_whole_s
 def test_both_training_paths_are_training_runs(small):
     from kerasnn import compiled
 
-    model = build_model(SMALL)
+    model = build_model(NETWORK)
     for run_type in (training._KerasRun, compiled.CompiledRun):
         assert isinstance(run_type(model, SHORT, small), training.TrainingRun)
 

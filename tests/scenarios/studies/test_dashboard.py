@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, require
+from conftest import require
 from PIL import Image
-from services import free_port, wait_for, worker_environment
+from services import ROOT, free_port, wait_for, worker_environment
 
 pytestmark = pytest.mark.slow
 

@@ -443,15 +443,3 @@ def test_a_stop_signal_before_training_starts_still_fails_the_trial_with_its_rea
     assert state == TrialState.FAIL
     assert attrs["fail_reason"] == "interrupted (SIGINT or SIGTERM)"
     assert (tmp_path / "r" / "kept" / "summary.md").is_file()
-
-
-def test_jax_programs_are_kept_in_the_users_cache_unless_a_folder_is_named(monkeypatch, tmp_path):
-    from studies import pipeline
-
-    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    pipeline.use_compilation_cache()
-    assert os.environ["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "kerasnn" / "jax")
-    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "mine"))
-    pipeline.use_compilation_cache()
-    assert os.environ["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "mine")

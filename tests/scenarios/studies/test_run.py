@@ -9,26 +9,10 @@ import sys
 import optuna
 import pandas as pd
 import pytest
-from conftest import ROOT
+from services import ROOT, settings_for
 
-from studies import overfitting, run
-from studies.cli.settings import Settings, from_arguments
+from studies import run
 from studies.engine import study as engine
-
-
-def settings_for(*argv) -> Settings:
-    return from_arguments("overfitting", overfitting, run.parser().parse_args(list(argv)))
-
-
-def test_the_default_study_name_carries_every_identity_setting_that_differs():
-    assert settings_for().study_name == "overfitting-fashion_mnist"
-    smoke = settings_for("--subset", "2000", "--trials", "3", "--epochs", "2")
-    assert smoke.study_name == "overfitting-fashion_mnist-subset2000-epochs2"
-    assert (
-        settings_for("--objective", "pareto", "--gap-weight", "0.5").study_name
-        == "overfitting-fashion_mnist-pareto-gapweight0.5"
-    )
-    assert settings_for("--study-name", "mine", "--epochs", "2").study_name == "mine"
 
 
 def test_a_smoke_run_leaves_the_default_study_free(tmp_path, data_dir):
@@ -150,13 +134,3 @@ def test_a_population_search_trains_its_trials_together_and_prunes_them_one_by_o
     confirm = pd.read_csv(tmp_path / "r" / "pop" / "confirm.csv")
     assert (confirm["state"] == "COMPLETE").sum() == 4
     assert "confirmation of trial" in done.stdout
-
-
-def test_a_population_on_another_keras_backend_is_a_usage_error(tmp_path, capsys, monkeypatch):
-    # This process runs TensorFlow: named here, whether or not Keras is imported yet.
-    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
-    options = ["--subset", "500", "--epochs", "1", "--trials", "2", "--population", "4"]
-    code = run.main([*options, "--storage", f"{tmp_path}/s.log", "--reports", str(tmp_path)])
-    assert code == 2
-    assert "--population 4 trains on Keras' JAX backend" in capsys.readouterr().err
-    assert not (tmp_path / "s.log").exists()

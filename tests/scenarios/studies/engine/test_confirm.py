@@ -9,8 +9,7 @@ import sys
 import optuna
 import pandas as pd
 import pytest
-from conftest import ROOT
-from services import worker_environment
+from services import ROOT, worker_environment
 
 from studies.engine import confirm
 from studies.engine import runs as trial_steps

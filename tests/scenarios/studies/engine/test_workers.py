@@ -10,10 +10,10 @@ import time
 import optuna
 import pandas as pd
 import pytest
-import services
 from optuna.trial import TrialState
 from services import (
     POSTGRES_PASSWORD,
+    SMALL,
     create_database,
     finish,
     start_worker,
@@ -26,7 +26,6 @@ from studies.storage import open_storage
 pytestmark = pytest.mark.slow
 
 # The confirmation stage is left out: these tests are about the search's workers.
-SMALL = [*services.SMALL, "--confirm-top", "0"]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 

@@ -23,7 +23,7 @@ from studies.reproduction.verdicts import (
     trend_verdicts,
     verdict,
 )
-from studies.run import GROUPS, STUDIES, main
+from studies.run import GROUPS, STUDIES
 
 REPRODUCE = [name for name in STUDIES if name.startswith("reproduce-")]
 
@@ -307,24 +307,6 @@ def test_report_without_runs_marks_every_seed_not_run(tmp_path):
     assert text.count("have not been run yet") == len(ORIGINALS)
     # The cross-entropy table needs no training, so it is there all the same.
     assert "0.500402" in text
-
-
-@pytest.mark.slow
-def test_tiny_reproduce_run_builds_its_section(tmp_path, data_dir):
-    storage = f"sqlite:///{tmp_path / 'tiny.db'}"
-    argv = ["reproduce-001", "--subset", "500", "--epochs", "1"]
-    argv += ["--storage", storage, "--reports", str(tmp_path)]
-    assert main(argv) == 0
-    text = (tmp_path / "REPRODUCTION.md").read_text()
-    section = text.split("## Seed 001")[1].split("## Seed 002")[0]
-    assert "Chosen on validation (highest mean over seeds): decay=" in section
-    # Each decay ran with three seeds, so every row shows a mean and its spread.
-    assert section.count("| 3 |") == len(STUDIES["reproduce-001"].VARIANTS)
-    assert (tmp_path / "reproduction" / "001-curves.png").stat().st_size > 1000
-    # Rebuilding from the storage alone gives the same section.
-    assert main([*argv, "--report-only"]) == 0
-    rebuilt = (tmp_path / "REPRODUCTION.md").read_text()
-    assert rebuilt.split("## Seed 001")[1].split("## Seed 002")[0] == section
 
 
 def test_a_run_without_stored_weights_has_no_kernel_to_draw(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from optuna.storages import RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
-from services import POSTGRES_PASSWORD, create_database, foreign_sqlite
+from services import foreign_sqlite, refusal
 
 from studies.storage import (
     StorageError,
@@ -37,16 +37,6 @@ def quiet_optuna():
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def refusal(call, *args, **kwargs) -> str:
-    """The message of the StorageError `call` raises, checked to be one line."""
-    with pytest.raises(StorageError) as raised:
-        call(*args, **kwargs)
-    message = str(raised.value)
-    assert isinstance(raised.value, ValueError)
-    assert "\n" not in message and message
-    return message
 
 
 def tiny_study(storage, trials: int = 3) -> list[optuna.trial.FrozenTrial]:
@@ -357,42 +347,6 @@ def test_an_sqlite_database_without_optunas_tables_is_refused_for_reading_and_ke
 
 
 # PostgreSQL.
-
-
-def server_tables(url: str) -> set[str]:
-    import sqlalchemy
-
-    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
-    try:
-        return set(sqlalchemy.inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-
-
-@pytest.mark.slow
-def test_another_programs_postgresql_database_is_refused_before_optuna_adds_tables(postgres):
-    import psycopg2
-
-    url = create_database(postgres, "shop")
-    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE customers (id serial PRIMARY KEY, name text)")
-        cursor.execute("INSERT INTO customers (name) VALUES ('Ada')")
-    connection.close()
-
-    for write in (True, False):
-        message = refusal(open_storage, url, write=write)
-        assert "belongs to another program" in message and "customers" in message
-        assert POSTGRES_PASSWORD not in message
-    assert server_tables(url) == {"customers"}
-
-
-@pytest.mark.slow
-def test_an_empty_postgresql_database_is_refused_for_reading_and_gains_no_tables(postgres):
-    url = create_database(postgres, "empty")
-
-    message = refusal(open_storage, url, write=False)
-    assert "holds no Optuna study storage" in message and POSTGRES_PASSWORD not in message
-    assert server_tables(url) == set()
 
 
 # URLs.
