@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import re
 import shutil
 import signal
 import socket
@@ -272,3 +273,18 @@ def population_study_record(how, seed, seconds, confirmed, compile_seconds=0.0) 
     record = strategy_record(how, seed, 100, confirmed) | {"seconds": seconds}
     job = {"confirm_top": 3, "confirm_seeds": 3, "report": True}
     return record | {"compile_seconds": compile_seconds, "job": job}
+
+
+def doc_pages() -> list[Path]:
+    """The README and every page of docs/."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def commands_named() -> list[str]:
+    """Every module the README and docs/ run as `python -m MODULE`."""
+    found = {
+        name
+        for page in doc_pages()
+        for name in re.findall(r"python -m ([a-z_][\w.]*)", page.read_text())
+    }
+    return sorted(found)

@@ -50,14 +50,17 @@ def test_the_default_is_the_cheapest_strategy_whose_confirmed_winner_keeps_the_a
     assert halving["confirmed_difference"]["mean"] == pytest.approx(0.0)
     assert result["strategies"]["early discarding"]["confirmed_difference"]["p"] < 0.01
 
-    readme = tmp_path / "README.md"
+    page = tmp_path / "pruning.md"
     start, end = "<!-- pruning table: benchmarks/study.py -->", "<!-- end of pruning table -->"
-    readme.write_text(f"before\n{start}\nold table\n{end}\nafter\n")
-    study.write_readme_table(result, readme)
-    text = readme.read_text()
+    page.write_text(f"before\n{start}\nold table\n{end}\nafter\n")
+    study.write_doc_table(result, page)
+    text = page.read_text()
     assert "old table" not in text and text.startswith("before\n") and text.endswith("after\n")
     assert "| successive halving **default** |" in text
     assert "38% ± 0%" in text  # 300 of 800 epochs.
+    # The published page holds the markers, so a full run replaces its table.
+    published = study.PRUNING_DOC.read_text()
+    assert published.index(start) < published.index(end)
 
 
 def test_two_seeds_are_not_enough_to_choose_a_default():
