@@ -3,10 +3,13 @@ fresh seeds, resumably; and its verdicts on hand-made numbers."""
 
 from __future__ import annotations
 
+import types
+
 import optuna
 
 from studies import overfitting
 from studies.engine import effects
+from studies.report import effects as effects_report
 
 
 def test_a_clear_effect_is_higher_or_lower():
@@ -94,6 +97,16 @@ def test_stored_effects_judge_each_step_from_the_winner(tmp_path):
     assert dropout[0.1667].versus_winner["gap"].outcome == "tied"
     assert dict(found.sweep("activation"))["sigmoid"].versus_winner["gap"].outcome == "tied"
     assert effects.extreme(found, "dropout_rate", "gap", lowest=True)[0] != 0.0
+
+
+def test_the_effects_section_shows_its_figure_after_its_table(tmp_path):
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    store_effects(storage, {"dropout_rate=0": 0.05})
+    found = effects.stored(storage, "overfitting-fashion_mnist", overfitting)
+    answer = types.SimpleNamespace(winner=types.SimpleNamespace(source=0))
+    section = "\n".join(effects_report.lines(found, answer))
+    assert section.startswith("## Effects around the winner")
+    assert section.index("| dropout_rate |") < section.index("](effects.png)")
 
 
 def test_seed_003_sets_its_claims_beside_the_effects_around_a_tuned_winner(tmp_path):

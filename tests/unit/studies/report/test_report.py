@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import optuna
 
+from studies.report import summary
 from studies.report.figures import weight_labels
 
 
@@ -56,3 +59,23 @@ def test_a_report_of_an_edited_storage_is_written_without_a_traceback(tmp_path, 
     summary = (tmp_path / "edited" / "summary.md").read_text()
     assert "## Answer: trial 0's configuration" in summary
     assert "(1 run)" in summary  # One usable run: its mean, and no spread pretended.
+    # The figures are shown, findings.png in the section it belongs to, the rest together.
+    shown = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", summary)
+    assert {"findings.png", "history.png", "weights.png"} <= set(shown)
+    assert all((tmp_path / "edited" / name).is_file() for name in shown)
+    observational = summary.index("## What the search happened to try")
+    assert observational < summary.index("](findings.png)") < summary.index("## Figures")
+
+
+def test_the_summary_shows_only_the_figures_its_folder_holds(tmp_path):
+    for name in ("curves.png", "history.png"):
+        (tmp_path / name).write_bytes(b"\x89PNG")
+    assert summary.figures_lines(tmp_path) == [
+        "## Figures",
+        "",
+        "![optimisation history of the search](history.png)",
+        "",
+        "![training and validation loss and accuracy per epoch of the best trials](curves.png)",
+        "",
+    ]
+    assert summary.figures_lines(tmp_path / "nothing drawn") == []
