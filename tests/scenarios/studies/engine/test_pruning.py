@@ -74,7 +74,9 @@ def test_each_pruner_prunes_slow_trials_and_fails_a_diverged_one(monkeypatch, tm
 def test_the_patient_pruner_leaves_a_diverged_trial_to_fail(monkeypatch, tmp_path):
     # Whether it prunes a slow trial hangs on the last digits of nearly flat curves (it
     # prunes only falling ones); when it does is tested above on exact curves.
-    study = run_tiny(monkeypatch, tmp_path, "--pruner", "sha", "--pruner-patience", "1")
+    # Only the diverging trial is judged here, so the study ends with it.
+    options = ["--pruner", "sha", "--pruner-patience", "1"]
+    study = run_tiny(monkeypatch, tmp_path, *options, trials=DIVERGES + 1)
     assert _diverged_trial_failed(study)
     assert study.user_attrs["stopped"] == "target reached"
 
