@@ -39,7 +39,8 @@ from studies.settings import SEED_LIMIT
 
 ROOT = Path(__file__).resolve().parents[1]
 JSON = ROOT / "reports" / "benchmarks-study.json"
-README = ROOT / "README.md"
+# The page on pruning shows the comparison table of the last full run.
+PRUNING_DOC = ROOT / "docs" / "pruning.md"
 BASELINE = "none"
 # Label -> studies.run options.
 STRATEGIES = {
@@ -301,8 +302,8 @@ def markdown(result: dict, args, info: dict, seconds: float) -> str:
     )
 
 
-def write_readme_table(result: dict, path: Path = README) -> None:
-    """Replaces the comparison table in the README with this run's."""
+def write_doc_table(result: dict, path: Path = PRUNING_DOC) -> None:
+    """Replaces the comparison table in docs/pruning.md with this run's."""
     start, end = "<!-- pruning table: benchmarks/study.py -->", "<!-- end of pruning table -->"
     text = path.read_text()
     if start not in text:
@@ -381,7 +382,7 @@ def measure(args) -> None:
     text = markdown(result, args, info, time.perf_counter() - started)
     report.publish("study", text, [f"default: {result['default']}"], [], args_without_json(args))
     if report.report_path(args) == report.REPORT:
-        write_readme_table(result)
+        write_doc_table(result)
 
 
 def main(argv=None) -> int:

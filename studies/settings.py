@@ -41,7 +41,7 @@ LIMITS = {
     "max_failures": 100_000,
 }
 # The population size where it pays: on a GPU, where one network at a time leaves it idle.
-# Not measured on a GPU by this project yet (see README, "Many networks at once").
+# Not measured on a GPU by this project yet (see docs/studies.md, "Studies as populations").
 DEFAULT_GPU_POPULATION = 8
 # Pruning options and the pruners they act on; given for another pruner they would change
 # nothing, so they are refused rather than stored as if they had taken effect.
@@ -88,7 +88,7 @@ class Settings:
     storage: str = DEFAULT_STORAGE
     study_name: str = ""
     sampler: str = "tpe"
-    pruner: str = "discard"  # Chosen by benchmarks/study.py (README, "Pruning").
+    pruner: str = "discard"  # Chosen by benchmarks/study.py (docs/pruning.md).
     warmup: int | None = None  # Steps before the pruner first judges (None: the pruner's own).
     keep: float = 1 / 3  # Fraction of trials the discard pruner keeps.
     pruner_patience: int | None = None  # Wraps the pruner in Optuna's PatientPruner.
@@ -107,7 +107,7 @@ class Settings:
     population: int | None = None
     confirm_top: int = 3  # Configurations re-trained over fresh seeds after the search.
     confirm_seeds: int = 3  # Fresh seeds per confirmed configuration.
-    # Fresh seeds per variant of the effects stage (0 skips it; README, "Effects").
+    # Fresh seeds per variant of the effects stage (0 skips it; docs/effects.md).
     effects_seeds: int = 0
     fresh: bool = False
     report_only: bool = False

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from services import ThrowawayPostgres, postgres_binaries
+from services import ROOT, ThrowawayPostgres, postgres_binaries
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # The README sets a relative KERASNN_DATA_DIR; tests that move to a temporary folder (and
@@ -23,8 +23,6 @@ if os.environ.get("KERASNN_DATA_DIR"):
 # Studies keep JAX's compiled programs in the user's cache; tests keep theirs in a folder of
 # their own, shared by the tests' processes and gone with the machine's temporary files.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="kerasnn-jax-cache-"))
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # .ci/run sets this so that a test which would skip for want of PostgreSQL, Chromium or the
 # data fails instead: in CI nothing is skipped.
@@ -58,6 +56,14 @@ def mnist(data_dir):
     from kerasnn import load_dataset
 
     return load_dataset("mnist")
+
+
+@pytest.fixture
+def place(tmp_path, monkeypatch):
+    """An empty folder for the storage and a reports path that does not exist yet."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "store").mkdir()
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Checks that need the JAX backend, run in a subprocess by tests/kerasnn/test_population.py.
+"""Checks that need the JAX backend, run in a subprocess by tests/scenarios/kerasnn/ (test_population.py, test_training.py).
 
     KERAS_BACKEND=jax python tests/jax_checks.py CHECK OUTPUT.npz
 

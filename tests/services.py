@@ -1,10 +1,13 @@
-"""Services the slow tests start for real: study workers, a PostgreSQL server, ports."""
+"""The tests' one set of helpers: the repository root, the small study, the CLI in-process and
+as a process, the refusals it answers with, and the services the scenarios start for real
+(study workers, a PostgreSQL server, ports)."""
 
 from __future__ import annotations
 
 import contextlib
 import glob
 import os
+import re
 import shutil
 import signal
 import socket
@@ -201,6 +204,87 @@ def cli(argv: list[str], capsys) -> Outcome:
     return Outcome(code, captured.out, captured.err)
 
 
+def settings_for(*argv: str):
+    """The checked settings of `python -m studies.run ARGV` for the default study."""
+    from studies import overfitting, run
+    from studies.settings import from_arguments
+
+    return from_arguments("overfitting", overfitting, run.parser().parse_args(list(argv)))
+
+
 def process(argv: list[str]) -> Outcome:
     """The CLI as a real process, run from the repository, as a user runs it."""
     return run_module("studies.run", argv)
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file below `folder` with its size and modification time."""
+    return {
+        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in folder.rglob("*")
+    }
+
+
+def refuses(arguments: list[str], place: Path, capsys) -> str:
+    """Runs a one-trial SMALL study in `place` in-process, checks that it is refused (one
+    line, exit status 2, nothing written) and returns the error line."""
+    before = snapshot(place)
+    storage = ["--storage", f"sqlite:///{place / 'store' / 'k.db'}"]
+    reports = ["--reports", str(place / "reports")]
+    outcome = cli([*SMALL, "--trials", "1", *storage, *reports, *arguments], capsys)
+    lines = [line for line in outcome.err.splitlines() if line.strip()]
+    assert outcome.code == 2, outcome
+    assert len(lines) == 1, outcome.err
+    assert "Traceback" not in outcome.err + outcome.out
+    assert lines[0].startswith("python -m studies.run: error: ")
+    assert snapshot(place) == before, "a refused command wrote something"
+    return lines[0]
+
+
+def refusal(call, *args, **kwargs) -> str:
+    """The message of the StorageError `call` raises, checked to be one line."""
+    import pytest
+
+    from studies.storage.errors import StorageError
+
+    with pytest.raises(StorageError) as raised:
+        call(*args, **kwargs)
+    message = str(raised.value)
+    assert isinstance(raised.value, ValueError)
+    assert "\n" not in message and message
+    return message
+
+
+def strategy_record(strategy, seed, epochs, confirmed, noise=0.003) -> dict:
+    """One run of the pruning benchmark as its JSON keeps it."""
+    return {
+        "strategy": strategy,
+        "seed": seed,
+        "epochs": epochs,
+        "seconds": epochs / 2,
+        "best_objective": confirmed + 0.002,
+        "confirmed_objective": confirmed,
+        "seed_noise": noise,
+    }
+
+
+def population_study_record(how, seed, seconds, confirmed, compile_seconds=0.0) -> dict:
+    """One run of the population-study benchmark as its JSON keeps it."""
+    record = strategy_record(how, seed, 100, confirmed) | {"seconds": seconds}
+    job = {"confirm_top": 3, "confirm_seeds": 3, "report": True}
+    return record | {"compile_seconds": compile_seconds, "job": job}
+
+
+def doc_pages() -> list[Path]:
+    """The README and every page of docs/."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def commands_named() -> list[str]:
+    """Every module the README and docs/ run as `python -m MODULE`."""
+    found = {
+        name
+        for page in doc_pages()
+        for name in re.findall(r"python -m ([a-z_][\w.]*)", page.read_text())
+    }
+    return sorted(found)

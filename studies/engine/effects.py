@@ -38,7 +38,7 @@ SUFFIX = "-effects"
 MEASURES = ("gap", "val_accuracy")
 WINNER = "winner"  # The variant that changes nothing: the baseline of every comparison.
 # Values per numeric sweep, the winner's among them. Four span a range at its ends and
-# twice between; see the README for what the stage costs.
+# twice between; see docs/effects.md for what the stage costs.
 POINTS = 4
 
 

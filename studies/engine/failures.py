@@ -73,6 +73,7 @@ def of_error(error: BaseException) -> tuple[str, str]:
 _LEGACY_PREFIXES = {
     "duplicate": "duplicate",
     "surplus": "surplus",
+    "mismatch": "mismatch",
     "interrupted": "interrupted",
     "environment": "environment",
 }

@@ -3,7 +3,7 @@
 Optuna counts a trial's steps from 0, one per epoch, so a warm-up of W steps means no trial
 is judged before it has trained W + 1 epochs. `benchmarks/study.py` compares these
 strategies over several study seeds by the confirmed objective of their winners; the
-default is the one it chose (README, "Pruning").
+default is the one it chose (docs/pruning.md).
 """
 
 from __future__ import annotations

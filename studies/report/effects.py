@@ -23,14 +23,18 @@ from studies.engine.effects import (  # noqa: E402
     Point,
     shown,
 )
-from studies.report.markdown import table  # noqa: E402
+from studies.report.markdown import figure, table  # noqa: E402
 
 LABELS = {"gap": "the gap", "val_accuracy": "validation accuracy"}
 AXES = {"gap": "gap (train - validation)", "val_accuracy": "validation accuracy"}
 HEADING = "## Effects around the winner"
+FIGURE_CAPTION = (
+    "each hyperparameter's value against the gap and validation accuracy (mean ± sd over the "
+    "seeds, the winner starred)"
+)
 NOT_MEASURED = (
     "Not measured: `--effects-seeds N` varies each scientific hyperparameter alone around the "
-    'winner, each variant over N fresh seeds (README, "Effects").'
+    "winner, each variant over N fresh seeds (docs/effects.md)."
 )
 INTRO = (
     "Each scientific hyperparameter varied alone around trial {source}'s configuration, every "
@@ -67,8 +71,9 @@ def lines(effects: Effects | None, answer) -> list[str]:
         "",
         effects_table(effects),
         "",
-        "effects.png: each hyperparameter's value against the gap and validation accuracy "
-        "(mean ± sd over the seeds, the winner starred); every run: effects.csv.",
+        figure("effects.png", FIGURE_CAPTION),
+        "",
+        f"effects.png: {FIGURE_CAPTION}; every run: effects.csv.",
         "",
     ]
 

@@ -1,4 +1,4 @@
-"""Markdown tables: the one writer every report and benchmark uses."""
+"""Markdown tables and figures: the one writer every report and benchmark uses."""
 
 from __future__ import annotations
 
@@ -35,3 +35,9 @@ def frame_table(frame: pd.DataFrame) -> str:
             )
     shown = shown.astype(object).where(shown.notna(), "")
     return table(list(shown.columns), shown.values.tolist())
+
+
+def figure(name: str, caption: str) -> str:
+    """A figure of the report's folder, shown where the markdown is read (a code host, an
+    editor), with its caption as the text a reader without images gets."""
+    return f"![{cell(caption)}]({name})"

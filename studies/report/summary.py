@@ -1,12 +1,25 @@
-"""summary.md: the answer first, then the search, the findings, the files and the command."""
+"""summary.md: the answer first, then the search, the findings, the figures, the files and the
+command."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 
-from studies.report.markdown import table
+from studies.report.markdown import figure, table
+
+# The figures shown under their own heading, in this order, each where its file exists; the
+# effects and findings figures sit in their own sections instead.
+FIGURES = {
+    "history.png": "optimisation history of the search",
+    "importances.png": "importances of the hyperparameters for the objective",
+    "slices.png": "the objective against each hyperparameter",
+    "curves.png": "training and validation loss and accuracy per epoch of the best trials",
+    "weights.png": "the best search trial's first-layer weights",
+    "pareto.png": "the Pareto front of validation accuracy and gap",
+}
 
 
 def header(study) -> list[str]:
@@ -166,6 +179,14 @@ def best_lines(study, frame, best) -> list[str]:
 def _number(value) -> str:
     """A stored measure to four decimals; what an edited storage holds instead, as it is."""
     return f"{value:.4f}" if isinstance(value, int | float) else str(value)
+
+
+def figures_lines(folder: Path) -> list[str]:
+    """The study's figures that exist in its folder, shown; [] when there are none."""
+    shown = [figure(name, caption) for name, caption in FIGURES.items() if (folder / name).exists()]
+    if not shown:
+        return []
+    return ["## Figures", ""] + [line for image in shown for line in (image, "")]
 
 
 def files_lines(study, result, findings, notes, effects: bool = False) -> list[str]:

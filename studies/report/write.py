@@ -50,6 +50,7 @@ def write_report(study: optuna.Study, storage, settings, module, read_only: bool
         effects_report.lines(measured, result),
         summary.best_lines(study, frame, best),
         findings,
+        summary.figures_lines(folder),
         summary.files_lines(study, result, findings, notes, measured is not None),
         summary.reproduce_lines(study),
     ]
@@ -139,9 +140,12 @@ def _findings(study, module, result, folder: Path) -> list[str]:
                 ],
             ),
         ]
+    caption = "validation accuracy and gap against each one; confirmed configurations ringed"
     return lines + [
         "",
-        "findings.png: validation accuracy and gap against each one; confirmed configurations ringed.",
+        markdown.figure("findings.png", caption),
+        "",
+        f"findings.png: {caption}.",
         "",
     ]
 

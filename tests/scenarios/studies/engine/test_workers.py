@@ -1,0 +1,444 @@
+"""Many workers on one study: real processes on PostgreSQL and on a journal file, killed and stopped."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+from services import (
+    POSTGRES_PASSWORD,
+    SMALL,
+    create_database,
+    finish,
+    start_worker,
+    stop,
+    wait_for,
+)
+
+from studies.storage import open_storage
+
+pytestmark = pytest.mark.slow
+
+# The confirmation stage is left out: these tests are about the search's workers.
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+@pytest.fixture
+def data(data_dir):
+    return data_dir
+
+
+def load(storage_url: str, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=open_storage(storage_url))
+
+
+def finished(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+def running_trial_of(storage_url: str, name: str, pid: int):
+    """The RUNNING trial that worker `pid` is training, once it has one."""
+    try:
+        study = load(storage_url, name)
+    except KeyError:
+        return None  # The study does not exist yet.
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("worker", "").endswith(f":{pid}") and trial.params:
+            return trial
+    return None
+
+
+def read(path) -> str:
+    return path.read_text(errors="replace")
+
+
+def test_three_workers_on_postgresql_share_one_study_and_run_exactly_the_target(
+    postgres, data, tmp_path
+):
+    url = create_database(postgres, "three_workers")
+    name = "shared"
+    workers = [
+        start_worker(
+            [*SMALL, "--storage", url, "--study-name", name, "--trials", "4"]
+            + ["--reports", str(tmp_path / f"machine-{index}"), "--rank", str(index)],
+            tmp_path / f"worker-{index}.log",
+        )
+        for index in range(3)
+    ]
+    try:
+        codes = [worker.wait(timeout=400) for worker in workers]
+    finally:
+        for worker in workers:
+            stop(worker)
+    logs = [read(tmp_path / f"worker-{index}.log") for index in range(3)]
+    assert codes == [0, 0, 0], logs
+    for log in logs:
+        assert "Traceback" not in log
+        assert POSTGRES_PASSWORD not in log
+
+    study = load(url, name)
+    assert finished(study) == 4
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    # The only failures allowed are trials that stepped aside because the target was met.
+    assert all(t.user_attrs["fail_reason"].startswith("surplus") for t in failed), failed
+    assert len({trial.user_attrs["worker"] for trial in study.trials}) >= 2
+
+    for index in range(3):
+        table = pd.read_csv(tmp_path / f"machine-{index}" / name / "trials.csv")
+        assert sorted(table["number"]) == [trial.number for trial in study.trials]
+        assert table["rank"].notna().sum() == 4
+        for path in (tmp_path / f"machine-{index}").rglob("*"):
+            if path.is_file() and path.suffix in (".md", ".csv"):
+                assert POSTGRES_PASSWORD not in read(path)
+    assert "***" in study.user_attrs["command"]
+
+
+def test_workers_option_runs_local_processes_on_a_journal_file_and_reports_the_study(
+    data, tmp_path
+):
+    journal = tmp_path / "study.log"
+    reports = tmp_path / "reports"
+    arguments = [*SMALL, "--storage", str(journal), "--study-name", "local", "--trials", "4"]
+    code = finish(
+        [*arguments, "--reports", str(reports), "--workers", "3"],
+        tmp_path / "parent.log",
+        timeout=400,
+    )
+    output = read(tmp_path / "parent.log")
+    assert code == 0, output
+    assert "with 3 workers" in output
+    assert "4/4 done" in output  # Progress counts the whole study, not one worker's share.
+
+    study = load(str(journal), "local")
+    assert finished(study) == 4
+    assert len({trial.user_attrs["worker"] for trial in study.trials}) >= 2
+    worker_logs = sorted((reports / "local" / "workers").glob("worker-*.log"))
+    assert len(worker_logs) == 3
+    assert not any("Traceback" in read(log) for log in worker_logs)
+    table = pd.read_csv(reports / "local" / "trials.csv")
+    assert sorted(table["number"]) == [trial.number for trial in study.trials]
+    assert (reports / "local" / "summary.md").is_file()
+
+
+def test_a_worker_killed_mid_trial_on_a_journal_file_is_failed_and_retried_by_the_next(
+    data, tmp_path
+):
+    journal = str(tmp_path / "study.log")
+    arguments = [*SMALL, "--storage", journal, "--study-name", "killed", "--trials", "2"]
+    arguments += ["--reports", str(tmp_path / "reports"), "--epochs", "20"]
+    victim = start_worker(arguments, tmp_path / "victim.log")
+    try:
+        doomed = wait_for(
+            lambda: running_trial_of(journal, "killed", victim.pid), 180, "a running trial"
+        )
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+    finally:
+        stop(victim)
+    assert load(journal, "killed").trials[doomed.number].state == TrialState.RUNNING
+
+    # Rebuilding the report (like starting the next worker) notices the process is gone,
+    # fails the trial and queues its configuration; the next worker runs it.
+    rebuild = start_worker([*arguments, "--report-only"], tmp_path / "rebuild.log")
+    assert rebuild.wait(timeout=120) == 0, read(tmp_path / "rebuild.log")
+    assert f"trial {doomed.number}'s worker died" in read(tmp_path / "rebuild.log")
+    assert load(journal, "killed").trials[doomed.number].state == TrialState.FAIL
+    survivor = start_worker(arguments, tmp_path / "survivor.log")
+    try:
+        code = survivor.wait(timeout=300)
+    finally:
+        stop(survivor)
+    output = read(tmp_path / "survivor.log")
+    assert code == 0, output
+
+    study = load(journal, "killed")
+    dead = study.trials[doomed.number]
+    assert dead.state == TrialState.FAIL
+    assert "died" in dead.user_attrs["fail_reason"]
+    retries = [trial for trial in study.trials if trial.user_attrs.get("retry_of") == dead.number]
+    assert len(retries) == 1
+    assert retries[0].state == TrialState.COMPLETE
+    assert retries[0].params == dead.params
+    assert finished(study) == 2
+    table = pd.read_csv(tmp_path / "reports" / "killed" / "trials.csv")
+    assert table.loc[table["number"] == dead.number, "rank"].isna().all()
+    assert table["rank"].notna().sum() == 2
+
+
+def test_a_worker_killed_mid_trial_on_postgresql_is_failed_by_heartbeat_and_retried(
+    postgres, data, tmp_path
+):
+    url = create_database(postgres, "killed_worker")
+    arguments = [*SMALL, "--storage", url, "--study-name", "killed", "--trials", "2"]
+    arguments += ["--reports", str(tmp_path / "reports"), "--heartbeat", "1"]
+    victim = start_worker([*arguments, "--epochs", "10"], tmp_path / "victim.log")
+    survivor = None
+    try:
+        doomed = wait_for(lambda: running_trial_of(url, "killed", victim.pid), 180, "a trial")
+        survivor = start_worker([*arguments, "--epochs", "10", "--rank", "1"], tmp_path / "b.log")
+        victim.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        victim.wait()
+        # With a 1 s heartbeat the grace period is 4 s; the survivor fails the trial when it
+        # next starts a trial or waits for the last ones.
+        wait_for(
+            lambda: load(url, "killed").trials[doomed.number].state == TrialState.FAIL,
+            240,
+            "the dead worker's trial to be failed",
+        )
+        seconds_to_fail = time.monotonic() - killed_at
+        code = survivor.wait(timeout=300)
+    finally:
+        stop(victim)
+        if survivor is not None:
+            stop(survivor)
+    output = read(tmp_path / "b.log")
+    assert code == 0, output
+    print(f"killed worker's trial failed {seconds_to_fail:.0f} s after SIGKILL")
+
+    study = load(url, "killed")
+    retries = [t for t in study.trials if t.system_attrs.get("failed_trial") == doomed.number]
+    assert len(retries) == 1
+    assert retries[0].state == TrialState.COMPLETE
+    assert retries[0].params == doomed.params
+    assert finished(study) == 2
+    table = pd.read_csv(tmp_path / "reports" / "killed" / "trials.csv")
+    row = table[table["number"] == doomed.number].iloc[0]
+    assert row["state"] == "FAIL" and pd.isna(row["rank"])
+    assert "heartbeats" in row["fail_reason"]
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_stopped_worker_fails_its_trial_and_still_writes_the_report(signal_name, data, tmp_path):
+    journal = str(tmp_path / "study.log")
+    reports = tmp_path / "reports"
+    arguments = [*SMALL, "--storage", journal, "--study-name", "stopped", "--trials", "3"]
+    # A thousand epochs (the most a run may have): a trial lasts minutes, so the signal
+    # always meets it running.
+    worker = start_worker(
+        [*arguments, "--reports", str(reports), "--epochs", "1000"], tmp_path / "worker.log"
+    )
+    try:
+        trial = wait_for(lambda: running_trial_of(journal, "stopped", worker.pid), 180, "a trial")
+        worker.send_signal(getattr(signal, signal_name))
+        code = worker.wait(timeout=120)
+    finally:
+        stop(worker)
+    output = read(tmp_path / "worker.log")
+    assert code == 130, output
+    assert "Traceback" not in output
+    stopped = load(journal, "stopped").trials[trial.number]
+    assert stopped.state == TrialState.FAIL
+    assert stopped.user_attrs["fail_reason"].startswith("interrupted")
+    table = pd.read_csv(reports / "stopped" / "trials.csv")
+    assert table.loc[table["number"] == trial.number, "state"].item() == "FAIL"
+    assert (reports / "stopped" / "summary.md").is_file()
+
+
+def test_stopping_the_workers_option_stops_every_worker_and_fails_their_trials(data, tmp_path):
+    journal = str(tmp_path / "study.log")
+    reports = tmp_path / "reports"
+    parent = start_worker(
+        [*SMALL, "--storage", journal, "--study-name", "many", "--trials", "6"]
+        + ["--epochs", "1000", "--reports", str(reports), "--workers", "2"],
+        tmp_path / "parent.log",
+    )
+
+    def two_training():
+        # A thousand epochs: once both workers train, they still do when the signal comes.
+        try:
+            study = load(journal, "many")
+        except KeyError:
+            return False
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        return len([trial for trial in running if "model_config" in trial.user_attrs]) == 2
+
+    try:
+        wait_for(two_training, 240, "both workers to train a trial")
+        parent.send_signal(signal.SIGTERM)
+        code = parent.wait(timeout=180)
+    finally:
+        stop(parent)
+    assert code == 130, read(tmp_path / "parent.log")
+    study = load(journal, "many")
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+    for trial in study.get_trials(states=(TrialState.FAIL,)):
+        assert trial.user_attrs["fail_reason"].startswith("interrupted")
+    assert (reports / "many" / "summary.md").is_file()
+
+
+def trial_running_for(storage_url: str, name: str, pid: int, seconds: float):
+    """Worker `pid`'s RUNNING trial once it has been running for `seconds`."""
+    trial = running_trial_of(storage_url, name, pid)
+    if trial is None:
+        return None
+    started = trial.datetime_start.timestamp()
+    return trial if time.time() - started >= seconds else None
+
+
+def test_passwords_stay_out_of_the_study_its_report_and_the_worker_logs(postgres, data, tmp_path):
+    url = create_database(postgres, "secret_study")
+    reports = tmp_path / "reports"
+    code = finish(
+        [*SMALL, "--storage", url, "--study-name", "secret", "--trials", "2"]
+        + ["--reports", str(reports), "--workers", "2"],
+        tmp_path / "parent.log",
+        timeout=400,
+    )
+    assert code == 0, read(tmp_path / "parent.log")
+    study = load(url, "secret")
+    assert "postgresql://postgres:***@" in study.user_attrs["command"]
+    stored = repr(study.user_attrs) + repr([trial.user_attrs for trial in study.trials])
+    assert POSTGRES_PASSWORD not in stored
+    written = [tmp_path / "parent.log", *reports.rglob("*")]
+    assert len(list((reports / "secret" / "workers").glob("worker-*.log"))) == 2
+    assert (reports / "secret" / "summary.md").is_file()
+    for path in written:
+        if path.is_file() and path.suffix in (".log", ".md", ".csv", ".json", ".txt"):
+            assert POSTGRES_PASSWORD not in read(path), path
+
+
+def test_a_report_with_a_short_heartbeat_leaves_a_live_workers_trial_alone(data, tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    arguments = [*SMALL, "--storage", url, "--study-name", "beating", "--trials", "1"]
+    arguments += ["--reports", str(tmp_path / "reports")]
+    # 30 s between heartbeats: the trial counts as dead only after 120 s without one. Its
+    # 400 epochs take far longer than the 4 s a 1 s heartbeat would allow.
+    worker = start_worker(
+        [*arguments, "--heartbeat", "30", "--epochs", "400"], tmp_path / "worker.log"
+    )
+    try:
+        trial = wait_for(
+            lambda: trial_running_for(url, "beating", worker.pid, 6), 180, "a trial running 6 s"
+        )
+        report = start_worker(
+            [*arguments, "--epochs", "400", "--report-only", "--heartbeat", "1"],
+            tmp_path / "report.log",
+        )
+        assert report.wait(timeout=180) == 0, read(tmp_path / "report.log")
+        # Still running when the report is done: the report did look at a live trial.
+        assert load(url, "beating").trials[trial.number].state == TrialState.RUNNING
+        code = worker.wait(timeout=400)
+    finally:
+        stop(worker)
+    assert code == 0, read(tmp_path / "worker.log")
+    study = load(url, "beating")
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]
+    assert study.user_attrs["heartbeat"] == 30
+    assert "died" not in read(tmp_path / "report.log")
+
+
+def test_two_workers_started_with_the_same_command_never_train_one_configuration_twice(
+    data, tmp_path
+):
+    journal = str(tmp_path / "study.log")
+    arguments = [*SMALL, "--storage", journal, "--study-name", "twins", "--trials", "6"]
+    arguments += ["--reports", str(tmp_path / "reports")]
+    twins = [start_worker(arguments, tmp_path / f"twin-{index}.log") for index in range(2)]
+    try:
+        codes = [twin.wait(timeout=400) for twin in twins]
+    finally:
+        for twin in twins:
+            stop(twin)
+    assert codes == [0, 0], [read(tmp_path / f"twin-{index}.log") for index in range(2)]
+    study = load(journal, "twins")
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    assert len(complete) == 6
+    configurations = [tuple(sorted(trial.params.items())) for trial in complete]
+    assert len(set(configurations)) == len(configurations), configurations
+    assert len({trial.user_attrs["worker"] for trial in study.trials}) == 2
+
+
+def test_fresh_is_refused_while_another_process_runs_the_study(data, tmp_path):
+    journal = str(tmp_path / "study.log")
+    reports = tmp_path / "reports"
+    arguments = [*SMALL, "--storage", journal, "--study-name", "busy", "--trials", "1"]
+    arguments += ["--reports", str(reports), "--epochs", "300"]
+    worker = start_worker(arguments, tmp_path / "worker.log")
+    try:
+        trial = wait_for(lambda: running_trial_of(journal, "busy", worker.pid), 180, "a trial")
+        fresh = start_worker([*arguments, "--fresh"], tmp_path / "fresh.log")
+        assert fresh.wait(timeout=180) == 2
+        code = worker.wait(timeout=400)
+    finally:
+        stop(worker)
+    said = read(tmp_path / "fresh.log")
+    assert said.count("\n") == 1 and "has 1 trial(s) running in another process" in said, said
+    assert code == 0, read(tmp_path / "worker.log")
+    study = load(journal, "busy")
+    assert [t.number for t in study.trials] == [trial.number]
+    assert study.trials[0].state == TrialState.COMPLETE
+    assert (reports / "busy" / "summary.md").is_file()
+
+
+def test_workers_are_capped_by_the_trials_still_to_run(data, tmp_path):
+    journal = str(tmp_path / "study.log")
+    reports = tmp_path / "reports"
+    code = finish(
+        [*SMALL, "--storage", journal, "--study-name", "capped", "--trials", "2"]
+        + ["--reports", str(reports), "--workers", "6"],
+        tmp_path / "parent.log",
+        timeout=400,
+    )
+    output = read(tmp_path / "parent.log")
+    assert code == 0, output
+    # Two at most, fewer only if memory is short; either way the output says why.
+    said = re.search(
+        r"starting (\d) of the 6 workers asked: (only 2 run\(s\) remain|.* free)", output
+    )
+    assert said and int(said[1]) <= 2, output
+    assert len(list((reports / "capped" / "workers").glob("worker-*.log"))) == int(said[1])
+    workers = {trial.user_attrs["worker"] for trial in load(journal, "capped").trials}
+    assert 1 <= len(workers) <= 2
+
+
+def test_a_worker_killed_hard_is_status_1_and_the_others_finish_the_confirmation(data, tmp_path):
+    journal = str(tmp_path / "study.log")
+    reports = tmp_path / "reports"
+    arguments = [*SMALL, "--storage", journal, "--study-name", "hard", "--trials", "6"]
+    arguments += ["--epochs", "2", "--reports", str(reports), "--workers", "2"]
+    arguments += ["--confirm-top", "1", "--confirm-seeds", "2"]
+    parent = start_worker(arguments, tmp_path / "parent.log")
+
+    def a_worker_training():
+        try:
+            running = load(journal, "hard").get_trials(states=(TrialState.RUNNING,))
+        except KeyError:
+            return None
+        return next((t for t in running if "model_config" in t.user_attrs), None)
+
+    try:
+        trial = wait_for(a_worker_training, 240, "a worker to train a trial")
+        pid = int(trial.user_attrs["worker"].rpartition(":")[2])
+        os.kill(pid, signal.SIGKILL)
+        code = parent.wait(timeout=400)
+    finally:
+        stop(parent)
+    output = read(tmp_path / "parent.log")
+    assert code == 1, output  # Not 247: a worker killed by a signal is a failure, said so.
+    assert "was killed by SIGKILL" in output
+    assert output.count("confirmation of trial") == 2  # The parent follows the confirmation.
+    confirmation = pd.read_csv(reports / "hard" / "confirm.csv")
+    assert (confirmation["state"] == "COMPLETE").sum() == 2
+
+
+@pytest.mark.slow
+def test_the_workers_parent_follows_the_confirmation_and_the_effects_stage(data, tmp_path):
+    journal = tmp_path / "study.log"
+    arguments = [*SMALL, "--storage", str(journal), "--study-name", "knobs", "--trials", "2"]
+    arguments += ["--confirm-top", "1", "--confirm-seeds", "2", "--effects-seeds", "2"]
+    arguments += ["--reports", str(tmp_path / "reports"), "--workers", "2"]
+    code = finish(arguments, tmp_path / "parent.log", timeout=600)
+    output = read(tmp_path / "parent.log")
+    assert code == 0, output
+    assert output.count("confirmation of trial") == 2
+    stage = load(str(journal), "knobs-effects")
+    assert len(stage.trials) > 2 and output.count("effects of trial") == len(stage.trials)

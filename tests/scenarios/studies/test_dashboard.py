@@ -1,0 +1,174 @@
+"""optuna-dashboard on a study we ran: its HTTP API and the page a headless Chromium renders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import require
+from PIL import Image
+from services import ROOT, free_port, wait_for, worker_environment
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Lets the React app fetch the study and draw before the page is captured.
+    "--virtual-time-budget=15000",
+]
+STUDY = "dashboard-check"
+
+
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
+
+
+def answers(url: str) -> bool:
+    try:
+        get(url)
+    except OSError:
+        return False
+    return True
+
+
+def chromium(url: str, profile: Path, *options: str) -> str:
+    done = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *options, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory, data_dir):
+    """A 2-trial study run by the CLI, served by optuna-dashboard on 127.0.0.1."""
+    executable = Path(sys.executable).parent / "optuna-dashboard"
+    require(executable.exists() or shutil.which("optuna-dashboard"), "optuna-dashboard missing")
+    folder = tmp_path_factory.mktemp("dashboard")
+    reports = folder / "reports"
+    reports.mkdir()
+    storage = f"sqlite:///{reports / 'kerasnn.db'}"
+    run = subprocess.run(
+        [sys.executable, "-m", "studies.run", "--dataset", "mnist", "--subset", "1000"]
+        + ["--trials", "2", "--epochs", "1", "--pruner", "none", "--study-name", STUDY]
+        + ["--storage", storage, "--reports", str(reports)]
+        + ["--confirm-top", "1", "--confirm-seeds", "2"],
+        cwd=ROOT,
+        env=worker_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    port = free_port()
+    # The README's command, on a free port.
+    server = subprocess.Popen(
+        [str(executable) if executable.exists() else "optuna-dashboard", storage]
+        + ["--artifact-dir", str(reports / "artifacts"), "--host", "127.0.0.1"]
+        + ["--port", str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{base}/api/studies"), 60, "the dashboard to answer")
+        yield base, folder
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def study_detail(base: str) -> dict:
+    summaries = json.loads(get(f"{base}/api/studies"))["study_summaries"]
+    [summary] = [study for study in summaries if study["study_name"] == STUDY]
+    return json.loads(get(f"{base}/api/studies/{summary['study_id']}")) | {
+        "study_id": summary["study_id"]
+    }
+
+
+def test_dashboard_api_serves_the_study_with_named_metrics_attributes_and_curves(dashboard):
+    base, _ = dashboard
+    detail = study_detail(base)
+
+    assert detail["name"] == STUDY
+    assert detail["objective_names"] == ["objective"]
+    assert detail["directions"] == ["maximize"]
+    complete = [trial for trial in detail["trials"] if trial["state"] == "Complete"]
+    assert len(complete) == 2
+    for trial in complete:
+        attributes = {item["key"]: item["value"] for item in trial["user_attrs"]}
+        for key in ("train_accuracy", "val_accuracy", "gap", "epochs"):
+            assert key in attributes
+        assert "test_accuracy" not in attributes  # The search never sees the test set.
+        assert 0.0 <= float(attributes["val_accuracy"]) <= 1.0
+        assert attributes["epochs"] == "1"
+        [curves] = [a for a in trial["artifacts"] if a["filename"].startswith("curves")]
+        assert curves["mimetype"] == "image/png"
+        image = get(
+            f"{base}/artifacts/{detail['study_id']}/{trial['trial_id']}/{curves['artifact_id']}"
+        )
+        assert image.startswith(b"\x89PNG")
+        [weights] = [
+            a
+            for a in trial["artifacts"]
+            if a["filename"].endswith(".png") and a["filename"].startswith("weights")
+        ]
+        assert weights["mimetype"] == "image/png"
+
+
+def test_the_study_note_carries_the_confirmed_answer_and_the_runs_are_a_study_of_their_own(
+    dashboard,
+):
+    base, _ = dashboard
+    detail = study_detail(base)
+    assert "## Answer: trial" in detail["note"]["body"]
+    assert "Seed noise" in detail["note"]["body"]
+    summaries = json.loads(get(f"{base}/api/studies"))["study_summaries"]
+    [confirmation] = [s for s in summaries if s["study_name"] == STUDY + "-confirm"]
+    runs = json.loads(get(f"{base}/api/studies/{confirmation['study_id']}"))["trials"]
+    assert [trial["state"] for trial in runs] == ["Complete", "Complete"]
+
+
+def test_headless_chromium_renders_the_study_page_and_a_trial_with_its_curves(dashboard, tmp_path):
+    require(Path(CHROMIUM).exists(), "Chromium is not installed (apt-get install chromium)")
+    base, _ = dashboard
+    study_id = study_detail(base)["study_id"]
+
+    screenshot = tmp_path / "study.png"
+    chromium(
+        f"{base}/dashboard/studies/{study_id}",
+        tmp_path / "profile-1",
+        f"--screenshot={screenshot}",
+        "--window-size=1280,900",
+    )
+    pixels = np.asarray(Image.open(screenshot).convert("L"), dtype=float)
+    assert pixels.shape == (900, 1280)
+    assert pixels.std() > 20  # A blank or error page is near-uniform.
+    assert len(np.unique(pixels)) > 50
+
+    page = chromium(
+        f"{base}/dashboard/studies/{study_id}/trials", tmp_path / "profile-2", "--dump-dom"
+    )
+    assert STUDY in page
+    assert "Trial 0" in page and "Trial 1" in page
+    assert "curves-trial-0.png" in page  # The trial's artifact card.
+    assert "val_accuracy" in page  # The trial's user attributes.
