@@ -123,15 +123,20 @@ class Answer:
         return [c for c in self.configurations[1:] if c.versus_winner.outcome == "undecided"]
 
 
-def runs_by_source(confirmation: optuna.Study) -> dict[int, list[optuna.trial.FrozenTrial]]:
-    """The complete runs of the recorded plan by source trial, one per seed. A confirmation
-    stored before plans were recorded counts every complete run."""
+def runs_by_source(
+    search: optuna.Study, confirmation: optuna.Study
+) -> dict[int, list[optuna.trial.FrozenTrial]]:
+    """The complete runs of the recorded plan by source trial, one per seed; a run whose
+    stored configuration is not its source's is left out (an edited storage). A
+    confirmation stored before plans were recorded counts every complete run."""
     plan = planned_runs.recorded_plan(confirmation)
     grouped: dict[int, list[optuna.trial.FrozenTrial]] = {}
     for run, trial in planned_runs.complete_runs(confirmation, MEASURES):
         planned = plan is None or (run.source in plan.sources and run.seed in plan.seeds)
-        if run.variant is None and planned:
-            grouped.setdefault(run.source, []).append(trial)
+        known = 0 <= run.source < len(search.trials)
+        if run.variant is None and planned and known:
+            if trial.params == search.trials[run.source].params:
+                grouped.setdefault(run.source, []).append(trial)
     return grouped
 
 
@@ -139,8 +144,8 @@ def answer(search: optuna.Study, confirmation: optuna.Study | None) -> Answer | 
     """The confirmed answer from the stored runs of the recorded plan, or None."""
     if confirmation is None:
         return None
-    grouped = runs_by_source(confirmation)
-    sources = [source for source in grouped if 0 <= source < len(search.trials)]
+    grouped = runs_by_source(search, confirmation)
+    sources = list(grouped)
     if not sources:
         return None
 
@@ -182,7 +187,8 @@ def evaluate_winner(search, confirmation, storage, settings: Settings, dataset) 
     if tested.get("source_trial") == winner and tested.get("seeds") == result.winner.seeds:
         return  # Evaluated before (a resumed run, another worker).
     runs = sorted(
-        runs_by_source(confirmation)[winner], key=lambda trial: int(trial.user_attrs["seed"])
+        runs_by_source(search, confirmation)[winner],
+        key=lambda trial: int(trial.user_attrs["seed"]),
     )
     measured = []
     for trial in runs:

@@ -25,13 +25,15 @@ FILENAME = "winner.keras"
 ATTACHED = "winner_model"
 
 
-def median_run(confirmation: optuna.Study, answer: confirm.Answer) -> optuna.trial.FrozenTrial:
+def median_run(
+    search: optuna.Study, confirmation: optuna.Study, answer: confirm.Answer
+) -> optuna.trial.FrozenTrial:
     """The winner's confirmation run whose objective is the median of its runs (ties in
     the objective broken by seed)."""
     winner = answer.winner
     runs = [
         run
-        for run in confirm.runs_by_source(confirmation)[winner.source]
+        for run in confirm.runs_by_source(search, confirmation)[winner.source]
         if int(run.user_attrs["seed"]) in winner.seeds
     ]
     ranked = sorted(
@@ -72,7 +74,7 @@ def attach(search: optuna.Study, storage, artifact_dir: Path, answer: confirm.An
     study's results stand without it.
     """
     confirmation = confirm.load_confirmation(storage, search.study_name)
-    run = median_run(confirmation, answer)
+    run = median_run(search, confirmation, answer)
     if search.user_attrs.get(ATTACHED, {}).get("confirmation_run") == run.number:
         return
     try:

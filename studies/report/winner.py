@@ -18,7 +18,7 @@ def write(study, storage, settings, result, folder: Path, notes: list[str]) -> l
     """
     if result is None:
         return []
-    run = winner.median_run(confirm.load_confirmation(storage, study.study_name), result)
+    run = winner.median_run(study, confirm.load_confirmation(storage, study.study_name), result)
     path = folder / winner.FILENAME
     try:
         winner.save(run, storage, settings.artifact_dir, path)

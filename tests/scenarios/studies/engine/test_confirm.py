@@ -62,7 +62,7 @@ def test_the_test_set_is_evaluated_only_for_the_winners_runs(confirmed):
         assert "test_accuracy" not in trial.user_attrs
     tested = confirmation.user_attrs["winner_test"]
     winner = max(
-        confirm.runs_by_source(confirmation).items(),
+        confirm.runs_by_source(search, confirmation).items(),
         key=lambda item: sum(t.value for t in item[1]) / len(item[1]),
     )[0]
     assert tested["source_trial"] == winner
