@@ -131,14 +131,15 @@ def train_population(
         test: evaluate the test set with each member's best weights (NaN otherwise).
 
     Raises:
+        ValueError: an argument it cannot train, named (an empty `runs`, say).
         RuntimeError: the Keras backend is not JAX.
     """
+    _check_arguments(runs, dataset, on_epoch)
     if keras.backend.backend() != "jax":
         raise RuntimeError(
             "train_population needs the JAX backend (set KERAS_BACKEND=jax before importing "
             f"keras); this process runs {keras.backend.backend()!r}. Use kerasnn.train."
         )
-    _check_arguments(runs, dataset, on_epoch)
     train_size = len(dataset.y_train)
     members = [_member(index, *run, train_size) for index, run in enumerate(runs)]
     clock = _Clock()
