@@ -305,10 +305,19 @@ def load_dataset(
     Returns:
         A frozen `Dataset`; the test set is the official one, untouched.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    # Each refusal names its argument: a caller passes several of the same kind.
+    if not isinstance(name, str) or name not in DATASETS:
+        raise ValueError(
+            f"load_dataset: name must be one of {', '.join(DATASETS)}, got {name!r:.80}"
+        )
+    if not isinstance(scale, str) or scale not in SCALES:
+        raise ValueError(
+            f"load_dataset: scale must be one of {', '.join(SCALES)}, got {scale!r:.80}"
+        )
+    if isinstance(validation_size, bool) or not isinstance(validation_size, int | np.integer):
+        raise ValueError(
+            f"load_dataset: validation_size must be a whole number, got {validation_size!r:.80}"
+        )
     if data_dir is None and os.environ.get("KERASNN_DATA_DIR"):
         data_dir = Path(os.environ["KERASNN_DATA_DIR"]) / DATASETS[name]
     if data_dir is not None:
@@ -320,7 +329,8 @@ def load_dataset(
     check_contents(name, (x_train, y_train), (x_test, y_test), data_dir)
     if not 0 < validation_size < len(y_train):
         raise ValueError(
-            f"validation_size must lie between 1 and {len(y_train) - 1}, got {validation_size}"
+            f"load_dataset: validation_size must lie between 1 and {len(y_train) - 1}, "
+            f"got {validation_size}"
         )
     train_index, validation_index = _stratified_split(y_train, validation_size, seed)
     return Dataset(

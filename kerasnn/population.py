@@ -131,8 +131,10 @@ def train_population(
         test: evaluate the test set with each member's best weights (NaN otherwise).
 
     Raises:
+        ValueError: an argument it cannot train, named (an empty `runs`, say).
         RuntimeError: the Keras backend is not JAX.
     """
+    _check_arguments(runs, dataset, on_epoch)
     if keras.backend.backend() != "jax":
         raise RuntimeError(
             "train_population needs the JAX backend (set KERAS_BACKEND=jax before importing "
@@ -152,6 +154,37 @@ def train_population(
         programs=len(clock.programs),
         compiled_programs=clock.compiled_programs,
     )
+
+
+def _check_arguments(runs, dataset, on_epoch) -> None:
+    """Refuses, naming the argument, what `train_population` cannot train."""
+    if isinstance(runs, str | bytes) or not isinstance(runs, Sequence):
+        raise ValueError(
+            "train_population: runs must be a list of (ModelConfig, TrainConfig) pairs, "
+            f"got {type(runs).__name__}"
+        )
+    if not runs:
+        raise ValueError("train_population: runs is empty; give at least one configuration")
+    for index, run in enumerate(runs):
+        if not (
+            isinstance(run, tuple | list)
+            and len(run) == 2
+            and isinstance(run[0], ModelConfig)
+            and isinstance(run[1], TrainConfig)
+        ):
+            raise ValueError(
+                f"train_population: runs[{index}] must be a (ModelConfig, TrainConfig) pair, "
+                f"got {type(run).__name__}"
+            )
+    if not isinstance(dataset, Dataset):
+        raise ValueError(
+            "train_population: dataset must be a kerasnn Dataset (see load_dataset), "
+            f"got {type(dataset).__name__}"
+        )
+    if on_epoch is not None and not callable(on_epoch):
+        raise ValueError(
+            f"train_population: on_epoch must be callable or None, got {type(on_epoch).__name__}"
+        )
 
 
 def cannot_train(model_config: ModelConfig) -> str | None:

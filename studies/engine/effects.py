@@ -28,6 +28,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from kerasnn import TrainConfig, stats
+from kerasnn.training import clamp_batch_size
 from studies.engine import planned as planned_runs
 from studies.engine.planned import Plan, PlannedRun
 from studies.engine.stage import Stage
@@ -141,26 +142,59 @@ class Design:
     skipped: list[str]  # Scientific hyperparameters the winner's configuration does not use.
     references: dict  # Values the winner lacks that some variant took (see the docstring).
     distributions: dict  # Each swept hyperparameter's distribution (its scale, its choices).
+    # A value's variant -> the variant that trains the same configuration (a clamped batch).
+    merged: dict[str, str] = dataclasses.field(default_factory=dict)
+    train_size: int | None = None  # The training images that clamp a batch (None: all).
 
 
-def design(winner_params: dict, module) -> Design:
-    """The variants around the winner's parameters, for the study module's SCIENTIFIC."""
+def design(winner_params: dict, module, train_size: int | None = None) -> Design:
+    """The variants around the winner's parameters, for the study module's SCIENTIFIC.
+
+    kerasnn trains a batch larger than the training set as the whole set, so with
+    `train_size` (the study's --subset) two values that clamp to the same batch are the same
+    configuration: it is one variant, the first, and `merged` says which values it stands for.
+    """
     base = probe(module, winner_params)
     variants = [Variant(WINNER, None, None, base.params)]
-    sweeps, skipped, references = {}, [], {}
+    trained = {_trained_as(module, base.params, train_size): WINNER}
+    sweeps, skipped, references, merged = {}, [], {}, {}
     for name in getattr(module, "SCIENTIFIC", ()):
         if name not in base.distributions:
             skipped.append(name)
             continue
-        sweeps[name] = sweep_values(base.distributions[name], base.params[name])
-        for value in sweeps[name]:
+        sweeps[name] = []
+        for value in sweep_values(base.distributions[name], base.params[name]):
             if value == base.params[name]:
+                sweeps[name].append(value)
                 continue
             asked = probe(module, {**base.params, name: value})
+            same = trained.setdefault(
+                _trained_as(module, asked.params, train_size), label(name, value)
+            )
+            if same != label(name, value):
+                merged[label(name, value)] = same
+                continue
+            sweeps[name].append(value)
             references |= {k: v for k, v in asked.params.items() if k not in base.params}
             variants.append(Variant(label(name, value), name, value, asked.params))
     distributions = {name: base.distributions[name] for name in sweeps}
-    return Design(variants, sweeps, skipped, references, distributions)
+    return Design(variants, sweeps, skipped, references, distributions, merged, train_size)
+
+
+def _trained_as(module, params: dict, train_size: int | None) -> str:
+    """What a run of `params` trains, as text to compare: the study's configurations with
+    the batch clamped to the training set as kerasnn clamps it."""
+    model_config, train_config = module.suggest(Probe(params), TrainConfig())
+    if train_size is not None:
+        train_config = clamp_batch_size(train_config, train_size)
+    return repr((model_config, train_config))
+
+
+def training_images(search: optuna.Study) -> int | None:
+    """The number of training images the study trains on when it stored one (--subset),
+    which bounds its batches; None for the whole training set."""
+    subset = search.user_attrs.get("subset")
+    return subset if type(subset) is int and subset > 0 else None
 
 
 def asked_plan(source: int, search: optuna.Study, settings: Settings, confirmed: Plan | None):
@@ -198,7 +232,7 @@ def measure(answer, stage: Stage) -> None:
         )
         effects.set_user_attr("plan", None)
     plan_now = planned_runs.start(effects, asked_plan(source, search, settings, confirmed), stage)
-    variants = design(search.trials[source].params, stage.module).variants
+    variants = design(search.trials[source].params, stage.module, training_images(search)).variants
     runs = plan(source, variants, list(plan_now.seeds))
     objective = planned_runs.PlannedObjective(
         stage.module, settings, stage.dataset, code_version(), keep_weights=False, plan=runs
@@ -278,7 +312,7 @@ def results(effects: optuna.Study, search: optuna.Study, module) -> Effects | No
     if not 0 <= recorded.sources[0] < len(search.trials):
         return None
     source, run_seeds = recorded.sources[0], list(recorded.seeds)
-    shape = design(search.trials[source].params, module)
+    shape = design(search.trials[source].params, module, training_images(search))
     values: dict[str, dict[str, list[float]]] = {}
     for run, trial in planned_runs.complete_runs(effects, MEASURES):
         if run.source == source and run.seed in run_seeds and run.variant is not None:

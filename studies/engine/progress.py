@@ -35,15 +35,15 @@ class Progress:
     """One line per trial: number, state and value, elapsed time, ETA and the best so far."""
 
     def __init__(self, study_name: str, target: int, already: int):
-        # A name with a line break would forge progress lines of its own.
-        self.name = study_name.replace("\r", "\\r").replace("\n", "\\n")
+        self.name = shown_name(study_name)
         self.target = target
         self.already = already
         self.started = time.monotonic()
         self.waiting = False  # Whether "waiting for other workers" has been said.
 
     def note(self, message: str) -> None:
-        LOGGER.info(f"[{self.name}] {message}")
+        # One message, one line, whatever a stored failure reason holds.
+        LOGGER.info(f"[{self.name}] {_escaped(message)}")
 
     def trial(self, trial, finished: int) -> None:
         elapsed = time.monotonic() - self.started
@@ -53,6 +53,31 @@ class Progress:
             f"trial {trial.number:>3} {trial.state.name:<8} {outcome(trial)} | "
             f"{finished}/{self.target} done, elapsed {clock(elapsed)}, ETA {clock(eta)}"
         )
+
+
+# A study's name is shown whole up to this many characters; a longer one is shortened, so
+# that a 5,000-character name does not flood every line.
+LONGEST_SHOWN_NAME = 60
+
+
+def shown_name(name: str) -> str:
+    """A study's name as progress lines show it: on one line (a line break, a carriage
+    return or a terminal escape in it is shown escaped, so it cannot forge lines of its
+    own) and at most LONGEST_SHOWN_NAME characters, shortened with an ellipsis."""
+    name = _escaped(name)
+    if len(name) > LONGEST_SHOWN_NAME:
+        return name[: LONGEST_SHOWN_NAME - 3] + "..."
+    return name
+
+
+def _escaped(text: str) -> str:
+    """`text` with every character that is not printable (line breaks of any kind, control
+    characters) written as its escape, e.g. \\n."""
+    if text.isprintable():
+        return text
+    return "".join(
+        character if character.isprintable() else repr(character)[1:-1] for character in text
+    )
 
 
 def outcome(trial) -> str:

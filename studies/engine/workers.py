@@ -128,7 +128,8 @@ def _work_left(study, storage, settings, module, finished: int) -> int:
         plan = planned_runs.recorded_plan(measured) or effects.asked_plan(
             answer.winner.source, study, settings, planned_runs.recorded_plan(confirmation)
         )
-        variants = effects.design(study.trials[plan.sources[0]].params, module).variants
+        winner = study.trials[plan.sources[0]].params
+        variants = effects.design(winner, module, effects.training_images(study)).variants
         runs = effects.plan(plan.sources[0], variants, list(plan.seeds))
         effects_left = (
             len(runs) if measured is None else len(planned_runs.standing(measured, runs).open_runs)

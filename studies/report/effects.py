@@ -86,6 +86,12 @@ def _design_lines(effects: Effects) -> list[str]:
             f"Not varied: {', '.join(design.skipped)} (the winner's configuration does not use "
             "them)."
         )
+    if design.merged:
+        same = ", ".join(f"`{name}` as `{kept}`" for name, kept in design.merged.items())
+        result.append(
+            f"Trained once, as the same configuration (a batch is clamped to the "
+            f"{design.train_size:,} training images): {same}."
+        )
     if design.references:
         values = ", ".join(f"`{name}={value}`" for name, value in design.references.items())
         result.append(

@@ -105,13 +105,45 @@ def draw_optuna_plots(study, folder: Path, notes: list[str]) -> None:
 def draw_curves(study, frame, folder: Path, notes: list[str]) -> None:
     complete = frame[frame["state"] == "COMPLETE"]
     top = [study.trials[number] for number in complete["number"].head(CURVES_OF_BEST)]
-    histories = {
-        f"trial {trial.number} (rank {rank})": trial.user_attrs["history"]
-        for rank, trial in enumerate(top, start=1)
-        if "history" in trial.user_attrs
-    }
+    histories = {}
+    for rank, trial in enumerate(top, start=1):
+        if "history" not in trial.user_attrs:
+            continue
+        problem = history_problem(trial.user_attrs["history"])
+        if problem:
+            notes.append(
+                f"curves.png leaves out trial {trial.number}: its stored history {problem}"
+            )
+        else:
+            histories[f"trial {trial.number} (rank {rank})"] = trial.user_attrs["history"]
     if histories:
         plot_curves(histories, folder / "curves.png")
     else:
-        notes.append("curves.png not drawn: no trial completed")
+        notes.append("curves.png not drawn: no trial completed with a readable history")
         placeholder(folder / "curves.png", notes[-1])
+
+
+# A history has a point an epoch; a study trains far fewer epochs than this, so a longer
+# stored one is an edited storage, not drawn (drawing millions of points takes minutes).
+LONGEST_HISTORY = 10_000
+CURVES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
+
+
+def history_problem(history) -> str:
+    """Why a stored history cannot be drawn (an edited storage), or "" when it can: it
+    must map each curve to a list of numbers, all of one length up to LONGEST_HISTORY."""
+    if not isinstance(history, dict):
+        return f"is a {type(history).__name__}, not a curve per measure"
+    lengths = set()
+    for name in CURVES:
+        values = history.get(name)
+        if not isinstance(values, list):
+            return f"has no list of {name}"
+        if len(values) > LONGEST_HISTORY:
+            return f"has {len(values):,} points of {name}, more than {LONGEST_HISTORY:,} epochs"
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            return f"has a {name} that is not a number"
+        lengths.add(len(values))
+    if len(lengths) != 1 or 0 in lengths:
+        return "has curves of different lengths, or empty ones"
+    return ""

@@ -29,9 +29,18 @@ def completed(study: optuna.Study) -> pd.DataFrame:
     rows = [
         {"number": trial.number, **trial.params, **{m: trial.user_attrs.get(m) for m in MEASURES}}
         for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if "val_accuracy" in trial.user_attrs
+        if all(_is_number(trial.user_attrs.get(m)) for m in MEASURES)
     ]
     return pd.DataFrame(rows)
+
+
+def _is_number(value) -> bool:
+    # An edited storage may hold text or a list where a measure should be.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number(value) -> float:
+    return float(value) if _is_number(value) else math.nan
 
 
 def _is_numeric(column: pd.Series) -> bool:
@@ -112,7 +121,7 @@ def importances(study: optuna.Study, scientific: list[str]) -> pd.DataFrame:
                     study,
                     params=scientific,
                     evaluator=evaluator,
-                    target=lambda trial, m=measure, s=sign: s * trial.user_attrs.get(m, math.nan),
+                    target=lambda trial, m=measure, s=sign: s * _number(trial.user_attrs.get(m)),
                 )
         except (RuntimeError, ValueError):
             return pd.DataFrame()  # Too few trials, or a parameter never varied.

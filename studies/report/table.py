@@ -15,6 +15,8 @@ RESULT_COLUMNS = [
     "best_epoch",
     "epochs",
 ]
+# What the ranked table says of a completed trial whose objective is not a number.
+UNREADABLE_OBJECTIVE = "its stored objective is not a number (an edited storage): not ranked"
 STATE_ORDER = {"COMPLETE": 0, "PRUNED": 1, "RUNNING": 2, "WAITING": 3, "FAIL": 4}
 
 
@@ -42,9 +44,14 @@ def ranked_table(study: optuna.Study) -> pd.DataFrame:
     # An edited storage may hold a value that is not a number; it ranks last.
     objective = pd.to_numeric(frame["objective"], errors="coerce").fillna(-np.inf)
     frame["_key"] = np.where(complete, -objective, np.inf)
+    # Such a trial is left unranked, and its row says why.
+    unreadable = complete & ~np.isfinite(objective)
+    frame.loc[unreadable, "fail_reason"] = UNREADABLE_OBJECTIVE
+    ranked = complete & ~unreadable
     frame = frame.sort_values(["_state_order", "_key", "number"], kind="stable")
-    frame.insert(0, "rank", np.where(frame["state"] == "COMPLETE", 0, np.nan))
-    frame.loc[frame["state"] == "COMPLETE", "rank"] = np.arange(1, int(complete.sum()) + 1)
+    ranked = ranked.loc[frame.index]
+    frame.insert(0, "rank", np.nan)
+    frame.loc[ranked, "rank"] = np.arange(1, int(ranked.sum()) + 1)
     frame["rank"] = frame["rank"].astype("Int64")
     hyperparameters = sorted({name for trial in study.trials for name in trial.params})
     leading = ["rank", "number", "state", "objective"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import optuna
 
 from studies.engine import confirm, effects
+from studies.engine.progress import shown_name
 from studies.engine.ranking import recommended
 from studies.engine.study import stored_study
 from studies.report import effects as effects_report
@@ -65,7 +66,7 @@ def _dashboard_notes(study, note: list[str], companion, measured, read_only: boo
     report says it left them as they are."""
     if read_only:
         print(
-            f"[{study.study_name}] --report-only reads the storage only: the dashboard notes "
+            f"[{shown_name(study.study_name)}] --report-only reads the storage only: the dashboard notes "
             "were left as they are",
             flush=True,
         )

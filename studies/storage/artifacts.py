@@ -19,6 +19,10 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 # What np.load raises for a file cut short, emptied or garbled.
 UNREADABLE = (ValueError, EOFError, OSError, KeyError, zipfile.BadZipFile)
 
+# A trial's weights are a few megabytes; a file far larger in the store is not one of ours
+# and is not read into memory.
+LARGEST_ARTIFACT = 512 << 20
+
 
 class AtomicFileStore(FileSystemArtifactStore):
     """Optuna's file-system store, except that a stored file is whole or absent.
@@ -72,22 +76,46 @@ def fetch(trial, storage, artifact_dir: Path, prefix: str, suffix: str) -> tuple
         (contents, "") when it was read, else (None, why not): none stored, or missing
         from the store or unreadable there.
     """
+    try:
+        stored = optuna.artifacts.get_all_artifact_meta(trial, storage=storage)
+    except (ValueError, KeyError, TypeError) as error:  # An edited record: JSON, keys, types.
+        return None, f"trial {trial.number}'s artifact records are damaged ({type(error).__name__})"
     metas = [
         meta
-        for meta in optuna.artifacts.get_all_artifact_meta(trial, storage=storage)
-        if meta.filename.startswith(prefix) and meta.filename.endswith(suffix)
+        for meta in stored
+        if str(meta.filename).startswith(prefix) and str(meta.filename).endswith(suffix)
     ]
     if not metas:
         return None, f"trial {trial.number} has no stored {prefix}*{suffix}"
     meta = metas[0]
+    if not _inside(artifact_dir, meta.artifact_id):
+        # An edited storage could name any file on the machine (../../etc/passwd): only
+        # the store's own files are read.
+        return None, (
+            f"{meta.filename} of trial {trial.number} has the artifact id "
+            f"{str(meta.artifact_id)[:80]!r}, which is not a file of {artifact_dir}; not read"
+        )
     try:
         with FileSystemArtifactStore(str(artifact_dir)).open_reader(meta.artifact_id) as reader:
-            return reader.read(), ""
+            contents = reader.read(LARGEST_ARTIFACT + 1)
     except ArtifactNotFound:
         reason = "missing from"
     except OSError as error:
         reason = f"unreadable ({error.strerror or error}) in"
+    else:
+        if len(contents) <= LARGEST_ARTIFACT:
+            return contents, ""
+        reason = f"larger than {LARGEST_ARTIFACT >> 20} MiB, more than a study stores, in"
     return None, f"{meta.filename} of trial {trial.number} is {reason} {artifact_dir}"
+
+
+def _inside(folder: Path, artifact_id) -> bool:
+    """Whether the artifact id names a file directly in `folder`, links followed."""
+    if not isinstance(artifact_id, str) or artifact_id in ("", ".", ".."):
+        return False
+    if Path(artifact_id).name != artifact_id or "\x00" in artifact_id:
+        return False
+    return (folder / artifact_id).resolve().parent == folder.resolve()
 
 
 def _load(trial, storage, artifact_dir: Path, prefix: str, suffix: str, read):

@@ -77,6 +77,8 @@ def check_schema(storage: StorageURL, write: bool, timeout: float) -> None:
         for name, columns in tables.items()
         if name not in expected or not expected[name] <= columns
     )
+    if foreign and _is_optuna_layout(tables):
+        raise StorageError(_other_schema(storage, timeout))
     if foreign or "studies" not in tables:
         listed = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise StorageError(
@@ -84,6 +86,51 @@ def check_schema(storage: StorageURL, write: bool, timeout: float) -> None:
             f"({listed or ', '.join(sorted(tables)[:3])}) are not Optuna's study storage; "
             "give a new database or file"
         )
+
+
+def _is_optuna_layout(tables: dict[str, set[str]]) -> bool:
+    """Whether the tables are Optuna's own, of some schema version: its version tables and
+    its studies and trials, with their names."""
+    needed = {"alembic_version", "version_info", "studies", "trials"}
+    return needed <= tables.keys() and {"study_id", "study_name"} <= tables["studies"]
+
+
+def _other_schema(storage: StorageURL, timeout: float) -> str:
+    """The refusal of an Optuna storage of another schema version, named by its versions."""
+    revision, made_by = _stored_versions(storage, timeout)
+    return (
+        f"storage {storage.shown} is an Optuna storage of another schema version (revision "
+        f"{revision}, made by Optuna {made_by}), which Optuna {optuna.__version__} cannot "
+        "read; back it up and run `optuna storage upgrade --storage URL`, or use the "
+        "Optuna that made it"
+    )
+
+
+def _stored_versions(storage: StorageURL, timeout: float) -> tuple[str, str]:
+    """The database's alembic revision and the Optuna version that made it, as stored
+    (shortened, for a line), or "unknown"."""
+    import sqlalchemy
+
+    found = []
+    queries = (
+        "SELECT version_num FROM alembic_version",
+        "SELECT library_version FROM version_info",
+    )
+    try:
+        engine = sqlalchemy.create_engine(
+            storage.sqlalchemy_url, **engine_kwargs(storage, True, timeout)
+        )
+        try:
+            with engine.connect() as connection:
+                for query in queries:
+                    value = connection.execute(sqlalchemy.text(query)).scalar()
+                    found.append("unknown" if value is None else " ".join(str(value).split())[:40])
+        finally:
+            engine.dispose()
+    except Exception:  # The versions only name the refusal; without them it still stands.
+        pass
+    found += ["unknown"] * (2 - len(found))
+    return found[0], found[1]
 
 
 def _table_columns(storage: StorageURL, timeout: float) -> dict[str, set[str]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock, JournalStorage
+from optuna.storages.journal._storage import JournalOperation
 
 from studies.storage.errors import StorageError, StorageWarning
 from studies.storage.faults import first_line
@@ -17,6 +18,14 @@ from studies.storage.files import require_writable
 # Optuna writes every journal record as compact JSON with op_code as its first key, so a
 # journal, and a record cut off after its first bytes, starts with this.
 JOURNAL_RECORD_START = b'{"op_code":'
+
+# The op codes Optuna's journal reader applies; any other makes it fail an assertion. Only
+# its private module lists them (watch optuna.storages.journal._storage on upgrades).
+JOURNAL_OPERATIONS = frozenset(operation.value for operation in JournalOperation)
+
+# No record a study writes comes near this (a trial's history is a few numbers an epoch); a
+# longer line is refused rather than read into memory.
+LONGEST_RECORD = 16 << 20
 
 
 class JournalScan(NamedTuple):
@@ -73,27 +82,36 @@ def _scan_journal(path: Path) -> JournalScan:
             stream.seek(0)
             records = complete = offset = 0
             suspect = None  # A line that is not a complete record: allowed only last.
-            for number, line in enumerate(stream, start=1):
+            number = 0
+            while offset < size:
+                number += 1
+                # A bounded read: one endless line must not take the memory with it.
+                line = stream.readline(LONGEST_RECORD + 1)[: size - offset]
+                if not line:
+                    break
                 if suspect is not None:
-                    raise StorageError(f"{shown}: line {suspect[0]} is not a journal record")
-                line = line[: size - offset]
+                    raise StorageError(f"{shown}: line {suspect[0]} {suspect[2]}")
+                if len(line) > LONGEST_RECORD:
+                    raise StorageError(
+                        f"{shown}: line {number} is longer than {LONGEST_RECORD >> 20} MiB, "
+                        "more than any record a study writes"
+                    )
                 offset += len(line)
-                if line.endswith(b"\n") and _is_record(line):
+                json_line, problem = _read_line(line)
+                if line.endswith(b"\n") and problem is None:
                     records += 1
                     complete += len(line)
                 else:
-                    suspect = (number, line)
-                if offset >= size:
-                    break
+                    suspect = (number, line, problem, json_line)
     except OSError as error:
         raise StorageError(f"journal {path} cannot be read: {error.strerror}") from None
     if suspect is None:
         return JournalScan(records, complete, 0)
-    number, line = suspect
+    number, line, problem, json_line = suspect
     # A record cut off mid-write lacks its end: its newline, or the end of its JSON. A
-    # complete JSON line that is not a record is someone else's data.
-    if not _starts_like_record(line) or (line.endswith(b"\n") and _is_json(line)):
-        raise StorageError(f"{shown}: line {number} is not a journal record")
+    # complete JSON line that is not a record is someone else's data (or an edited one).
+    if not _starts_like_record(line) or (line.endswith(b"\n") and json_line):
+        raise StorageError(f"{shown}: line {number} {problem or 'is not a journal record'}")
     return JournalScan(records, complete, len(line))
 
 
@@ -102,25 +120,26 @@ def _starts_like_record(data: bytes) -> bool:
     return data[:length] == JOURNAL_RECORD_START[:length]
 
 
-def _is_json(line: bytes) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError alike.
-        return False
-    return True
-
-
-def _is_record(line: bytes) -> bool:
-    """Whether `line` is a journal record: JSON with Optuna's op_code and worker_id fields."""
+def _read_line(line: bytes) -> tuple[bool, str | None]:
+    """Whether `line` is complete JSON, and why it is not a journal record (None if it is):
+    JSON with an op code Optuna knows and a worker id."""
     try:
         record = json.loads(line)
-    except ValueError:
-        return False
-    return (
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError alike.
+        return False, "is not a journal record"
+    except RecursionError:
+        # Complete JSON, perhaps, but nested deeper than Python's parser (and Optuna's
+        # reader) can follow: no record Optuna writes is.
+        return True, "is not a journal record: its JSON is nested too deeply to read"
+    if not (
         isinstance(record, dict)
         and type(record.get("op_code")) is int
         and isinstance(record.get("worker_id"), str)
-    )
+    ):
+        return True, "is not a journal record"
+    if record["op_code"] not in JOURNAL_OPERATIONS:
+        return True, f"has an unknown journal op code {record['op_code']}"
+    return True, None
 
 
 def repair_journal(path: str | os.PathLike) -> str | None:
@@ -197,3 +216,10 @@ def open_journal(path: Path, write: bool) -> JournalStorage:
         return JournalStorage(backend)
     except (OSError, ValueError) as error:
         raise StorageError(f"journal {path} cannot be read: {first_line(error)}") from None
+    except (KeyError, TypeError, IndexError, AttributeError, AssertionError) as error:
+        # Records of the right shape whose fields Optuna cannot apply (a missing or mistyped
+        # field, a trial that does not exist): an edited journal.
+        raise StorageError(
+            f"journal {path} holds a record Optuna cannot apply "
+            f"({type(error).__name__}: {first_line(error)}); it was edited or damaged"
+        ) from None

@@ -44,7 +44,14 @@ def edited_storage(path) -> str:
     confirmation = optuna.create_study(study_name="edited-confirm", storage=url)
     for extra in [{"seed": 1}, {"source_trial": 0, "seed": "NaN"}, {"source_trial": 0, "seed": 2}]:
         run = {**attrs, "objective": 0.79, **extra}
-        confirmation.add_trial(optuna.trial.create_trial(value=0.79, user_attrs=run))
+        confirmation.add_trial(
+            optuna.trial.create_trial(
+                value=0.79,
+                params={"dropout_rate": 0.1},  # Trial 0's: a run trains its source's.
+                distributions=distribution,
+                user_attrs=run,
+            )
+        )
     return url
 
 
