@@ -15,6 +15,7 @@ import time
 import warnings
 from pathlib import Path
 
+from studies.engine.progress import shown_name
 from studies.errors import UsageError
 from studies.settings import DEFAULT_STORAGE, Settings
 
@@ -263,7 +264,7 @@ def note_folder(settings: Settings) -> None:
     (a path, odd characters, too long): otherwise the user would look for it in vain."""
     if settings.folder.name != settings.study_name:
         print(
-            f"[{settings.study_name}] report folder: {settings.folder} "
+            f"[{shown_name(settings.study_name)}] report folder: {settings.folder} "
             "(the study name made into a safe folder name)",
             flush=True,
         )
@@ -291,7 +292,7 @@ def write_report(study, storage, settings: Settings, module, read_only: bool = F
     from studies.report.write import write_report as write
 
     write(study, storage, settings, module, read_only=read_only)
-    print(f"[{settings.study_name}] report written: {settings.folder}", flush=True)
+    print(f"[{shown_name(settings.study_name)}] report written: {settings.folder}", flush=True)
 
 
 def rebuild_report(settings: Settings, module) -> int:

@@ -13,6 +13,7 @@ import optuna
 from optuna.trial import TrialState
 
 from studies.engine import dead
+from studies.engine.progress import shown_name
 from studies.engine.pruning import make_pruner
 from studies.errors import UsageError
 from studies.settings import SEED_LIMIT, Settings
@@ -198,7 +199,7 @@ def delete(name: str, storage) -> None:
     for each in study_names(name):
         if stored_study(storage, each) is not None:
             optuna.delete_study(study_name=each, storage=storage)
-            print(f"[{name}] --fresh: deleted study {each!r}", flush=True)
+            print(f"[{shown_name(name)}] --fresh: deleted study {each!r}", flush=True)
 
 
 def count(study: optuna.Study, states) -> int:
