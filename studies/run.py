@@ -24,7 +24,7 @@ from studies import (  # noqa: E402
 )
 from studies.cli.errors import RuntimeFault, UsageError, faults_as_one_line, one_line  # noqa: E402
 from studies.cli.options import parser  # noqa: E402
-from studies.cli.settings import Settings, from_arguments  # noqa: E402
+from studies.cli.settings import Settings, from_arguments, precision_warning  # noqa: E402
 
 # Study name -> module. Each module has a docstring, QUESTION and suggest(trial, train_config);
 # it may add SEARCH_SPACE (a grid, run by GridSampler), DEFAULTS (option defaults) and
@@ -89,6 +89,8 @@ def _run_all(args) -> int:
     settings = [from_arguments(name, STUDIES[name], args) for name in names]
     if getattr(args, "deprecated_penalty", False):
         print("warning: --penalty is deprecated; use --gap-weight", file=sys.stderr)
+    for warning in {precision_warning(one) for one in settings} - {None}:
+        print(warning, file=sys.stderr)
     status = 0
     for one in settings:
         status = run_study(one, STUDIES[one.study])

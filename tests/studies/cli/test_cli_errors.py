@@ -61,8 +61,11 @@ def refuses(arguments, place, capsys) -> str:
         (["--sampler", "annealing"], "argument --sampler: invalid choice"),
         (["--pruner", "sometimes"], "argument --pruner: invalid choice"),
         (["--objective", "loss"], "argument --objective: invalid choice"),
+        (["--precision", "half"], "argument --precision: invalid choice: 'half'"),
+        (["reproduce-001", "--precision", "bfloat16"], "reproduces float32 results"),
+        (["--precision", "bfloat16", "--population", "2"], "trains in float32 only"),
     ],
-    ids=["study", "dataset", "sampler", "pruner", "objective"],
+    ids=["study", "dataset", "sampler", "pruner", "objective", "precision", "reproduce", "pop"],
 )
 def test_unknown_names_are_refused(arguments, expected, place, capsys):
     assert expected in refuses(arguments, place, capsys)
@@ -138,8 +141,10 @@ def stored_study(place, data_dir):
         (["--dataset", "fashion_mnist"], "dataset 'mnist' (asked for 'fashion_mnist')"),
         (["--objective", "pareto"], "objective 'penalized' (asked for 'pareto')"),
         (["--epochs", "3"], "epochs 1 (asked for 3)"),
+        # Trials in bfloat16 round otherwise than the stored float32 ones.
+        (["--precision", "bfloat16"], "precision 'float32' (asked for 'bfloat16')"),
     ],
-    ids=["dataset", "objective", "epochs"],
+    ids=["dataset", "objective", "epochs", "precision"],
 )
 def test_continuing_a_study_made_with_other_settings_is_refused(
     arguments, difference, stored_study, place, capsys
