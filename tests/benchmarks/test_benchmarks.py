@@ -121,7 +121,9 @@ def one_line(outcome: Outcome, module: str, code: int) -> str:
     return outcome.err[len(prefix) :].strip()
 
 
-@pytest.mark.parametrize("module", ["accuracy", "speed", "startup", "study", "population_study"])
+@pytest.mark.parametrize(
+    "module", ["accuracy", "speed", "startup", "study", "population_study", "precision", "floor"]
+)
 def test_help_answers_before_tensorflow_is_imported(module):
     outcome = benchmark(module, "--help", python=("-X", "importtime"))
     assert outcome.code == 0 and outcome.out.startswith(f"usage: python -m benchmarks.{module}")
@@ -157,6 +159,9 @@ def test_help_answers_before_tensorflow_is_imported(module):
         ("speed", ["--epoch", "3"], "unrecognized arguments: --epoch 3"),
         ("population_study", ["--seeds", "2", "2"], "argument --seeds: a seed is given twice"),
         ("population_study", ["--population", "65"], "argument --population: expected a whole"),
+        ("precision", ["--seeds", "1", "1"], "argument --seeds: a seed is given twice"),
+        ("precision", ["--no-steps", "--no-jobs"], "--no-steps and --no-jobs without --full"),
+        ("floor", ["--storage", "s.log"], "the following arguments are required: --study-name"),
     ],
 )
 def test_a_refused_benchmark_command_is_one_line_and_writes_nothing(
@@ -283,3 +288,52 @@ def test_a_population_study_resumes_from_its_json_and_rebuilds_its_report(tmp_pa
         "the runs in the JSON ran different jobs"
     )
     assert json.loads(runs.read_text())["records"] == stored
+
+
+def _precision_record(precision, seed, seconds, objective, curve):
+    return {
+        "job": "quick",
+        "precision": precision,
+        "seed": seed,
+        "seconds": seconds,
+        "train_seconds": seconds / 2,
+        "trained_epochs": 100,
+        "confirmed_objective": objective,
+        "seed_noise": 0.004,
+        "winner_params": {"batch_size": 100 + seed},
+        "winner_objectives": [objective - 0.002, objective, objective + 0.002],
+        "curves": {"same run": curve, f"only in {precision}": [0.1]},
+    }
+
+
+def test_precision_pairs_each_seeds_jobs_and_compares_only_the_runs_both_trained():
+    from benchmarks import precision
+
+    records = []
+    for seed, (single, half) in enumerate([(120.0, 100.0), (90.0, 90.0), (100.0, 80.0)]):
+        records += [
+            _precision_record("float32", seed, single, 0.850, [0.80, 0.82]),
+            _precision_record("bfloat16", seed, half, 0.848, [0.81, 0.80]),
+        ]
+    result = precision.compare_jobs(records, "quick")
+    assert result["seeds"] == [0, 1, 2]
+    assert result["wall_ratio"] == "1.15 ± 0.13"  # 1.2, 1.0, 1.25 paired by seed.
+    assert result["keeps"] == "keeps the answer"  # 0.002 below, within the 0.004 noise.
+    assert sorted(result["accuracy_differences"]) == pytest.approx([0.01] * 3 + [0.02] * 3)
+    assert result["rows"][0][5].startswith("tied within noise")
+    records[1]["confirmed_objective"] = records[3]["confirmed_objective"] = 0.830
+    assert precision.compare_jobs(records, "quick")["keeps"] == "changes the answer"
+    assert precision.compare_jobs(records, "default") is None
+
+
+def test_the_floor_counts_training_and_the_inference_passes_per_epoch():
+    from benchmarks import floor
+
+    class Trial:
+        user_attrs = {"model_config": {"hidden_units": 100, "hidden_layers": 2}, "epochs": 3}
+
+    per_image = 784 * 100 + 100 * 100 + 100 * 10
+    training, inference = floor.run_flop(Trial(), train_images=1000, validation_images=500)
+    assert training == 6 * 1000 * per_image * 3
+    assert inference == 2 * 1500 * per_image * 3
+    assert floor.multiply_adds({"hidden_units": 0}) == 7840
