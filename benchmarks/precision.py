@@ -97,9 +97,8 @@ def step_row(batch: int, hidden: int, dataset) -> dict:
         row[f"{precision}_inference_s"] = statistics.median(
             report.steady(inference_s[precision, xla]) for xla in (False, True)
         )
-        row[f"{precision}_path_s"] = row[
-            f"{precision}_{'xla' if compiled.XLA_BELOW_BATCH_SIZE > batch else 'graph'}_s"
-        ]
+        xla = compiled.uses_xla(batch, [precision, "float32"])
+        row[f"{precision}_path_s"] = row[f"{precision}_{'xla' if xla else 'graph'}_s"]
     return row
 
 
@@ -268,9 +267,9 @@ def steps_markdown(steps: dict) -> list[str]:
     return [
         f"The training step: steady seconds per epoch of {steps['train_images']:,} images "
         f"(dropout {DROPOUT_RATE}), each precision as TensorFlow's graph and as an XLA program, "
-        "epochs in turn; the path `train` takes is XLA below batch "
-        "`compiled.XLA_BELOW_BATCH_SIZE`, the graph above; the last columns are float32 over "
-        "bfloat16 on that path, and the inference-mode passes over the training and "
+        "epochs in turn; the path `train` takes (`compiled.uses_xla`: float32 as XLA below "
+        "batch 512, the graph above; bfloat16 always the graph); the last columns are float32 "
+        "over bfloat16 on those paths, and the inference-mode passes over the training and "
         "validation sets that follow every epoch (seconds, float32 / bfloat16).",
         "",
         table(

@@ -17,7 +17,8 @@ from kerasnn.data import Dataset
 # entry holds a few megabytes of compiled code and one set of weights.
 COMPILED_CACHE_SIZE = 16
 
-# Batches at least this large train in TensorFlow's graph instead of an XLA program. An
+# float32 batches at least this large train in TensorFlow's graph instead of an XLA program
+# (bfloat16 ones always do; see `uses_xla`). An
 # epoch of them has at most 100 steps, so the per-step dispatch that XLA removes costs
 # little (measured on this CPU: equal epoch times from batch 256 up, hidden 128 and 512);
 # TensorFlow's own (oneDNN) products beat XLA's on the large weight-gradient products;
@@ -48,8 +49,8 @@ class _CompiledNetwork:
     a tf.data iterator and an executor call per batch. Here a whole epoch is one call: the
     training images stay in memory as a tensor, and a loop inside one compiled graph
     gathers each shuffled batch and runs the forward pass, the gradients and the Keras
-    optimizer's update. Below `XLA_BELOW_BATCH_SIZE` XLA compiles that loop into one
-    program; above it TensorFlow's graph runs it (see there why).
+    optimizer's update. XLA compiles that loop into one program where `uses_xla` says so;
+    elsewhere TensorFlow's graph runs it (see there why).
 
     Compiling costs more than an epoch, so a compiled network is kept (see `_compiled`)
     and reused by every later run with the same shapes; learning rate, dropout rates and
@@ -288,5 +289,10 @@ class CompiledRun:
 
 
 def uses_xla(batch_size: int, compute_dtypes) -> bool:
-    """Whether an epoch of this batch size and these layers' compute dtypes runs as XLA."""
-    return batch_size < XLA_BELOW_BATCH_SIZE
+    """Whether an epoch of this batch size and these layers' compute dtypes runs as XLA.
+
+    float32 below `XLA_BELOW_BATCH_SIZE`. bfloat16 never: XLA on the CPU does not hand its
+    bfloat16 products to oneDNN, and measured here (benchmarks/precision.py, the step's
+    table) its epochs ran slower than TensorFlow's graph at every batch size and width.
+    """
+    return batch_size < XLA_BELOW_BATCH_SIZE and all(dtype == "float32" for dtype in compute_dtypes)

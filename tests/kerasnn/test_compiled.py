@@ -128,19 +128,19 @@ def test_compiled_path_ends_each_epoch_with_the_weights_of_a_plain_keras_fit(
         assert accuracy == pytest.approx(history["accuracy"][0], abs=1e-6)
 
 
-# bfloat16 cases: a graph (large batches: the same oneDNN products as model.fit's) and an
-# XLA program (small ones), each optimizer, and two hidden layers.
+# bfloat16 cases (always TensorFlow's graph, see compiled.uses_xla): large and small batches,
+# each optimizer, and two hidden layers.
 BFLOAT16_CASES = {
     "adam_l2_graph": (ModelConfig(hidden_units=64, l2=1e-3), compiled.XLA_BELOW_BATCH_SIZE),
     "sgd_momentum_l1_both_graph": (
         ModelConfig(hidden_units=64, l1=1e-4, regularize="both", **OPTIMIZERS["sgd_momentum"]),
         compiled.XLA_BELOW_BATCH_SIZE,
     ),
-    "rmsprop_dropout_xla": (
+    "rmsprop_dropout_small_batch": (
         ModelConfig(hidden_units=64, dropout_rate=0.2, optimizer="rmsprop"),
         100,
     ),
-    "adam_two_tanh_layers_xla": (
+    "adam_two_tanh_layers_small_batch": (
         ModelConfig(hidden_units=32, hidden_layers=2, activation="tanh"),
         100,
     ),
@@ -171,9 +171,9 @@ def test_bfloat16_compiled_path_trains_as_model_fit_under_the_same_policy(
     if config.dropout_rate:
         np.testing.assert_allclose(loss, history["loss"][0], rtol=0.05)
         return
-    # bfloat16 keeps 8 significant bits (a product rounds by up to 2**-9, 0.2%), and the
-    # XLA program and oneDNN sum a product's terms in different orders, so the two paths
-    # round differently; Adam and momentum carry that through the epoch's 6-30 steps.
+    # bfloat16 keeps 8 significant bits (a product rounds by up to 2**-9, 0.2%), and
+    # model.fit's XLA step and the graph's oneDNN products sum a product's terms in
+    # different orders, so the two paths round differently; Adam and momentum carry that through the epoch's 6-30 steps.
     # Measured here, the weights end apart by at most 2% of how far the epoch moved them
     # (float32 against bfloat16 is about as far apart, which is why the forward pass is
     # held to exact agreement below), and the running loss within 3e-4. 5% and 1e-3 hold
