@@ -292,7 +292,9 @@ def uses_xla(batch_size: int, compute_dtypes) -> bool:
     """Whether an epoch of this batch size and these layers' compute dtypes runs as XLA.
 
     float32 below `XLA_BELOW_BATCH_SIZE`. bfloat16 never: XLA on the CPU does not hand its
-    bfloat16 products to oneDNN, and measured here (benchmarks/precision.py, the step's
-    table) its epochs ran slower than TensorFlow's graph at every batch size and width.
+    bfloat16 products to oneDNN as TensorFlow's graph does, and measured here
+    (benchmarks/precision.py, the step's table) its epochs ran several times slower than
+    the graph's from batch 1000 up, while at batch 128 neither was faster consistently
+    across runs on this shared CPU.
     """
     return batch_size < XLA_BELOW_BATCH_SIZE and all(dtype == "float32" for dtype in compute_dtypes)

@@ -157,6 +157,16 @@ def test_continuing_a_study_made_with_other_settings_is_refused(
     assert after.trials == []
 
 
+def test_a_study_stored_before_precisions_is_continued_only_in_float32(place, capsys, data_dir):
+    url = f"sqlite:///{place / 'store' / 'k.db'}"
+    old = optuna.create_study(study_name="old", storage=open_storage(url), direction="maximize")
+    for key, value in Settings(dataset="mnist", epochs=1, subset=1000).identity().items():
+        if key != "precision":
+            old.set_user_attr(key, value)
+    line = refuses(["--study-name", "old", "--precision", "bfloat16"], place, capsys)
+    assert "precision 'float32' (asked for 'bfloat16')" in line
+
+
 def test_continuing_a_study_with_the_other_direction_is_refused(place, capsys, data_dir):
     url = f"sqlite:///{place / 'store' / 'k.db'}"
     optuna.create_study(study_name="minimising", storage=open_storage(url), direction="minimize")
