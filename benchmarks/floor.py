@@ -174,7 +174,7 @@ def markdown(job: JobArithmetic, rates: dict[str, dict[str, float]], info: dict)
     inference_share = job.inference_flop / job.flop
     return "\n".join(
         [
-            "## The floor: a job's wall time against its arithmetic",
+            f"## The floor: a job's wall time against its arithmetic ({job.precision})",
             "",
             f"Command: `{report.command_line()}`.",
             "",
@@ -214,7 +214,9 @@ def measure(args) -> None:
     peak = max(rates[job.precision.split(",")[0]].values()) * 1e9
     multiple = job.wall_seconds / (job.flop / peak) if job.flop else math.nan
     checks = [f"wall time / floor ({job.precision}): {multiple:.2f}"]
-    report.publish(report.device_section("floor", info), text, checks, [], args)
+    # One section per precision the job trained in, so that both floors stay published.
+    section = f"floor-{job.precision.replace(', ', '-')}"
+    report.publish(report.device_section(section, info), text, checks, [], args)
 
 
 def check(parser, args) -> None:
