@@ -17,8 +17,8 @@ load both alike; only their ratios are meant to compare.
   seconds per trained epoch, the confirmed winners compared by `kerasnn.stats.compare` (the
   project's one rule for "tied"), and the per-epoch validation accuracy of the same run (same
   configuration and seed) in both precisions.
-- With --full, the default job (`python -m studies.run`) the same way: about ten minutes a
-  study on a 2-core machine, so four times that per seed.
+- With --full, the default job (`python -m studies.run`) the same way, after the quick one:
+  two default jobs per seed, so plan for many times the quick job's time.
 
 The answer: bfloat16 keeps the answer when the confirmed objective, paired by seed, is on
 average no more than one pooled seed sd below float32's (the population benchmark's rule),
