@@ -37,7 +37,7 @@ def machine() -> dict[str, str]:
     import keras
     import numpy
 
-    from studies.report.machine import backend
+    from studies.report.machine import backend, bfloat16
     from studies.report.machine import processor as processor_name
 
     processor = processor_name()
@@ -49,6 +49,7 @@ def machine() -> dict[str, str]:
     accelerators, framework = backend()
     return {
         "processor": processor,
+        "bfloat16": bfloat16(),
         "cores": str(os.cpu_count()),
         "memory": memory,
         "accelerator": ", ".join(accelerators) if accelerators else "none (CPU only)",

@@ -17,7 +17,8 @@ from kerasnn.data import Dataset
 # entry holds a few megabytes of compiled code and one set of weights.
 COMPILED_CACHE_SIZE = 16
 
-# Batches at least this large train in TensorFlow's graph instead of an XLA program. An
+# float32 batches at least this large train in TensorFlow's graph instead of an XLA program
+# (bfloat16 ones always do; see `uses_xla`). An
 # epoch of them has at most 100 steps, so the per-step dispatch that XLA removes costs
 # little (measured on this CPU: equal epoch times from batch 256 up, hidden 128 and 512);
 # TensorFlow's own (oneDNN) products beat XLA's on the large weight-gradient products;
@@ -48,8 +49,8 @@ class _CompiledNetwork:
     a tf.data iterator and an executor call per batch. Here a whole epoch is one call: the
     training images stay in memory as a tensor, and a loop inside one compiled graph
     gathers each shuffled batch and runs the forward pass, the gradients and the Keras
-    optimizer's update. Below `XLA_BELOW_BATCH_SIZE` XLA compiles that loop into one
-    program; above it TensorFlow's graph runs it (see there why).
+    optimizer's update. XLA compiles that loop into one program where `uses_xla` says so;
+    elsewhere TensorFlow's graph runs it (see there why).
 
     Compiling costs more than an epoch, so a compiled network is kept (see `_compiled`)
     and reused by every later run with the same shapes; learning rate, dropout rates and
@@ -59,12 +60,25 @@ class _CompiledNetwork:
     one would.
     """
 
-    def __init__(self, model: keras.Model, *, dropout: bool, regularized: bool, batch_size: int):
+    def __init__(
+        self,
+        model: keras.Model,
+        *,
+        dropout: bool,
+        regularized: bool,
+        batch_size: int,
+        jit_compile: bool | None = None,
+    ):
         # The template's variables are the ones the compiled code reads and updates; each
         # run copies its own model's weights in at the start and out when needed.
         self.template = keras.models.clone_model(model)
         self.dense = mirror.dense_layers(self.template)
         self.weights = self.template.trainable_variables
+        # The first Dense layer's compute dtype is what it casts the images to; the images
+        # are kept in it (see `CompiledRun._split`), which halves what each step gathers
+        # under bfloat16 and computes the same: casting a gathered batch or gathering from
+        # the cast set round each pixel alike.
+        self.image_dtype = self.dense[0].dtype_policy.compute_dtype
         self.optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
         self.optimizer.build(self.weights)
         self.dropout, self.regularized, self.batch_size = dropout, regularized, batch_size
@@ -72,9 +86,9 @@ class _CompiledNetwork:
         # One (l1, l2) pair per Dense kernel, zero where the model has no regularizer.
         self.strengths = tf.Variable(tf.zeros((len(self.dense), 2)), trainable=False)
         self.run_seed = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.epoch = tf.function(
-            self._epoch, jit_compile=batch_size < XLA_BELOW_BATCH_SIZE, autograph=False
-        )
+        if jit_compile is None:
+            jit_compile = uses_xla(batch_size, mirror.compute_dtypes(model))
+        self.epoch = tf.function(self._epoch, jit_compile=jit_compile, autograph=False)
 
     def start(self, model: keras.Model, seed: int) -> None:
         """Resets weights, optimizer state and hyperparameters for a new run of `model`."""
@@ -90,7 +104,7 @@ class _CompiledNetwork:
         """The forward pass; with `step` it is the training pass with dropout masks."""
         x = tf.reshape(images, (-1, 28 * 28))
         for index, layer in enumerate(self.dense[:-1]):
-            x = layer.activation(tf.matmul(x, layer.kernel) + layer.bias)
+            x = self._dense(layer, x)
             if step is not None and self.dropout:
                 # Keras' Dropout draws its masks with the "auto_select" random algorithm,
                 # which XLA on CPU runs about 150 times slower than Philox named outright:
@@ -103,6 +117,21 @@ class _CompiledNetwork:
         output = self.dense[-1]
         # Logits, not the softmax: the loss below takes them, as Keras' does on a softmax.
         return tf.matmul(x, output.kernel) + output.bias
+
+    @staticmethod
+    def _dense(layer, x):
+        """A hidden Dense layer as Keras computes it under the layer's dtype policy.
+
+        Under mixed_bfloat16 Keras casts the input, the kernel and the bias to bfloat16 and
+        computes the product, the bias and the activation there; the gradient flows back
+        through the casts to the float32 weights. The next layer (a Dropout, or the output
+        Dense, both float32: `mirror.cannot_mirror` admits no other) casts the result back.
+        """
+        dtype = layer.dtype_policy.compute_dtype
+        if dtype == "float32":
+            return layer.activation(tf.matmul(x, layer.kernel) + layer.bias)
+        x = tf.matmul(tf.cast(x, dtype), tf.cast(layer.kernel, dtype))
+        return tf.cast(layer.activation(x + tf.cast(layer.bias, dtype)), tf.float32)
 
     def _step(self, images, labels, count, step):
         """One optimizer step on the first `count` images of the batch.
@@ -195,12 +224,17 @@ def _compiled(model: keras.Model, batch_size: int, train_size: int) -> _Compiled
 def _program(model: keras.Model) -> tuple:
     """What of `model` is compiled into the program; `start` feeds in the rest as variables.
 
-    That is the layers with their widths and activations, and the optimizer with its
+    That is the layers with their widths, activations and dtype policies, and the optimizer with its
     settings (momentum, epsilon, ...) except the learning rate; not the dropout rates, the
     L1/L2 strengths, the learning rate or the weights.
     """
     layer_shapes = tuple(
-        (type(layer), getattr(layer, "units", None), getattr(layer, "activation", None))
+        (
+            type(layer),
+            getattr(layer, "units", None),
+            getattr(layer, "activation", None),
+            layer.dtype_policy.name,
+        )
         for layer in model.layers
     )
     return layer_shapes, *mirror.optimizer_settings(model)
@@ -223,13 +257,15 @@ class CompiledRun:
         self.rng = np.random.default_rng(train_config.seed)
 
     def _split(self, split: str):
-        """The split as tensors, converted once per dataset, not once per run or epoch."""
+        """The split as tensors, its images in the dtype the network's first layer computes
+        in; converted once per dataset and dtype, not once per run or epoch."""
         tensors = _TENSORS.setdefault(self.dataset, {})
-        if split not in tensors:
-            images = getattr(self.dataset, f"x_{split}")
+        key = (split, self.network.image_dtype)
+        if key not in tensors:
+            images = tf.convert_to_tensor(getattr(self.dataset, f"x_{split}"))
             labels = getattr(self.dataset, f"y_{split}")
-            tensors[split] = (tf.convert_to_tensor(images), tf.convert_to_tensor(labels))
-        return tensors[split]
+            tensors[key] = (tf.cast(images, key[1]), tf.convert_to_tensor(labels))
+        return tensors[key]
 
     def fit_epoch(self, epoch: int) -> tuple[float, float]:
         images, labels = self._split("train")
@@ -250,3 +286,15 @@ class CompiledRun:
 
     def load(self, weights) -> None:
         self.network.template.set_weights(weights)
+
+
+def uses_xla(batch_size: int, compute_dtypes) -> bool:
+    """Whether an epoch of this batch size and these layers' compute dtypes runs as XLA.
+
+    float32 below `XLA_BELOW_BATCH_SIZE`. bfloat16 never: XLA on the CPU does not hand its
+    bfloat16 products to oneDNN as TensorFlow's graph does, and measured here
+    (benchmarks/precision.py, the step's table) its epochs ran several times slower than
+    the graph's from batch 1000 up, while at batch 128 neither was faster consistently
+    across runs on this shared CPU.
+    """
+    return batch_size < XLA_BELOW_BATCH_SIZE and all(dtype == "float32" for dtype in compute_dtypes)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from kerasnn.precision import check_precision
+
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "selu", "gelu", "softplus", "linear")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 PLACEMENTS = ("hidden", "output", "both")
@@ -98,8 +100,13 @@ class TrainConfig:
     shuffle: bool = True  # Reshuffle the training set before every epoch.
     early_stopping_patience: int | None = None  # Epochs without a better val accuracy.
     seed: int = 0  # Seeds weights, dropout masks and shuffling.
+    # "float32", or "bfloat16": the hidden layers' products in bfloat16, weights, optimizer
+    # state, the output layer and the loss in float32 (Keras' mixed_bfloat16 policy; see
+    # kerasnn.precision). It pays only on a CPU with native bfloat16 (benchmarks/precision.py).
+    precision: str = "float32"
 
     def __post_init__(self):
+        check_precision(self.precision)
         _check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
         if self.early_stopping_patience is not None:

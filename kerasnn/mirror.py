@@ -15,6 +15,10 @@ from keras import layers
 # The optimizers whose mirrored updates the tests follow step for step against model.fit.
 MIRRORED_OPTIMIZERS = (keras.optimizers.Adam, keras.optimizers.SGD, keras.optimizers.RMSprop)
 
+# The dtype policies a hidden Dense layer may compute in (every other layer, the output one
+# included, computes in float32).
+MIRRORED_DENSE_POLICIES = ("float32", "mixed_bfloat16")
+
 # Optimizer options that make `model.fit` do more than `optimizer.apply` once per batch
 # (swap in averaged weights at the end, scale the loss, apply every few batches).
 _UNMIRRORED_OPTIMIZER_OPTIONS = ("use_ema", "loss_scale_factor", "gradient_accumulation_steps")
@@ -24,7 +28,8 @@ def cannot_mirror(model: keras.Model) -> str | None:
     """Why a fast path cannot compute exactly what `model.fit` on `model` would.
 
     The fast paths mirror a chain Input(28, 28) -> Flatten -> Dense [-> Dropout] ... ->
-    Dense(softmax) in float32, whose Dense layers have a bias and at most an L1L2 kernel
+    Dense(softmax) in float32 (hidden Dense layers may compute in Keras' mixed_bfloat16
+    policy, as `build_model(..., precision="bfloat16")` makes them), whose Dense layers have a bias and at most an L1L2 kernel
     regularizer, compiled with sparse categorical crossentropy and Adam, SGD or RMSprop at a
     fixed learning rate: what `kerasnn.models.build_model` makes.
 
@@ -66,6 +71,8 @@ def _chain_reason(model: keras.Model) -> str | None:
         tensor, previous = layer.output, layer
     if type(previous) is not layers.Dense or tensor is not model.outputs[0]:
         return "it does not end in its last Dense layer"
+    if previous.dtype_policy.name != "float32":
+        return f"its output layer {previous.name!r} computes in {previous.dtype_policy.name}"
     if previous.activation is not keras.activations.softmax:
         return f"its output layer {previous.name!r} has no softmax activation"
     return None
@@ -78,8 +85,9 @@ def _layers(model: keras.Model) -> list[keras.Layer]:
 def _layer_reason(layer: keras.Layer, previous: keras.Layer | None) -> str | None:
     # Exact types only: a subclass may compute something else under the same name.
     kind = type(layer)
-    if layer.dtype_policy.name != "float32":
-        return f"computes in {layer.dtype_policy.name}, not float32"
+    allowed = MIRRORED_DENSE_POLICIES if kind is layers.Dense else ("float32",)
+    if layer.dtype_policy.name not in allowed:
+        return f"computes in {layer.dtype_policy.name}, not {' or '.join(allowed)}"
     if previous is None and kind is not layers.Flatten:
         return f"is a {kind.__name__} where a Flatten must follow the input"
     if kind is layers.Flatten:
@@ -147,6 +155,11 @@ def _is_sparse_cross_entropy(loss) -> bool:
 
 def dense_layers(model: keras.Model) -> list[layers.Dense]:
     return [layer for layer in model.layers if type(layer) is layers.Dense]
+
+
+def compute_dtypes(model: keras.Model) -> list[str]:
+    """Each Dense layer's compute dtype: "float32", or "bfloat16" under mixed_bfloat16."""
+    return [layer.dtype_policy.compute_dtype for layer in dense_layers(model)]
 
 
 def dropout_rates(model: keras.Model) -> list[float]:

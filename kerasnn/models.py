@@ -6,6 +6,7 @@ import keras
 from keras import layers
 
 from kerasnn.config import ACTIVATIONS, OPTIMIZERS, PLACEMENTS, ModelConfig  # noqa: F401
+from kerasnn.precision import POLICIES, check_precision
 
 
 def _regularizer(config: ModelConfig, layer: str):
@@ -22,7 +23,9 @@ def make_optimizer(config: ModelConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.RMSprop(learning_rate=config.learning_rate, momentum=config.momentum)
 
 
-def build_model(config: ModelConfig | None = None, **compile_options) -> keras.Model:
+def build_model(
+    config: ModelConfig | None = None, *, precision: str = "float32", **compile_options
+) -> keras.Model:
     """Builds and compiles the network described by `config`.
 
     The loss is sparse categorical crossentropy; besides accuracy the model reports
@@ -31,9 +34,16 @@ def build_model(config: ModelConfig | None = None, **compile_options) -> keras.M
 
     Args:
         config: the architecture and optimiser.
+        precision: "float32", or "bfloat16": the hidden Dense layers get Keras'
+            mixed_bfloat16 policy (their products and activations in bfloat16, their weights
+            float32). The output layer stays float32, so the softmax and the loss are
+            computed in float32, as Keras' mixed-precision guide advises; its product is the
+            smallest of the network's. The policy is passed to each layer, never set
+            globally, so nothing carries over into the next model built.
         **compile_options: passed on to `model.compile` (e.g. `jit_compile`).
     """
     config = config or ModelConfig()
+    check_precision(precision)
     inputs = keras.Input(shape=(28, 28), name="image")
     x = layers.Flatten(name="flatten")(inputs)
     if config.hidden_units > 0:
@@ -43,6 +53,7 @@ def build_model(config: ModelConfig | None = None, **compile_options) -> keras.M
                 config.hidden_units,
                 activation=config.activation,
                 kernel_regularizer=_regularizer(config, "hidden"),
+                dtype=POLICIES[precision],
                 name=f"hidden{suffix}",
             )(x)
             x = layers.Dropout(config.dropout_rate, name=f"dropout{suffix}")(x)

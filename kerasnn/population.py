@@ -201,6 +201,11 @@ def cannot_train(model_config: ModelConfig) -> str | None:
 
 def _member(index: int, model_config, train_config, train_size: int) -> _Member:
     """Builds a member's model exactly as `train` would for it, so that it starts alike."""
+    if train_config.precision != "float32":
+        raise ValueError(
+            f"run {index}: the population trains in float32 only, not "
+            f"{train_config.precision}; train it with kerasnn.train"
+        )
     keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(train_config.seed)
     model = build_model(model_config)

@@ -201,7 +201,8 @@ def train(
     per shape and kept for later runs (see `kerasnn.compiled`); on other backends
     (KERAS_BACKEND=jax, ...), and for a model that graph cannot mirror exactly, it is
     `model.fit`. A batch size larger than the training set trains as one batch of the whole
-    set (see `clamp_batch_size`).
+    set (see `clamp_batch_size`). `train_config.precision` "bfloat16" builds the model under
+    Keras' mixed_bfloat16 policy (see `build_model`), which both paths then compute.
 
     After every epoch the whole training and validation sets are measured in inference
     mode; the run stops early when it diverges (a non-finite loss, or a training
@@ -227,7 +228,7 @@ def train(
     # Python's own collector frees the previous run's models soon enough.
     keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(train_config.seed)
-    model = build_model(model_config)
+    model = build_model(model_config, precision=train_config.precision)
     train_config = clamp_batch_size(train_config, len(dataset.y_train))
     run = _run_type(model)(model, train_config, dataset)
     callback_list = keras.callbacks.CallbackList(

@@ -10,6 +10,8 @@ from studies.storage.url import redact
 
 # Settings that have no command-line option: the positional study, and a study default.
 WITHOUT_OPTION = ("study", "scale")
+# Settings always written out: left out, --precision is auto, which depends on the machine.
+ALWAYS_WRITTEN = ("precision",)
 
 
 def arguments(settings: Settings, module, **changes) -> list[str]:
@@ -26,7 +28,7 @@ def arguments(settings: Settings, module, **changes) -> list[str]:
     words = [settings.study]
     for key in (f.name for f in dataclasses.fields(Settings) if f.name not in WITHOUT_OPTION):
         value = getattr(settings, key)
-        if value != getattr(defaults, key):
+        if key in ALWAYS_WRITTEN or value != getattr(defaults, key):
             words += option_words(key, value)
     return words
 

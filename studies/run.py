@@ -24,7 +24,7 @@ from studies import (  # noqa: E402
 )
 from studies.cli.options import parser  # noqa: E402
 from studies.errors import RuntimeFault, UsageError, faults_as_one_line, one_line  # noqa: E402
-from studies.settings import Settings, from_arguments  # noqa: E402
+from studies.settings import Settings, from_arguments, precision_warning  # noqa: E402
 
 # Study name -> module. Each module has a docstring, QUESTION and suggest(trial, train_config);
 # it may add SEARCH_SPACE (a grid, run by GridSampler), DEFAULTS (option defaults) and
@@ -105,6 +105,8 @@ def checked(args) -> list[Settings]:
 
 def run_settings(settings: list[Settings]) -> int:
     """Runs each checked study in turn (stopping at the first that fails); the exit status."""
+    for warning in {precision_warning(one) for one in settings} - {None}:
+        print(warning, file=sys.stderr)
     status = 0
     for one in settings:
         status = _run_one(one, STUDIES[one.study])

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from kerasnn.config import MAX_EPOCHS
+from kerasnn.precision import PRECISIONS, native_bfloat16
 from kerasnn.scoring import DEFAULT_GAP_WEIGHT, DIRECTION, PARETO_DIRECTIONS
 from studies.errors import UsageError
 from studies.storage.heartbeat import HEARTBEAT_INTERVAL
@@ -22,6 +23,16 @@ PRUNERS = ("median", "percentile", "sha", "hyperband", "discard", "none")
 # The warm-up (in steps) of each pruner when --warmup is not given (see studies.pruning).
 WARMUP = {"median": 2, "percentile": 1, "sha": 2, "hyperband": 2, "discard": 1}
 OBJECTIVES = ("penalized", "pareto")
+# --precision: "auto" is bfloat16 where the CPU computes it natively and benchmarks/precision.py
+# found that it pays and keeps the answer, float32 elsewhere (see `resolve_precision`).
+PRECISION_CHOICES = ("auto", *PRECISIONS)
+# What benchmarks/precision.py decided on a CPU with native bfloat16 (reports/benchmarks.md,
+# section "precision"): the quick job in bfloat16 ran faster than in float32 on every sampler
+# seed and confirmed the same winners, tied by kerasnn.stats.compare. The default job itself
+# (--full) is not measured there yet; rerun it and revisit this when it is.
+BFLOAT16_PAYS = True
+# Studies that reproduce float32 results: they train in float32 whatever the CPU.
+FLOAT32_STUDIES_PREFIX = "reproduce-"
 DEFAULT_STORAGE = "sqlite:///reports/kerasnn.db"
 # The storage URL may be given in this variable instead of --storage: a URL with a password
 # then stays out of the process list (the workers of --workers get theirs this way).
@@ -72,6 +83,7 @@ IDENTITY = (
     "epochs",
     "subset",
     "gap_weight",
+    "precision",
     *PRUNING,
 )
 
@@ -113,6 +125,9 @@ class Settings:
     report_only: bool = False
     no_report: bool = False
     scale: str = "unit"  # Pixel scale of the study's data (a study default, no option).
+    # "float32" or "bfloat16" (TrainConfig.precision); --precision auto is settled into one of
+    # them by `resolve_precision`, so a continued study is never trained in the other.
+    precision: str = "float32"
 
     @property
     def directions(self) -> list[str]:
@@ -198,6 +213,7 @@ def from_arguments(name: str, module, args) -> Settings:
         given["storage"] = os.environ[STORAGE_VARIABLE]
     if "study_name" in given and not given["study_name"].strip():
         raise UsageError("--study-name must name the study (got an empty string)")
+    given["precision"] = resolve_precision(name, getattr(args, "precision", None), given)
     settings = dataclasses.replace(defaults, study=name, **given)
     _refuse_ineffective(settings, given)
     if not settings.study_name:
@@ -207,6 +223,43 @@ def from_arguments(name: str, module, args) -> Settings:
         )
     check(settings, module)
     return settings
+
+
+def resolve_precision(name: str, asked: str | None, given: dict) -> str:
+    """The precision study `name` trains in, for --precision `asked` (None: auto).
+
+    auto is bfloat16 only where it pays (`BFLOAT16_PAYS`, on a CPU with native bfloat16,
+    one run at a time on the TensorFlow backend that the benchmark measured), float32
+    elsewhere and always for the reproduce studies. bfloat16 asked for where it cannot
+    apply is refused.
+    """
+    asked = asked or "auto"
+    population = given.get("population") or 1
+    if name.startswith(FLOAT32_STUDIES_PREFIX):
+        if asked == "bfloat16":
+            raise UsageError(
+                f"--precision bfloat16: study {name!r} reproduces float32 results and "
+                "trains in float32"
+            )
+        return "float32"
+    if asked == "bfloat16" and population > 1:
+        raise UsageError(f"--precision bfloat16: --population {population} trains in float32 only")
+    if asked != "auto":
+        return asked
+    tensorflow = os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"
+    pays = BFLOAT16_PAYS and tensorflow and population == 1 and native_bfloat16()
+    return "bfloat16" if pays else "float32"
+
+
+def precision_warning(settings: Settings) -> str | None:
+    """The warning for bfloat16 on a CPU that emulates it, else None."""
+    if settings.precision != "bfloat16" or native_bfloat16():
+        return None
+    return (
+        "warning: --precision bfloat16 on a CPU without native bfloat16 (no avx512_bf16 or "
+        "amx_bf16): every product is emulated in float32 and converted, so training is "
+        "slower than float32 and its numbers are rounded to bfloat16 for nothing"
+    )
 
 
 def _refuse_ineffective(settings: Settings, given: dict) -> None:

@@ -10,6 +10,7 @@ from studies.settings import (
     DEFAULT_GPU_POPULATION,
     LIMITS,
     OBJECTIVES,
+    PRECISION_CHOICES,
     PRUNERS,
     SAMPLERS,
     WARMUP,
@@ -145,6 +146,13 @@ def _study_options(p, defaults: Settings) -> None:
         type=non_negative_float,
         help=f"weight of the train-validation gap in the penalized objective "
         f"({defaults.gap_weight:g})",
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        help="float32, or bfloat16 products with float32 weights (Keras' mixed_bfloat16); "
+        "auto is bfloat16 where the CPU computes it natively and it pays (see "
+        "reports/benchmarks.md), float32 elsewhere and always for the reproduce studies (auto)",
     )
     p.add_argument(
         "--penalty",

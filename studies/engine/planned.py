@@ -189,7 +189,9 @@ class PlannedObjective:
         trial.set_user_attr("code_version", self.code_version)
         run = run_of(trial)
         _refuse_repeat(trial, run)
-        base = TrainConfig(epochs=self.settings.epochs, seed=run.seed)
+        base = TrainConfig(
+            epochs=self.settings.epochs, seed=run.seed, precision=self.settings.precision
+        )
         # The trial was queued with the run's parameters, so the study's own suggest gives
         # back exactly that configuration (and the dashboard shows the parameters).
         model_config, train_config = self.module.suggest(trial, base)

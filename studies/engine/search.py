@@ -31,6 +31,7 @@ class SearchObjective:
             epochs=settings.epochs,
             seed=settings.seed,
             early_stopping_patience=settings.early_stopping_patience,
+            precision=settings.precision,
         )
         # A search chooses among its trials, so they never see the test set (only the
         # confirmed winner does). A grid is a planned comparison whose every point is

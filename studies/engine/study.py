@@ -145,6 +145,9 @@ def working_on(study: optuna.Study):
 
 
 def check_identity(stored: dict, directions, settings: Settings) -> None:
+    if "study" in stored:
+        # Studies stored before the precision was part of the identity trained in float32.
+        stored = {"precision": "float32", **stored}
     differences = [
         f"{key} {stored[key]!r} (asked for {value!r})"
         for key, value in settings.identity().items()

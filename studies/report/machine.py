@@ -1,4 +1,4 @@
-"""What a measurement ran on: the processor's name, read once for every report."""
+"""What a measurement ran on: the processor's name and bfloat16 support, read for every report."""
 
 from __future__ import annotations
 
@@ -15,6 +15,15 @@ def processor() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def bfloat16() -> str:
+    """Whether the processor computes bfloat16 natively, as a machine line states it."""
+    from kerasnn.precision import NATIVE_BFLOAT16_FLAGS, native_bfloat16
+
+    if native_bfloat16():
+        return "native (" + " or ".join(NATIVE_BFLOAT16_FLAGS) + " in the CPU flags)"
+    return "not native (emulated in float32)"
 
 
 def backend() -> tuple[list[str], str]:

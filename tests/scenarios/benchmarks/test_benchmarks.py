@@ -36,7 +36,9 @@ def one_line(outcome: Outcome, module: str, code: int) -> str:
     return outcome.err[len(prefix) :].strip()
 
 
-@pytest.mark.parametrize("module", ["accuracy", "speed", "startup", "study", "population_study"])
+@pytest.mark.parametrize(
+    "module", ["accuracy", "speed", "startup", "study", "population_study", "precision", "floor"]
+)
 def test_help_answers_before_tensorflow_is_imported(module):
     outcome = benchmark(module, "--help", python=("-X", "importtime"))
     assert outcome.code == 0 and outcome.out.startswith(f"usage: python -m benchmarks.{module}")
@@ -72,6 +74,9 @@ def test_help_answers_before_tensorflow_is_imported(module):
         ("speed", ["--epoch", "3"], "unrecognized arguments: --epoch 3"),
         ("population_study", ["--seeds", "2", "2"], "argument --seeds: a seed is given twice"),
         ("population_study", ["--population", "65"], "argument --population: expected a whole"),
+        ("precision", ["--seeds", "1", "1"], "argument --seeds: a seed is given twice"),
+        ("precision", ["--no-steps", "--no-jobs"], "--no-steps and --no-jobs without --full"),
+        ("floor", ["--storage", "s.log"], "the following arguments are required: --study-name"),
     ],
 )
 def test_a_refused_benchmark_command_is_one_line_and_writes_nothing(

@@ -128,6 +128,88 @@ def test_compiled_path_ends_each_epoch_with_the_weights_of_a_plain_keras_fit(
         assert accuracy == pytest.approx(history["accuracy"][0], abs=1e-6)
 
 
+# bfloat16 cases (always TensorFlow's graph, see compiled.uses_xla): large and small batches,
+# each optimizer, and two hidden layers.
+BFLOAT16_CASES = {
+    "adam_l2_graph": (ModelConfig(hidden_units=64, l2=1e-3), compiled.XLA_BELOW_BATCH_SIZE),
+    "sgd_momentum_l1_both_graph": (
+        ModelConfig(hidden_units=64, l1=1e-4, regularize="both", **OPTIMIZERS["sgd_momentum"]),
+        compiled.XLA_BELOW_BATCH_SIZE,
+    ),
+    "rmsprop_dropout_small_batch": (
+        ModelConfig(hidden_units=64, dropout_rate=0.2, optimizer="rmsprop"),
+        100,
+    ),
+    "adam_two_tanh_layers_small_batch": (
+        ModelConfig(hidden_units=32, hidden_layers=2, activation="tanh"),
+        100,
+    ),
+}
+
+
+@pytest.mark.parametrize("config, batch_size", BFLOAT16_CASES.values(), ids=BFLOAT16_CASES.keys())
+def test_bfloat16_compiled_path_trains_as_model_fit_under_the_same_policy(
+    small, config, batch_size
+):
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(3)
+    model = build_model(config, precision="bfloat16")
+    initial = model.get_weights()
+    run = compiled.CompiledRun(model, TrainConfig(batch_size=batch_size, seed=3), small)
+    loss, accuracy = run.fit_epoch(0)
+    order = np.random.default_rng(3).permutation(TRAIN_SIZE)
+    # Without dropout, model.fit sees the same batches and computes the same bfloat16 steps.
+    # With dropout it draws other masks, so only the loss's scale can be compared.
+    history = model.fit(
+        small.x_train[order],
+        small.y_train[order],
+        batch_size=batch_size,
+        shuffle=False,
+        verbose=0,
+    ).history
+
+    if config.dropout_rate:
+        np.testing.assert_allclose(loss, history["loss"][0], rtol=0.05)
+        return
+    # bfloat16 keeps 8 significant bits (a product rounds by up to 2**-9, 0.2%), and
+    # model.fit's XLA step and the graph's oneDNN products sum a product's terms in
+    # different orders, so the two paths round differently; Adam and momentum carry that through the epoch's 6-30 steps.
+    # Measured here, the weights end apart by at most 2% of how far the epoch moved them
+    # (float32 against bfloat16 is about as far apart, which is why the forward pass is
+    # held to exact agreement below), and the running loss within 3e-4. 5% and 1e-3 hold
+    # that; a step that skips a term (L1/L2, a bias) or an optimizer setting moves weights
+    # by far more.
+    for mine, theirs, start in zip(run.weights(), model.get_weights(), initial, strict=True):
+        moved = np.linalg.norm(theirs - start)
+        assert np.linalg.norm(mine - theirs) <= 0.05 * moved
+    np.testing.assert_allclose(loss, history["loss"][0], rtol=1e-3)
+    assert accuracy == pytest.approx(history["accuracy"][0], abs=0.01)
+
+
+def test_bfloat16_forward_pass_rounds_exactly_as_the_keras_policy_does(small):
+    # The inference pass is the same products in the same order on both sides, so it agrees
+    # to float32 rounding; in float32 the same network's cross-entropy differs by about
+    # 2e-4, which this tolerance would catch.
+    keras.utils.set_random_seed(3)
+    model = build_model(ModelConfig(hidden_units=64), precision="bfloat16")
+    run = compiled.CompiledRun(model, TrainConfig(batch_size=512), small)
+    cross_entropy, accuracy = run.evaluate("validation")
+    probabilities = model.predict(small.x_validation, verbose=0)
+    picked = probabilities[np.arange(len(probabilities)), small.y_validation]
+    assert cross_entropy == pytest.approx(-np.mean(np.log(picked)), rel=1e-6)
+    assert accuracy == pytest.approx(np.mean(np.argmax(probabilities, 1) == small.y_validation))
+
+
+def test_a_bfloat16_run_and_a_float32_run_of_one_shape_get_their_own_programs(small):
+    config = ModelConfig(hidden_units=48)
+    runs = [
+        compiled.CompiledRun(build_model(config, precision=p), TrainConfig(batch_size=100), small)
+        for p in ("float32", "bfloat16")
+    ]
+    assert runs[0].network is not runs[1].network
+    assert runs[1].network.image_dtype == "bfloat16"
+
+
 def test_start_reads_dropout_rates_and_l1_l2_strengths_from_the_models_layers():
     model = chain(
         layers.Dense(32, activation="relu"),
@@ -269,7 +351,7 @@ def test_train_falls_back_to_model_fit_for_a_model_it_cannot_mirror(small, monke
     monkeypatch.setattr(
         training,
         "build_model",
-        lambda config: chain(
+        lambda config, precision: chain(
             layers.Dense(config.hidden_units, activation="relu"),
             output=layers.Dense(10, activation="softmax", use_bias=False, name="out"),
         ),

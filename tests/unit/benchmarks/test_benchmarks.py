@@ -125,3 +125,52 @@ def test_a_population_study_pairs_wall_time_and_answer_by_seed():
     records[0]["job"] = {"confirm_top": 2, "confirm_seeds": 3, "report": False}
     with pytest.raises(RuntimeFault, match="the runs in the JSON ran different jobs"):
         population_study.job_of(records, args)
+
+
+def _precision_record(precision, seed, seconds, objective, curve):
+    return {
+        "job": "quick",
+        "precision": precision,
+        "seed": seed,
+        "seconds": seconds,
+        "train_seconds": seconds / 2,
+        "trained_epochs": 100,
+        "confirmed_objective": objective,
+        "seed_noise": 0.004,
+        "winner_params": {"batch_size": 100 + seed},
+        "winner_objectives": [objective - 0.002, objective, objective + 0.002],
+        "curves": {"same run": curve, f"only in {precision}": [0.1]},
+    }
+
+
+def test_precision_pairs_each_seeds_jobs_and_compares_only_the_runs_both_trained():
+    from benchmarks import precision
+
+    records = []
+    for seed, (single, half) in enumerate([(120.0, 100.0), (90.0, 90.0), (100.0, 80.0)]):
+        records += [
+            _precision_record("float32", seed, single, 0.850, [0.80, 0.82]),
+            _precision_record("bfloat16", seed, half, 0.848, [0.81, 0.80]),
+        ]
+    result = precision.compare_jobs(records, "quick")
+    assert result["seeds"] == [0, 1, 2]
+    assert result["wall_ratio"] == "1.15 ± 0.13"  # 1.2, 1.0, 1.25 paired by seed.
+    assert result["keeps"] == "keeps the answer"  # 0.002 below, within the 0.004 noise.
+    assert sorted(result["accuracy_differences"]) == pytest.approx([0.01] * 3 + [0.02] * 3)
+    assert result["rows"][0][5].startswith("tied within noise")
+    records[1]["confirmed_objective"] = records[3]["confirmed_objective"] = 0.830
+    assert precision.compare_jobs(records, "quick")["keeps"] == "changes the answer"
+    assert precision.compare_jobs(records, "default") is None
+
+
+def test_the_floor_counts_training_and_the_inference_passes_per_epoch():
+    from benchmarks import floor
+
+    class Trial:
+        user_attrs = {"model_config": {"hidden_units": 100, "hidden_layers": 2}, "epochs": 3}
+
+    per_image = 784 * 100 + 100 * 100 + 100 * 10
+    training, inference = floor.run_flop(Trial(), train_images=1000, validation_images=500)
+    assert training == 6 * 1000 * per_image * 3
+    assert inference == 2 * 1500 * per_image * 3
+    assert floor.multiply_adds({"hidden_units": 0}) == 7840

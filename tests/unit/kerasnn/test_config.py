@@ -60,6 +60,7 @@ def test_the_parameter_count_is_the_one_keras_reports():
         ("seed", -1, f"seed must be an integer >= 0 and at most {config.MAX_SEED}"),
         ("seed", 2**32, f"seed must be an integer >= 0 and at most {config.MAX_SEED}"),
         ("shuffle", "yes", "shuffle must be True or False"),
+        ("precision", "float16", "unknown precision 'float16'; choose one of float32, bfloat16"),
     ],
 )
 def test_training_past_its_caps_is_refused_with_the_cap_named(field, value, message):

@@ -97,3 +97,24 @@ def test_optimizer_and_learning_rate_are_configured(optimizer, expected):
 def test_invalid_configs_say_what_is_allowed(field, value, message):
     with pytest.raises(ValueError, match=message):
         ModelConfig(**{field: value})
+
+
+def test_bfloat16_computes_the_hidden_layers_in_bfloat16_and_the_softmax_in_float32():
+    model = build_model(ModelConfig(hidden_units=32, hidden_layers=2), precision="bfloat16")
+
+    policies = {layer.name: layer.dtype_policy.name for layer in model.layers}
+    assert policies["hidden_1"] == policies["hidden_2"] == "mixed_bfloat16"
+    assert policies["output"] == "float32"
+    # Weights stay float32 (the optimizer updates them there); the probabilities too.
+    assert all(weight.dtype == "float32" for weight in model.get_weights())
+    assert model(np.zeros((1, 28, 28), "float32")).dtype == "float32"
+    # The policy is the layers', never the global one: the next model is float32 again.
+    assert keras.config.dtype_policy().name == "float32"
+    assert build_model(ModelConfig()).get_layer("hidden").dtype_policy.name == "float32"
+
+
+def test_an_unknown_precision_is_refused_naming_the_allowed_ones():
+    with pytest.raises(
+        ValueError, match="unknown precision 'half'; choose one of float32, bfloat16"
+    ):
+        build_model(ModelConfig(), precision="half")

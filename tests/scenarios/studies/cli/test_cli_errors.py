@@ -40,8 +40,10 @@ def stored_study(place, data_dir):
         (["--dataset", "fashion_mnist"], "dataset 'mnist' (asked for 'fashion_mnist')"),
         (["--objective", "pareto"], "objective 'penalized' (asked for 'pareto')"),
         (["--epochs", "3"], "epochs 1 (asked for 3)"),
+        # Trials in bfloat16 round otherwise than the stored float32 ones.
+        (["--precision", "bfloat16"], "precision 'float32' (asked for 'bfloat16')"),
     ],
-    ids=["dataset", "objective", "epochs"],
+    ids=["dataset", "objective", "epochs", "precision"],
 )
 def test_continuing_a_study_made_with_other_settings_is_refused(
     arguments, difference, stored_study, place, capsys
@@ -52,6 +54,16 @@ def test_continuing_a_study_made_with_other_settings_is_refused(
     after = optuna.load_study(study_name="kept", storage=open_storage(stored_study))
     assert after.user_attrs == stored.user_attrs
     assert after.trials == []
+
+
+def test_a_study_stored_before_precisions_is_continued_only_in_float32(place, capsys, data_dir):
+    url = f"sqlite:///{place / 'store' / 'k.db'}"
+    old = optuna.create_study(study_name="old", storage=open_storage(url), direction="maximize")
+    for key, value in Settings(dataset="mnist", epochs=1, subset=1000).identity().items():
+        if key != "precision":
+            old.set_user_attr(key, value)
+    line = refuses(["--study-name", "old", "--precision", "bfloat16"], place, capsys)
+    assert "precision 'float32' (asked for 'bfloat16')" in line
 
 
 def test_continuing_a_study_with_the_other_direction_is_refused(place, capsys, data_dir):

@@ -14,8 +14,11 @@ from services import POSTGRES_PASSWORD, free_port, refuses
         (["--sampler", "annealing"], "argument --sampler: invalid choice"),
         (["--pruner", "sometimes"], "argument --pruner: invalid choice"),
         (["--objective", "loss"], "argument --objective: invalid choice"),
+        (["--precision", "half"], "argument --precision: invalid choice: 'half'"),
+        (["reproduce-001", "--precision", "bfloat16"], "reproduces float32 results"),
+        (["--precision", "bfloat16", "--population", "2"], "trains in float32 only"),
     ],
-    ids=["study", "dataset", "sampler", "pruner", "objective"],
+    ids=["study", "dataset", "sampler", "pruner", "objective", "precision", "reproduce", "pop"],
 )
 def test_unknown_names_are_refused(arguments, expected, place, capsys):
     assert expected in refuses(arguments, place, capsys)

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from studies import pipeline, run
+from studies import settings as settings_module
 from studies.arguments import arguments, command
 from studies.engine import workers
+from studies.engine.search import SearchObjective
 from studies.errors import UsageError
 from studies.settings import (
     SEED_LIMIT,
@@ -171,6 +173,46 @@ def test_a_study_name_that_looks_like_an_option_survives_the_rebuilt_command_lin
     assert parse(arguments(settings, run.STUDIES["overfitting"]), "overfitting") == settings
 
 
+@pytest.fixture
+def bfloat16_cpu(monkeypatch):
+    """A CPU with native bfloat16 on which the benchmark found that it pays."""
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setattr(settings_module, "BFLOAT16_PAYS", True)
+    monkeypatch.setattr(settings_module, "native_bfloat16", lambda: True)
+
+
+def test_auto_precision_is_bfloat16_where_it_pays_but_float32_for_the_reproduce_studies(
+    place, bfloat16_cpu
+):
+    search = parse([], "overfitting")
+    assert search.precision == "bfloat16"
+    assert SearchObjective(run.STUDIES["overfitting"], search, None, "v").base.precision == (
+        "bfloat16"
+    )
+    assert parse(["--precision", "float32"], "overfitting").precision == "float32"
+    for name in run.GROUPS["reproduce"]:
+        assert parse([], name).precision == "float32"
+        assert parse(["--precision", "auto"], name).precision == "float32"
+
+
+def test_auto_precision_is_float32_without_native_bfloat16_or_for_a_population(
+    place, bfloat16_cpu, monkeypatch
+):
+    assert parse(["--population", "2"], "overfitting").precision == "float32"
+    monkeypatch.setattr(settings_module, "native_bfloat16", lambda: False)
+    assert parse([], "overfitting").precision == "float32"
+
+
+def test_bfloat16_forced_on_a_cpu_that_emulates_it_warns_in_one_line_naming_the_cost(
+    place, recorded, capsys, monkeypatch
+):
+    monkeypatch.setattr(settings_module, "native_bfloat16", lambda: False)
+    code, _, err = call(["--precision", "bfloat16"], capsys)
+    assert code == 0 and recorded[0].precision == "bfloat16"
+    assert err.count("\n") == 1 and err.startswith("warning: --precision bfloat16")
+    assert "slower than float32" in err
+
+
 # The property test: random command lines, hostile ones included.
 
 GOOD_VALUES = {
@@ -194,6 +236,7 @@ GOOD_VALUES = {
     "--workers": ["1", "2", "6"],
     "--rank": ["0", "1", "-2", "5"],
     "--heartbeat": ["1", "30", "3600"],
+    "--precision": ["auto", "float32", "bfloat16"],
 }
 BAD_VALUES = ["0", "-3", "2.5", "many", "nan", "inf", "1e400", "", "\n", "99999999999999999999"]
 FLAGS = ["--fresh", "--report-only", "--no-report"]
