@@ -34,6 +34,7 @@ def header(study) -> list[str]:
         f"- objective: {attrs.get('objective')} ({', '.join(attrs.get('directions', []))}); "
         f"gap weight {attrs.get('gap_weight')}",
         f"- epochs per trial at most: {attrs.get('epochs')}",
+        f"- arithmetic: {attrs.get('precision', 'float32')} ({PRECISIONS.get(attrs.get('precision', 'float32'), '')})",
         "- search trials: "
         + (", ".join(f"{count} {state}" for state, count in states.items()) or "none")
         + (f"; stopped: {attrs['stopped']}" if "stopped" in attrs else ""),
@@ -42,6 +43,11 @@ def header(study) -> list[str]:
     ]
 
 
+PRECISIONS = {
+    "float32": "every product in float32",
+    "bfloat16": "Keras' mixed_bfloat16: the hidden layers' products in bfloat16, weights, "
+    "optimizer, softmax and loss in float32; see docs/studies.md",
+}
 TIMED_OUT = [
     "- --timeout ended the run before every stage was done: the same command (under "
     '"Reproduce") goes on where it stopped, without a --timeout'
