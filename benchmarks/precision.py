@@ -28,6 +28,7 @@ and pays when the job's wall time is shorter.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -115,13 +116,16 @@ def measure_steps() -> dict:
     return {"rows": rows, "products": products, "train_images": len(dataset.y_train)}
 
 
-def run_job(precision: str, seed: int, quick: bool) -> dict:
-    """One study with its confirmation in `precision`, on a fresh journal storage."""
+def run_job(precision: str, seed: int, quick: bool, keep: Path | None = None) -> dict:
+    """One study with its confirmation in `precision`, on a fresh journal storage (kept in
+    `keep` as `<job>-<precision>-seed<seed>.log`, for `benchmarks.floor`, when given)."""
     import subprocess
 
     options = types.SimpleNamespace(quick=quick, confirm_top=3, confirm_seeds=3)
     with tempfile.TemporaryDirectory(prefix="kerasnn-precision-") as folder:
-        storage = Path(folder) / "study.log"
+        name = f"{'quick' if quick else 'default'}-{precision}-seed{seed}.log"
+        storage = Path(folder) / "study.log" if keep is None else keep / name
+        storage.unlink(missing_ok=True)
         command = study_benchmark.study_command(["--precision", precision], seed, storage, options)
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
@@ -170,10 +174,10 @@ def runs_of(storage: Path) -> dict:
     }
 
 
-def measure_jobs(seeds: list[int], quick: bool, records: list[dict], saved) -> list[dict]:
+def measure_jobs(seeds: list[int], quick: bool, records: list[dict], saved, keep=None) -> list:
     for seed in seeds:
         for precision in PRECISIONS:
-            record = run_job(precision, seed, quick)
+            record = run_job(precision, seed, quick, keep)
             record["job"] = "quick" if quick else "default"
             records.append(record)
             print(
@@ -332,13 +336,17 @@ def jobs_markdown(result: dict, job: str) -> list[str]:
     ]
 
 
-def markdown(stored: dict, info: dict, minutes: float) -> str:
-    lines = [
-        "## bfloat16 against float32 on the CPU",
+def markdown(stored: dict, info: dict) -> str:
+    lines = ["## bfloat16 against float32 on the CPU", "", "Commands:", ""]
+    lines += [
+        f"- `{run['command']}` ({', '.join(run['parts'])}; {run['minutes']:.0f} min; load "
+        f"average {run.get('load_average') or 'not recorded'} when it started)"
+        for run in stored.get("runs", [])
+    ]
+    lines += [
         "",
-        f"Command: `{report.command_line()}` ({minutes:.0f} min; other jobs shared the CPU, "
-        "so absolute times are not comparable with other sections, only the ratios within "
-        "this one, whose precisions ran in turn).",
+        "Each part ran its precisions in turn, so that other jobs on the machine loaded both "
+        "alike: only the ratios within a part compare.",
         "",
         f"bfloat16 on this CPU: {info['bfloat16']}.",
         "",
@@ -368,8 +376,9 @@ def verdicts(stored: dict) -> list[str]:
 
 def measure(args) -> None:
     started = time.perf_counter()
-    stored: dict = {"records": []}
     target = args.json or JSON
+    stored = _kept(target, args)
+    load = round(os.getloadavg()[0], 1)  # What else ran when this run started.
 
     def saved():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -378,16 +387,42 @@ def measure(args) -> None:
     if args.steps:
         stored["steps"] = measure_steps()
         saved()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     if args.jobs:
-        measure_jobs(args.seeds, True, stored["records"], saved)
+        measure_jobs(args.seeds, True, stored["records"], saved, args.keep)
     if args.full:
-        measure_jobs(args.seeds, False, stored["records"], saved)
+        measure_jobs(args.seeds, False, stored["records"], saved, args.keep)
     info = report.machine()
     stored["machine"] = info
+    parts = [name for name, done in (("steps", args.steps), ("quick", args.jobs)) if done]
+    stored["runs"] = [
+        *stored.get("runs", []),
+        {
+            "command": report.command_line(),
+            "parts": parts + ["default"] * args.full,
+            "minutes": round((time.perf_counter() - started) / 60, 1),
+            "load_average": load,
+        },
+    ]
     saved()
-    text = markdown(stored, info, (time.perf_counter() - started) / 60)
+    text = markdown(stored, info)
     args.json = None  # Written above, as each part ended.
     report.publish(report.device_section("precision", info), text, verdicts(stored), [], args)
+
+
+def _kept(target: Path, args) -> dict:
+    """What the JSON holds of the parts this run does not measure again (a `--full` run
+    alone keeps the steps and the quick jobs of an earlier run), and where they came from."""
+    stored: dict = json.loads(target.read_text()) if target.exists() else {}
+    again = {job for job, measured in (("quick", args.jobs), ("default", args.full)) if measured}
+    records = [r for r in stored.get("records", []) if r.get("job") not in again]
+    kept = {"records": records, "runs": []}
+    if not args.steps and "steps" in stored:
+        kept["steps"] = stored["steps"]
+    kept_parts = {"steps"} * ("steps" in kept) | {r["job"] for r in records}
+    kept["runs"] = [run for run in stored.get("runs", []) if kept_parts & set(run.get("parts", []))]
+    return kept
 
 
 def check(parser, args) -> None:
@@ -402,6 +437,11 @@ def main(argv=None) -> int:
     parser = cli.parser("precision", __doc__)
     parser.add_argument("--seeds", type=count, nargs="+", default=[0, 1, 2], help="sampler seeds")
     parser.add_argument("--full", action="store_true", help="also the default job per seed")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep each job's storage in this folder (for benchmarks.floor)",
+    )
     parser.add_argument("--no-steps", dest="steps", action="store_false", help="skip the step")
     parser.add_argument("--no-jobs", dest="jobs", action="store_false", help="skip the quick job")
     parser.add_argument("--json", type=Path, default=None, help=f"the runs ({JSON.name})")
