@@ -55,21 +55,33 @@ def train_trials(
                     jobs[trial.number] = prepare(trial)
                 except failures.StepAside as step:
                     failures.mark(trial, step.kind, str(step))
-                    finished[trial.number] = study.tell(trial, state=TrialState.FAIL)
+                    finished[trial.number] = _tell(study, trial, None, TrialState.FAIL)
             ready = [trial for trial in trials if trial.number in jobs]
             outcomes = _train([jobs[trial.number] for trial in ready], ready, dataset, artifact_dir)
             for trial, outcome in zip(ready, outcomes, strict=True):
-                finished[trial.number] = study.tell(trial, outcome.values, state=outcome.state)
+                finished[trial.number] = _tell(study, trial, outcome.values, outcome.state)
     except BaseException as error:
         kind, reason = failures.of_error(error)
         for trial in trials:
             if trial.number not in finished:
                 if "fail_kind" not in trial.user_attrs:
                     failures.mark(trial, kind, reason)
-                study.tell(trial, state=TrialState.FAIL)
+                _tell(study, trial, None, TrialState.FAIL)
         raise
     gc.collect()  # As study.optimize(gc_after_trial=True) would: a trial's graphs go now.
     return [finished[trial.number] for trial in trials]
+
+
+def _tell(study: optuna.Study, trial, values, state) -> optuna.trial.FrozenTrial:
+    """`study.tell`, which stores the trial before its sampler's `after_trial`: a grid that
+    has run out of points then calls `study.stop()`, which outside `study.optimize` raises.
+    The grid's end is the search's end anyway (its target is the grid's size)."""
+    try:
+        return study.tell(trial, values, state=state)
+    except RuntimeError as error:
+        if "Study.stop" not in str(error):
+            raise
+        return study.get_trials(deepcopy=False)[trial.number]
 
 
 def _train(jobs: list[Job], trials: list, dataset, artifact_dir: Path) -> list[Outcome]:
