@@ -221,7 +221,7 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     stage = Stage(study, storage, settings, module, dataset, progress, deadline)
     try:
         with stopping_on_signals():
-            reason = run_trials(study, storage, objective, settings, progress, deadline)
+            reason = run_trials(stage, objective)
             study.set_user_attr("stopped", reason)
             if settings.confirm_top and not stage.past_deadline():
                 answer = confirm.confirm(stage)

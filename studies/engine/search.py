@@ -12,6 +12,7 @@ from studies.engine import dead, failures
 from studies.engine.failures import DuplicateTrial, SurplusTrial
 from studies.engine.lifecycle import train_trials
 from studies.engine.runs import Job
+from studies.engine.stage import Stage
 from studies.engine.stopping import raise_if_stopped
 from studies.engine.study import FINISHED, PENDING, StudyFailing, count
 
@@ -80,38 +81,40 @@ def refuse_duplicate(trial: optuna.Trial) -> None:
                 raise DuplicateTrial(f"duplicate of trial {other.number}")
 
 
-def run_trials(study, storage, objective, settings, progress, deadline=None) -> str:
-    """Trains trials until the study has `settings.trials` finished ones (by any worker).
+def run_trials(stage: Stage, objective: SearchObjective) -> str:
+    """Trains trials until the search has `--trials` finished ones (by any worker).
 
-    Whichever comes first stops it: the target or the `deadline` (time.monotonic(), from
-    --timeout; checked before each trial: a running trial is finished, not cut). Returns
-    why it stopped ("target reached" or "timeout"); raises StudyFailing after
-    `settings.max_failures` failed trials in a row.
+    Whichever comes first stops it: the target or the stage's deadline (--timeout; checked
+    before each trial: a running trial is finished, not cut). Returns why it stopped
+    ("target reached" or "timeout"); raises StudyFailing after `--max-failures` failed
+    trials in a row.
     """
+    study, settings, progress = stage.search, stage.settings, stage.progress
     in_a_row = 0
     while True:
         raise_if_stopped()
-        dead.reap(study, storage, progress.note)
+        dead.reap(study, stage.storage, progress.note)
         finished = count(study, FINISHED)
         if finished >= settings.trials:
             return "target reached"
-        if deadline is not None and time.monotonic() >= deadline:
+        if stage.past_deadline():
             progress.note(f"timeout reached with {finished} of {settings.trials} trials finished")
             return "timeout"
         if _wait_for_others(study, settings.trials, progress):
             continue
-        for trial in _next_trials(study, storage, objective, settings, finished):
+        for trial in _next_trials(stage, objective, finished):
             progress.trial(trial, count(study, FINISHED))
             in_a_row = _count_failure(study, trial, in_a_row, settings.max_failures)
 
 
-def _next_trials(study, storage, objective, settings, finished: int) -> list:
+def _next_trials(stage: Stage, objective: SearchObjective, finished: int) -> list:
     """The next trial, or with --population K the next K (at most those still to run),
     trained together; returned finished."""
-    running = count(study, (TrialState.RUNNING,))
+    settings = stage.settings
+    running = count(stage.search, (TrialState.RUNNING,))
     size = max(1, min(settings.population, settings.trials - finished - running))
     return train_trials(
-        study, storage, objective.prepare, size, objective.dataset, settings.artifact_dir
+        stage.search, stage.storage, objective.prepare, size, stage.dataset, settings.artifact_dir
     )
 
 
