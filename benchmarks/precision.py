@@ -420,7 +420,7 @@ def _kept(target: Path, args) -> dict:
     kept = {"records": records, "runs": []}
     if not args.steps and "steps" in stored:
         kept["steps"] = stored["steps"]
-    kept_parts = {"steps"} * ("steps" in kept) | {r["job"] for r in records}
+    kept_parts = {r["job"] for r in records} | ({"steps"} if "steps" in kept else set())
     kept["runs"] = [run for run in stored.get("runs", []) if kept_parts & set(run.get("parts", []))]
     return kept
 
