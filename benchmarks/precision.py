@@ -144,7 +144,6 @@ def runs_of(storage: Path) -> dict:
     import optuna
 
     from studies.engine import confirm
-    from studies.settings import Settings
     from studies.storage import open_for_reading
 
     opened = open_for_reading(str(storage))
@@ -162,9 +161,8 @@ def runs_of(storage: Path) -> dict:
         train_config.pop("precision", None)
         key = json.dumps([trial.user_attrs["model_config"], train_config], sort_keys=True)
         curves[key] = trial.user_attrs["history"]["val_accuracy"]
-    answer = confirm.answer(search, confirmation, Settings(confirm_top=3))
-    seeds = confirm.fresh_seeds(search, Settings(confirm_top=3))
-    winner = confirm.runs_by_source(confirmation, seeds)[answer.winner.source]
+    answer = confirm.answer(search, confirmation)
+    winner = confirm.runs_by_source(search, confirmation)[answer.winner.source]
     return {
         "train_seconds": sum(float(t.user_attrs.get("seconds", 0.0)) for t in trials),
         "trained_epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in trials),
