@@ -94,6 +94,9 @@ def use_compilation_cache() -> None:
     if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         os.environ["JAX_COMPILATION_CACHE_DIR"] = os.path.join(base, "kerasnn", "jax")
+    # JAX keeps only programs that took a second or more to compile; a study's smaller ones
+    # (selecting the best weights, a test pass) would be compiled again by every run.
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 
 def _jax_sees_a_gpu() -> bool:

@@ -11,7 +11,7 @@ from kerasnn import TrainConfig
 from studies.engine import dead, failures
 from studies.engine.failures import DuplicateTrial, SurplusTrial
 from studies.engine.lifecycle import train_trials
-from studies.engine.runs import Job
+from studies.engine.runs import Job, program_shapes
 from studies.engine.stopping import raise_if_stopped
 from studies.engine.study import FINISHED, PENDING, StudyFailing, count
 
@@ -109,8 +109,9 @@ def _next_trials(study, storage, objective, settings, finished: int) -> list:
     trained together; returned finished."""
     running = count(study, (TrialState.RUNNING,))
     size = max(1, min(settings.population, settings.trials - finished - running))
+    shapes = program_shapes(objective.module, settings.population)
     return train_trials(
-        study, storage, objective.prepare, size, objective.dataset, settings.artifact_dir
+        study, storage, objective.prepare, size, objective.dataset, settings.artifact_dir, shapes
     )
 
 
