@@ -314,7 +314,7 @@ class _Spec:
 
     hidden_layers: int
     width: int  # Hidden units, padded to a power of two; 0 for softmax regression.
-    batch_size: int  # Rows per member and step: a power of two.
+    batch_size: int  # Rows per member and step: a bucket (a power), or the training set's size.
     members: int  # A power of two; the places past the population's train nothing.
     optimizer: tuple  # `mirror.optimizer_settings`: type and settings but the learning rate.
     activations: tuple  # The hidden activations members choose among.
@@ -344,7 +344,9 @@ def _program(
     models = [member.model for member in group]
     hidden = [layer for model in models for layer in _hidden_layers(model)]
     activations = {layer.activation for layer in hidden}
+    # A step never holds more rows than the training set: a bucket past it would pad for nothing.
     batch = _batch_bucket(max(member.train_config.batch_size for member in group), fixed)
+    batch = min(batch, train_size)
     least = FixedShapes() if fixed is None else fixed
     if fixed is not None and hidden:
         activations |= {keras.activations.get(name) for name in ACTIVATIONS}
