@@ -154,6 +154,8 @@ def markdown(records: list[dict], args, info: dict, seconds: float) -> str:
             "",
             *(f"- {line}" for line in verdicts(records, args)),
             "",
+            f"Load average at the end (1, 5, 15 min): {report.load_average()}.",
+            "",
             *report.describe_machine(info),
         ]
     )

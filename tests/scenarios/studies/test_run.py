@@ -137,7 +137,9 @@ def test_a_population_search_trains_its_trials_together_and_prunes_them_one_by_o
 
 
 @pytest.mark.slow
-def test_fixed_shapes_let_the_confirmation_and_a_second_run_compile_no_program(tmp_path):
+def test_population_programs_of_fixed_shapes_are_reused_by_the_confirmation_and_a_second_run(
+    tmp_path,
+):
     options = ["--trials", "4", "--population", "4", "--confirm-top", "1", "--confirm-seeds", "2"]
     environment = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
     environment["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path / "cache")

@@ -125,3 +125,19 @@ def test_a_population_study_pairs_wall_time_and_answer_by_seed():
     records[0]["job"] = {"confirm_top": 2, "confirm_seeds": 3, "report": False}
     with pytest.raises(RuntimeFault, match="the runs in the JSON ran different jobs"):
         population_study.job_of(records, args)
+
+
+def test_the_programs_benchmark_judges_the_target_and_the_warm_cache():
+    from benchmarks import programs
+
+    def record(compiled, loaded):
+        return {"programs_compiled": compiled, "programs_loaded": loaded}
+
+    args = argparse.Namespace(quick=False, population=8, seed=0)
+    lines = programs.verdicts([record(8, 0), record(4, 0), record(0, 4)], args)
+    assert lines == [
+        "fixed shapes: 4 programs compiled against 8 without them",
+        "at most 6 programs for the default job: met",
+        "warm cache: 0 compiled, 4 loaded",
+    ]
+    assert "missed" in programs.verdicts([record(8, 0), record(7, 0), record(0, 7)], args)[1]
