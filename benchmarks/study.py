@@ -111,6 +111,7 @@ def measures(storage: Path, args) -> dict:
     if answer is None:
         raise RuntimeFault(f"{storage}: the study ended without a confirmed configuration")
     winner = answer.winner.spreads["objective"]
+    everything = search.get_trials(deepcopy=False) + confirmation.get_trials(deepcopy=False)
     return {
         "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in finished),
         "trials_complete": sum(t.state == states.COMPLETE for t in finished),
@@ -123,6 +124,12 @@ def measures(storage: Path, args) -> dict:
         "compile_seconds": sum(
             t.user_attrs.get("compile_seconds", 0.0) for t in finished + confirmation.trials
         ),
+        # The programs the populations compiled, and those JAX's persistent cache held:
+        # each trial holds its share of its population's (every trial, failed ones too).
+        **{
+            key: round(sum(t.user_attrs.get(key, 0.0) for t in everything))
+            for key in ("programs_compiled", "programs_loaded")
+        },
         "stopped": search.user_attrs.get("stopped"),
         "best_objective": search.best_value,
         "confirmed_objective": winner.mean,

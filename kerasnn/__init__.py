@@ -15,6 +15,7 @@ _PUBLIC = {
     "pareto": "kerasnn.scoring",
     "penalized": "kerasnn.scoring",
     "score": "kerasnn.scoring",
+    "FixedShapes": "kerasnn.population",
     "PopulationResult": "kerasnn.population",
     "train_population": "kerasnn.population",
     "TrainResult": "kerasnn.training",

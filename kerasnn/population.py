@@ -24,6 +24,13 @@ programs have fixed sizes (members padded to a power of two, width to a power of
 are kept for later calls; JAX's persistent compilation cache (`JAX_COMPILATION_CACHE_DIR`)
 keeps them across processes as well.
 
+`FixedShapes` goes further, for a GPU, where compiling is the cost: every program has at
+least a given width and number of members (a study's widest network and its K), draws
+dropout masks (a rate of 0 keeps every unit exactly) and holds every activation kerasnn
+offers, and batch sizes are bucketed by powers of four, so that a study's populations share
+one program per batch bucket. On a CPU that padding is computed, not hidden, so it is a
+policy a caller chooses by device.
+
 This module needs the JAX backend (KERAS_BACKEND=jax): stacking networks and looping over
 steps inside one program are JAX transformations of the Keras layers' stateless calls,
 which Keras' TensorFlow backend does not offer. TensorFlow need not be installed.
@@ -45,7 +52,7 @@ import numpy as np
 from keras import layers, ops
 
 from kerasnn import mirror
-from kerasnn.config import ModelConfig, TrainConfig
+from kerasnn.config import ACTIVATIONS, ModelConfig, TrainConfig
 from kerasnn.data import Dataset
 from kerasnn.models import build_model
 from kerasnn.training import EpochRecord, TrainResult, clamp_batch_size
@@ -67,6 +74,29 @@ PROGRAM_CACHE_SIZE = 8
 OnEpoch = Callable[[int, int, dict[str, float]], bool | None]
 
 
+@dataclasses.dataclass(frozen=True)
+class FixedShapes:
+    """Program shapes fixed in advance, so that many populations share few programs.
+
+    Every program then has at least `width` hidden units and `members` places (each rounded
+    up to a power of two), draws dropout masks, and holds every activation of
+    `kerasnn.config.ACTIVATIONS`; batch sizes are bucketed by powers of four rather than two.
+    What a member computes does not change: padded units hold zero weights, a dropout rate
+    of 0 keeps every unit, and each member applies its own activation.
+    """
+
+    width: int = 0  # Hidden units every program has at least (a study's widest network).
+    members: int = 1  # Places every program has at least (a study's population size K).
+
+    def __post_init__(self):
+        for name, least in (("width", 0), ("members", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(
+                    f"FixedShapes: {name} must be an integer >= {least}, got {value!r}"
+                )
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class PopulationResult:
     """What a population measured: one `TrainResult` per run, in the order given.
@@ -81,6 +111,7 @@ class PopulationResult:
     train_seconds: float  # Everything else the programs ran: training and measuring.
     programs: int  # Distinct programs the population ran.
     compiled_programs: int  # Of those, how many this call compiled (or loaded from a JAX cache).
+    loaded_programs: int = 0  # Of those compiled, how many JAX's persistent cache held.
 
 
 @dataclasses.dataclass(eq=False)
@@ -103,6 +134,7 @@ def train_population(
     on_epoch: OnEpoch | None = None,
     *,
     test: bool = False,
+    fixed_shapes: FixedShapes | None = None,
 ) -> PopulationResult:
     """Trains every (model config, train config) of `runs` as members of compiled populations.
 
@@ -129,12 +161,19 @@ def train_population(
             `val_accuracy` as in `train`; it may add keys, which are not kept. It does not
             see the model: the members' weights are only loaded at the end.
         test: evaluate the test set with each member's best weights (NaN otherwise).
+        fixed_shapes: compile programs of these shapes at least (see `FixedShapes`), so
+            that later calls with other members reuse them; None: each population's own.
 
     Raises:
         ValueError: an argument it cannot train, named (an empty `runs`, say).
         RuntimeError: the Keras backend is not JAX.
     """
     _check_arguments(runs, dataset, on_epoch)
+    if fixed_shapes is not None and not isinstance(fixed_shapes, FixedShapes):
+        raise ValueError(
+            "train_population: fixed_shapes must be a FixedShapes or None, "
+            f"got {type(fixed_shapes).__name__}"
+        )
     if keras.backend.backend() != "jax":
         raise RuntimeError(
             "train_population needs the JAX backend (set KERAS_BACKEND=jax before importing "
@@ -143,8 +182,8 @@ def train_population(
     train_size = len(dataset.y_train)
     members = [_member(index, *run, train_size) for index, run in enumerate(runs)]
     clock = _Clock()
-    for group in _groups(members):
-        program = _program(group, train_size, clock)
+    for group in _groups(members, fixed_shapes):
+        program = _program(group, train_size, clock, fixed_shapes)
         _train_group(program, group, dataset, on_epoch, clock, test=test)
     return PopulationResult(
         results=[member.result for member in members],
@@ -153,6 +192,7 @@ def train_population(
         train_seconds=clock.train_seconds,
         programs=len(clock.programs),
         compiled_programs=clock.compiled_programs,
+        loaded_programs=clock.loaded_programs,
     )
 
 
@@ -227,29 +267,44 @@ class _Clock:
     train_seconds: float = 0.0
     last_seconds: float = 0.0  # What the last program call ran for, compiling excluded.
     compiled_programs: int = 0
+    loaded_programs: int = 0
     programs: set = dataclasses.field(default_factory=set)
 
 
-def _bucket(value: int) -> int:
-    """The next power of two at or above `value` (1 for 0)."""
-    return 1 << max(0, value - 1).bit_length()
+def _bucket(value: int, base: int = 2) -> int:
+    """The next power of `base` at or above `value` (1 for 0)."""
+    bucket = 1
+    while bucket < value:
+        bucket *= base
+    return bucket
 
 
-def _group_key(member: _Member) -> tuple:
+def _batch_bucket(batch_size: int, fixed: FixedShapes | None) -> int:
+    """The rows of a step in the program a batch size trains in: fewer, larger buckets under
+    fixed shapes, where a program costs more than a step's padded rows."""
+    return _bucket(batch_size, 2 if fixed is None else 4)
+
+
+def _capacity(batch: int) -> int:
+    """The most members a program of `batch` rows per member and step holds."""
+    return max(1, min(MAX_MEMBERS, MAX_ROWS_PER_STEP // batch))
+
+
+def _group_key(member: _Member, fixed: FixedShapes | None = None) -> tuple:
     """What members must share to train in one program; everything else is padded or data."""
     hidden_layers = len(mirror.dense_layers(member.model)) - 1
-    batch = _bucket(member.train_config.batch_size)
+    batch = _batch_bucket(member.train_config.batch_size, fixed)
     return hidden_layers, batch, mirror.optimizer_settings(member.model)
 
 
-def _groups(members: list[_Member]) -> list[list[_Member]]:
+def _groups(members: list[_Member], fixed: FixedShapes | None = None) -> list[list[_Member]]:
     """Members grouped by `_group_key`, each group cut into populations a program can hold."""
     grouped = collections.defaultdict(list)
     for member in members:
-        grouped[_group_key(member)].append(member)
+        grouped[_group_key(member, fixed)].append(member)
     populations = []
     for (_, batch, _), group in grouped.items():
-        capacity = max(1, min(MAX_MEMBERS, MAX_ROWS_PER_STEP // batch))
+        capacity = _capacity(batch)
         populations += [group[i : i + capacity] for i in range(0, len(group), capacity)]
     return populations
 
@@ -264,7 +319,7 @@ class _Spec:
 
     hidden_layers: int
     width: int  # Hidden units, padded to a power of two; 0 for softmax regression.
-    batch_size: int  # Rows per member and step: a power of two.
+    batch_size: int  # Rows per member and step: a bucket (a power), or the training set's size.
     members: int  # A power of two; the places past the population's train nothing.
     optimizer: tuple  # `mirror.optimizer_settings`: type and settings but the learning rate.
     activations: tuple  # The hidden activations members choose among.
@@ -274,19 +329,41 @@ class _Spec:
 
 _PROGRAMS: collections.OrderedDict[_Spec, _Program] = collections.OrderedDict()
 
+# Executables JAX loaded from its persistent compilation cache in this process, counted
+# through its public monitoring events (the event's name is JAX's: watch it on upgrades).
+_CACHE_HITS = [0]
 
-def _program(group: list[_Member], train_size: int, clock: _Clock) -> _Program:
+
+def _count_cache_hit(event: str, **_) -> None:
+    if event == "/jax/compilation_cache/cache_hits":
+        _CACHE_HITS[0] += 1
+
+
+jax.monitoring.register_event_listener(_count_cache_hit)
+
+
+def _program(
+    group: list[_Member], train_size: int, clock: _Clock, fixed: FixedShapes | None = None
+) -> _Program:
     """The program for `group`, compiled (on first use) only if no earlier call's fits it."""
     models = [member.model for member in group]
     hidden = [layer for model in models for layer in _hidden_layers(model)]
+    activations = {layer.activation for layer in hidden}
+    # A step never holds more rows than the training set: a bucket past it would pad for nothing.
+    batch = _batch_bucket(max(member.train_config.batch_size for member in group), fixed)
+    batch = min(batch, train_size)
+    least = FixedShapes() if fixed is None else fixed
+    if fixed is not None and hidden:
+        activations |= {keras.activations.get(name) for name in ACTIVATIONS}
     spec = _Spec(
         hidden_layers=len(_hidden_layers(models[0])),
-        width=_bucket(max(layer.units for layer in hidden)) if hidden else 0,
-        batch_size=_bucket(max(member.train_config.batch_size for member in group)),
-        members=_bucket(len(group)),
+        width=_bucket(max(least.width, *(layer.units for layer in hidden))) if hidden else 0,
+        batch_size=batch,
+        members=_bucket(max(len(group), min(least.members, _capacity(batch)))),
         optimizer=mirror.optimizer_settings(models[0]),
-        activations=tuple(sorted({layer.activation for layer in hidden}, key=_name)),
-        dropout=any(rate > 0 for model in models for rate in mirror.dropout_rates(model)),
+        activations=tuple(sorted(activations, key=_name)),
+        dropout=(fixed is not None and bool(hidden))
+        or any(rate > 0 for model in models for rate in mirror.dropout_rates(model)),
         train_size=train_size,
     )
     if spec not in _PROGRAMS:
@@ -343,10 +420,11 @@ class _Program:
         """Runs the jitted function `name`, compiling it first for new argument shapes."""
         signature = (name, *((leaf.shape, leaf.dtype) for leaf in jax.tree.leaves(args)))
         if signature not in self.executables:
-            started = time.perf_counter()
+            started, loaded = time.perf_counter(), _CACHE_HITS[0]
             self.executables[signature] = getattr(self, name).lower(*args).compile()
             clock.compile_seconds += time.perf_counter() - started
             clock.compiled_programs += name == "epoch"
+            clock.loaded_programs += name == "epoch" and _CACHE_HITS[0] > loaded
         started = time.perf_counter()
         outputs = jax.block_until_ready(self.executables[signature](*args))
         clock.last_seconds = time.perf_counter() - started

@@ -20,6 +20,8 @@ from kerasnn import ModelConfig, TrainConfig
 
 QUESTION = "Which batch size, dropout, L1/L2 and activation give accuracy without overfitting?"
 # The hyperparameters the question is about; the report's findings look at each.
+# The widest hidden layer the search draws: the width a study's programs are fixed to.
+MAX_HIDDEN_UNITS = 512
 SCIENTIFIC = [
     "batch_size",
     "dropout_rate",
@@ -37,7 +39,7 @@ def suggest(trial, train_config: TrainConfig) -> tuple[ModelConfig, TrainConfig]
         strength = trial.suggest_float("penalty_strength", 1e-5, 1e-1, log=True)
         regularize = trial.suggest_categorical("regularize", ["hidden", "output", "both"])
     model_config = ModelConfig(
-        hidden_units=trial.suggest_int("hidden_units", 32, 512, log=True),
+        hidden_units=trial.suggest_int("hidden_units", 32, MAX_HIDDEN_UNITS, log=True),
         activation=trial.suggest_categorical("activation", ["relu", "sigmoid", "tanh", "elu"]),
         dropout_rate=trial.suggest_float("dropout_rate", 0.0, 0.5),
         l1=strength if "l1" in penalty else 0.0,

@@ -78,6 +78,9 @@ def choose_population(settings: Settings) -> Settings:
             )
         if importlib.util.find_spec("jax") is None:
             raise UsageError("--population needs JAX: pip install -e '.[jax]'")
+        shapes = os.environ.get("KERASNN_FIXED_SHAPES", "")
+        if shapes not in ("", "0", "1"):
+            raise UsageError(f"KERASNN_FIXED_SHAPES must be 1, 0 or unset, got {shapes!r}")
         os.environ["KERAS_BACKEND"] = "jax"
     return settings
 
@@ -94,6 +97,9 @@ def use_compilation_cache() -> None:
     if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         os.environ["JAX_COMPILATION_CACHE_DIR"] = os.path.join(base, "kerasnn", "jax")
+    # JAX keeps only programs that took a second or more to compile; a study's smaller ones
+    # (selecting the best weights, a test pass) would be compiled again by every run.
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 
 def _jax_sees_a_gpu() -> bool:

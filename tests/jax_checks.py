@@ -89,7 +89,12 @@ OTHER_PROGRAMS = [
 ]
 
 
-def check_equivalence(dataset, members) -> dict[str, np.ndarray]:
+# Wider than any member, more places than members: padded units, empty places, every
+# activation and dropout masks (at rate 0) in the program.
+FIXED_SHAPES = population_module.FixedShapes(width=64, members=8)
+
+
+def check_equivalence(dataset, members, fixed_shapes=None) -> dict[str, np.ndarray]:
     """Each member after epochs 1 and 2 of a population, and `train` of it alone."""
     out = {}
     for epochs in (1, 2):
@@ -97,8 +102,14 @@ def check_equivalence(dataset, members) -> dict[str, np.ndarray]:
             (config, TrainConfig(batch_size=batch, epochs=epochs, shuffle=False, seed=seed))
             for seed, (config, batch) in enumerate(members)
         ]
-        result = train_population(runs, dataset)
+        result = train_population(runs, dataset, fixed_shapes=fixed_shapes)
         out[f"programs/{epochs}"] = np.array([result.programs, result.compiled_programs])
+        out[f"spec/{epochs}"] = np.array(
+            [
+                [spec.width, spec.members, len(spec.activations), spec.dropout]
+                for spec in population_module._PROGRAMS
+            ]
+        )
         for index, member in enumerate(result.results):
             out[f"best_epoch/population/{index}/{epochs}"] = np.array(member.best_epoch)
             out |= weight_arrays(f"population/{index}/{epochs}", member.model.get_weights())
@@ -198,6 +209,8 @@ def check_train_without_tensorflow(dataset) -> dict[str, np.ndarray]:
 CHECKS = {
     "one_program": lambda dataset: check_equivalence(dataset, ONE_PROGRAM),
     "other_programs": lambda dataset: check_equivalence(dataset, OTHER_PROGRAMS),
+    "fixed_shapes": lambda dataset: check_equivalence(dataset, ONE_PROGRAM, FIXED_SHAPES),
+    "other_fixed_shapes": lambda dataset: check_equivalence(dataset, OTHER_PROGRAMS, FIXED_SHAPES),
     "dropout": check_dropout,
     "stopping": check_stopping,
     "train": check_train_without_tensorflow,

@@ -33,10 +33,12 @@ def train_trials(
     size: int,
     dataset,
     artifact_dir: Path,
+    fixed_shapes=None,
 ) -> list[optuna.trial.FrozenTrial]:
     """Asks `size` trials (queued ones first), turns each into a Job with `prepare(trial)`,
-    trains the jobs (alone when `size` is 1, else as one population) and tells Optuna how
-    each ended; returns the trials, finished.
+    trains the jobs (alone when `size` is 1, else as one population, of `fixed_shapes`
+    where given: see runs.program_shapes) and tells Optuna how each ended; returns the
+    trials, finished.
 
     A trial that steps aside in `prepare` (a surplus, a repeat, a planned run whose stored
     configuration is not its plan's) ends FAIL with its kind, untrained, as does a diverged
@@ -57,7 +59,9 @@ def train_trials(
                     failures.mark(trial, step.kind, str(step))
                     finished[trial.number] = _tell(study, trial, None, TrialState.FAIL)
             ready = [trial for trial in trials if trial.number in jobs]
-            outcomes = _train([jobs[trial.number] for trial in ready], ready, dataset, artifact_dir)
+            outcomes = _train(
+                [jobs[trial.number] for trial in ready], ready, dataset, artifact_dir, fixed_shapes
+            )
             for trial, outcome in zip(ready, outcomes, strict=True):
                 finished[trial.number] = _tell(study, trial, outcome.values, outcome.state)
     except BaseException as error:
@@ -84,10 +88,12 @@ def _tell(study: optuna.Study, trial, values, state) -> optuna.trial.FrozenTrial
         return study.get_trials(deepcopy=False)[trial.number]
 
 
-def _train(jobs: list[Job], trials: list, dataset, artifact_dir: Path) -> list[Outcome]:
-    if len(jobs) == 1:
+def _train(
+    jobs: list[Job], trials: list, dataset, artifact_dir: Path, fixed_shapes
+) -> list[Outcome]:
+    if len(jobs) == 1 and fixed_shapes is None:
         return [alone(trials[0], jobs[0], dataset, artifact_dir)]
-    return execute_together(trials, jobs, dataset, artifact_dir) if jobs else []
+    return execute_together(trials, jobs, dataset, artifact_dir, fixed_shapes) if jobs else []
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ from studies.engine import dead, failures
 from studies.engine.failures import DuplicateTrial, PlanMismatch
 from studies.engine.lifecycle import train_trials
 from studies.engine.progress import outcome
-from studies.engine.runs import Job
+from studies.engine.runs import Job, program_shapes
 from studies.engine.stopping import raise_if_stopped
 from studies.engine.study import stored_study
 from studies.errors import UsageError
@@ -297,6 +297,7 @@ def _train_step(companion, storage, plan, objective: PlannedObjective) -> list:
         max(1, min(size, waiting)),
         objective.dataset,
         objective.settings.artifact_dir,
+        program_shapes(objective.module, size),
     )
 
 

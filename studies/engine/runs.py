@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import resource
 import sys
 import tempfile
@@ -205,9 +206,41 @@ class Outcome:
     values: float | tuple[float, float] | None = None
 
 
-def execute_together(trials: list, jobs: list[Job], dataset, artifact_dir: Path) -> list[Outcome]:
+# Environment variable that forces the fixed program shapes on ("1") or off ("0") whatever
+# the device; unset, they hold where JAX's default device is not a CPU.
+FIXED_SHAPES_VARIABLE = "KERASNN_FIXED_SHAPES"
+
+
+def program_shapes(module, population: int):
+    """The program shapes a study's populations share (kerasnn.population.FixedShapes), or
+    None for each population's own.
+
+    Fixed shapes (the study's widest network, `MAX_HIDDEN_UNITS` of its module, and its K)
+    let the search, the confirmation and the effects reuse one program per batch bucket:
+    that pays where compiling is the cost, a GPU; a CPU would compute the padding, so there
+    they hold only when KERASNN_FIXED_SHAPES=1 asks for them (a benchmark counting programs).
+    """
+    if population <= 1:
+        return None
+    wanted = os.environ.get(FIXED_SHAPES_VARIABLE, "")
+    if wanted not in ("", "0", "1"):
+        raise ValueError(f"{FIXED_SHAPES_VARIABLE} must be 1, 0 or unset, got {wanted!r}")
+    import jax
+
+    from kerasnn.population import FixedShapes
+
+    if wanted == "0" or (wanted == "" and jax.default_backend() == "cpu"):
+        return None
+    return FixedShapes(width=getattr(module, "MAX_HIDDEN_UNITS", 0), members=population)
+
+
+def execute_together(
+    trials: list, jobs: list[Job], dataset, artifact_dir: Path, fixed_shapes=None
+) -> list[Outcome]:
     """Trains `jobs` as one population (kerasnn.population, the JAX backend) and records
     each on its trial as `execute` would; returns how each ended.
+
+    `fixed_shapes` (see `program_shapes`) pads the population's programs to the study's.
 
     Every member reports its per-epoch objective to its own trial, so the study's pruner
     judges it as it judges a run trained alone, and a pruned or diverged member stops
@@ -229,13 +262,25 @@ def execute_together(trials: list, jobs: list[Job], dataset, artifact_dir: Path)
     members = [(jobs[i].model_config, jobs[i].train_config) for i in together]
     judge = _Judge([trials[i] for i in together], [jobs[i] for i in together])
     test = any(jobs[i].test for i in together)
-    population = train_population(members, dataset, judge, test=test) if together else None
+    population = None
+    if together:
+        population = train_population(members, dataset, judge, test=test, fixed_shapes=fixed_shapes)
     for place, i in enumerate(together):
-        # Each member's share, so that a study's trials add up to what it spent compiling.
-        trials[i].set_user_attr("compile_seconds", population.compile_seconds / len(together))
+        record_programs(trials[i], population, len(together), fixed_shapes is not None)
         error, result = population.errors[place], population.results[place]
         outcomes[i] = _member_outcome(trials[i], jobs[i], result, error, artifact_dir)
     return [outcomes[i] for i in range(len(jobs))]
+
+
+def record_programs(trial, population, members: int, fixed: bool) -> None:
+    """Stores the member's share of what its population spent compiling, and of the
+    programs it compiled or loaded from JAX's persistent cache: a study's trials add up to
+    its totals."""
+    compiled = population.compiled_programs - population.loaded_programs
+    trial.set_user_attr("compile_seconds", population.compile_seconds / members)
+    trial.set_user_attr("programs_compiled", compiled / members)
+    trial.set_user_attr("programs_loaded", population.loaded_programs / members)
+    trial.set_user_attr("fixed_shapes", fixed)
 
 
 class _Judge:

@@ -11,7 +11,7 @@ from kerasnn import TrainConfig
 from studies.engine import dead, failures
 from studies.engine.failures import DuplicateTrial, SurplusTrial
 from studies.engine.lifecycle import train_trials
-from studies.engine.runs import Job
+from studies.engine.runs import Job, program_shapes
 from studies.engine.stage import Stage
 from studies.engine.stopping import raise_if_stopped
 from studies.engine.study import FINISHED, PENDING, StudyFailing, count
@@ -113,8 +113,15 @@ def _next_trials(stage: Stage, objective: SearchObjective, finished: int) -> lis
     settings = stage.settings
     running = count(stage.search, (TrialState.RUNNING,))
     size = max(1, min(settings.population, settings.trials - finished - running))
+    shapes = program_shapes(objective.module, settings.population)
     return train_trials(
-        stage.search, stage.storage, objective.prepare, size, stage.dataset, settings.artifact_dir
+        stage.search,
+        stage.storage,
+        objective.prepare,
+        size,
+        stage.dataset,
+        settings.artifact_dir,
+        shapes,
     )
 
 

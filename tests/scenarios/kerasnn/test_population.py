@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from kerasnn import ModelConfig, TrainConfig, population
+from kerasnn.config import ACTIVATIONS
 from kerasnn.training import HISTORY_KEYS
 
 MEASURES = [key for key in HISTORY_KEYS if key != "seconds"]
@@ -57,6 +58,20 @@ def test_members_of_one_program_end_each_epoch_with_the_weights_train_gives_each
 @pytest.mark.slow
 def test_other_optimizers_layer_counts_and_clamped_batches_train_as_alone_too(jax_check):
     assert_members_train_as_alone(jax_check("other_programs"))
+
+
+def test_members_padded_to_fixed_shapes_train_as_alone(jax_check):
+    arrays = jax_check("fixed_shapes")
+    assert arrays["programs/2"].tolist() == [1, 0]
+    # One program: 64 units wide, 8 places for 4 members, every activation, dropout masks.
+    width, members, activations, dropout = arrays["spec/2"][-1]
+    assert (width, members, activations, dropout) == (64, 8, len(ACTIVATIONS), 1)
+    assert_members_train_as_alone(arrays)
+
+
+@pytest.mark.slow
+def test_other_programs_padded_to_fixed_shapes_train_as_alone_too(jax_check):
+    assert_members_train_as_alone(jax_check("other_fixed_shapes"))
 
 
 def test_dropout_masks_drop_at_each_members_rate_independently_of_the_others(jax_check):

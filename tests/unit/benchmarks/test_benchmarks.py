@@ -174,3 +174,19 @@ def test_the_floor_counts_training_and_the_inference_passes_per_epoch():
     assert training == 6 * 1000 * per_image * 3
     assert inference == 2 * 1500 * per_image * 3
     assert floor.multiply_adds({"hidden_units": 0}) == 7840
+
+
+def test_the_programs_benchmark_judges_the_target_and_the_warm_cache():
+    from benchmarks import programs
+
+    def record(compiled, loaded):
+        return {"programs_compiled": compiled, "programs_loaded": loaded}
+
+    args = argparse.Namespace(quick=False, population=8, seed=0)
+    lines = programs.verdicts([record(8, 0), record(4, 0), record(0, 4)], args)
+    assert lines == [
+        "fixed shapes: 4 programs compiled against 8 without them",
+        "at most 6 programs for the default job: met",
+        "warm cache: 0 compiled, 4 loaded",
+    ]
+    assert "missed" in programs.verdicts([record(8, 0), record(7, 0), record(0, 7)], args)[1]

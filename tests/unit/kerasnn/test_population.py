@@ -11,6 +11,7 @@ import keras
 import pytest
 
 from kerasnn import ModelConfig, TrainConfig, population
+from kerasnn.config import ACTIVATIONS
 
 
 def test_members_are_grouped_by_layers_batch_bucket_and_optimizer_settings():
@@ -24,6 +25,33 @@ def test_members_are_grouped_by_layers_batch_bucket_and_optimizer_settings():
     # Large batches hold fewer members per program; the rest reuse it.
     large = [member(7000, learning_rate=1e-3 * (1 + i)) for i in range(20)]
     assert [len(group) for group in population._groups(large)] == [16, 4]
+
+
+def test_fixed_shapes_put_a_studys_batch_sizes_in_few_programs_of_its_width_and_size():
+    fixed = population.FixedShapes(width=512, members=8)
+
+    def member(batch_size, hidden_units=32):
+        config = ModelConfig(hidden_units=hidden_units)
+        return population._member(0, config, TrainConfig(batch_size), 60_000)
+
+    # The search space's batch sizes (100 to 7000): 7 buckets of powers of two, 4 of four.
+    batches = [100, 200, 300, 700, 1500, 3000, 7000]
+    members = [member(batch) for batch in batches]
+    assert len(population._groups(members)) == 7
+    groups = population._groups(members, fixed)
+    assert len(groups) == 4
+    clock = population._Clock()
+    specs = {population._program(group, 60_000, clock, fixed).spec for group in groups}
+    assert {(spec.width, spec.members, spec.dropout) for spec in specs} == {(512, 8, True)}
+    assert {spec.batch_size for spec in specs} == {256, 1024, 4096, 16384}
+    assert all(len(spec.activations) == len(ACTIVATIONS) for spec in specs)
+
+
+def test_fixed_shapes_refuse_a_width_or_member_count_they_cannot_pad_to():
+    with pytest.raises(ValueError, match="members must be an integer >= 1"):
+        population.FixedShapes(width=64, members=0)
+    with pytest.raises(ValueError, match="width must be an integer >= 0"):
+        population.FixedShapes(width=-1)
 
 
 def test_every_configuration_build_model_makes_is_trained_and_others_are_refused(monkeypatch):
