@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def train_trials(
     configuration is not its plan's) ends FAIL with its kind, untrained, as does a diverged
     run; anything else, or a stop signal, fails every trial not yet told and is raised.
     """
-    trials = [study.ask() for _ in range(size)]
+    trials = [_ask(study) for _ in range(size)]
     finished: dict[int, optuna.trial.FrozenTrial] = {}
     try:
         with _heartbeats(trials, storage):
@@ -74,6 +75,14 @@ def train_trials(
         raise
     gc.collect()  # As study.optimize(gc_after_trial=True) would: a trial's graphs go now.
     return [finished[trial.number] for trial in trials]
+
+
+def _ask(study: optuna.Study) -> optuna.Trial:
+    """`study.ask`, without Optuna's warning that heartbeats are meant for `study.optimize`:
+    this lifecycle keeps each trial's heartbeat itself (`_heartbeats`)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        return study.ask()
 
 
 def _tell(study: optuna.Study, trial, values, state) -> optuna.trial.FrozenTrial:
