@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
-import time
 
 import optuna
 import pandas as pd
@@ -104,15 +104,15 @@ def test_fresh_is_refused_while_another_process_works_on_the_study(tmp_path, dat
 
 
 def test_a_timeout_mid_search_exits_0_and_says_how_to_go_on(tmp_path, capsys, data_dir):
-    started = time.monotonic()
     done = cli([*options(tmp_path), "--trials", "40", "--timeout", "1"], capsys)
     assert done.code == 0, done.err
-    last = done.out.strip().splitlines()[-2]  # The report's line comes after it.
-    assert "--timeout 1 s reached with 1 of 40 search trials finished" in last
-    assert "goes on with: python -m studies.run" in last and "--timeout" not in last.split(":")[-1]
+    last = [line for line in done.out.splitlines() if "--timeout 1 s reached" in line]
+    # However loaded the machine, the search stops long before its 40 trials.
+    assert len(last) == 1 and re.search(r"reached with \d of 40 search trials finished", last[0])
+    again = last[0].split("goes on with: ")[1]
+    assert again.startswith("python -m studies.run") and "--timeout" not in again
     summary = (tmp_path / "reports" / NAME / "summary.md").read_text()
     assert "stopped: timeout" in summary and "without a --timeout" in summary
-    assert time.monotonic() - started < 120
 
 
 def test_workers_rerun_on_a_finished_study_train_its_effects(tmp_path, data_dir):
