@@ -15,7 +15,7 @@ import time
 import warnings
 from pathlib import Path
 
-from studies.engine.progress import shown_name
+from studies.engine.progress import escaped, shown_name
 from studies.errors import UsageError
 from studies.settings import DEFAULT_STORAGE, Settings
 
@@ -270,7 +270,7 @@ def note_folder(settings: Settings) -> None:
     (a path, odd characters, too long): otherwise the user would look for it in vain."""
     if settings.folder.name != settings.study_name:
         print(
-            f"[{shown_name(settings.study_name)}] report folder: {settings.folder} "
+            f"[{escaped(settings.study_name)}] report folder: {settings.folder} "
             "(the study name made into a safe folder name)",
             flush=True,
         )

@@ -43,7 +43,7 @@ class Progress:
 
     def note(self, message: str) -> None:
         # One message, one line, whatever a stored failure reason holds.
-        LOGGER.info(f"[{self.name}] {_escaped(message)}")
+        LOGGER.info(f"[{self.name}] {escaped(message)}")
 
     def trial(self, trial, finished: int) -> None:
         elapsed = time.monotonic() - self.started
@@ -64,13 +64,13 @@ def shown_name(name: str) -> str:
     """A study's name as progress lines show it: on one line (a line break, a carriage
     return or a terminal escape in it is shown escaped, so it cannot forge lines of its
     own) and at most LONGEST_SHOWN_NAME characters, shortened with an ellipsis."""
-    name = _escaped(name)
+    name = escaped(name)
     if len(name) > LONGEST_SHOWN_NAME:
         return name[: LONGEST_SHOWN_NAME - 3] + "..."
     return name
 
 
-def _escaped(text: str) -> str:
+def escaped(text: str) -> str:
     """`text` with every character that is not printable (line breaks of any kind, control
     characters) written as its escape, e.g. \\n."""
     if text.isprintable():
