@@ -9,6 +9,7 @@ that Optuna's heartbeat check failed (it stores nothing on them), get theirs fro
 from __future__ import annotations
 
 from kerasnn import DivergedError
+from studies.engine import stopping
 
 KINDS = (
     "duplicate",  # The configuration (or planned run) is trained by another trial already.
@@ -57,7 +58,7 @@ def mark(trial, kind: str, reason: str) -> None:
 def of_error(error: BaseException) -> tuple[str, str]:
     """The kind and reason of a run that raised `error`. A failure of the machine names its
     file: it says nothing about the configuration, so a stage retries it."""
-    if isinstance(error, KeyboardInterrupt):
+    if isinstance(error, KeyboardInterrupt) or stopping.stop_requested():
         return "interrupted", "interrupted (SIGINT or SIGTERM)"
     if isinstance(error, StepAside):
         return error.kind, str(error)

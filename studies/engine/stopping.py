@@ -7,7 +7,9 @@ import signal
 
 # The signal that asked this process to stop, once one has. A KeyboardInterrupt raised while
 # Python runs a finaliser or a weakref callback (the garbage collection after a trial) is
-# printed and dropped, so the loops also look here between runs.
+# printed and dropped, and one raised inside a library's C code calling back into Python
+# (TensorFlow tracing a graph) comes out as another error (SystemError, AttributeError), so
+# the loops also look here between runs, and the block turns any error after a stop into it.
 _stopped: str | None = None
 
 
@@ -32,9 +34,18 @@ def stopping_on_signals():
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
+    except Exception as error:
+        if _stopped is None:
+            raise
+        raise KeyboardInterrupt(_stopped) from error
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def stop_requested() -> bool:
+    """Whether a stop signal arrived inside `stopping_on_signals`."""
+    return _stopped is not None
 
 
 def raise_if_stopped() -> None:
