@@ -46,7 +46,9 @@ from studies.report.markdown import table
 JSON = report.ROOT / "reports" / "benchmarks-precision.json"
 PRECISIONS = ("float32", "bfloat16")
 # The step's shapes: the search's batch sizes (log-uniform 100-7000) and widths (32-512).
-STEP_SHAPES = [(batch, hidden) for batch in (128, 1000, 4000) for hidden in (64, 256, 512)]
+STEP_SHAPES = [
+    (batch, hidden) for batch in (128, 256, 512, 1000, 2000, 4000) for hidden in (64, 256, 512)
+]
 STEP_ROUNDS = 4  # Epochs per (shape, precision, program); the first carries the compile.
 DROPOUT_RATE = 0.25  # About the search's middle.
 MIN_SEEDS = 3  # As the population benchmark's rule: fewer seeds cannot tell.

@@ -288,3 +288,36 @@ def commands_named() -> list[str]:
         for name in re.findall(r"python -m ([a-z_][\w.]*)", page.read_text())
     }
     return sorted(found)
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str = "2m"):
+    """A small tmpfs mounted on `folder` (made) for the block: a real disk that fills up."""
+    from conftest import require
+
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+    )
+    require(done.returncode == 0, f"cannot mount a tmpfs here: {done.stderr!r}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)
+
+
+def fill(folder: Path) -> Path:
+    """Fills the file system of `folder` with one file, returned, until no byte fits."""
+    filler = folder / "filler"
+    with contextlib.suppress(OSError), filler.open("wb") as file:
+        while True:
+            file.write(bytes(64 * 1024))
+            file.flush()
+    return filler
+
+
+@contextlib.contextmanager
+def full_tmpfs(folder: Path):
+    """A 2 MB tmpfs mounted on `folder` and filled up by one file, which is yielded."""
+    with tmpfs(folder):
+        yield fill(folder)

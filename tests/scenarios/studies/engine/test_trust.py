@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import signal
 import sqlite3
 
 import optuna
 import pandas as pd
 import pytest
-from services import cli, process, start_worker, stop, wait_for
+from services import cli, fill, process, start_worker, stop, tmpfs, wait_for
 
 from studies.engine import confirm
-from studies.storage import open_for_reading
+from studies.storage import StorageError, open_for_reading
 
 pytestmark = pytest.mark.slow
 
@@ -124,3 +126,73 @@ def test_workers_rerun_on_a_finished_study_train_its_effects(tmp_path, data_dir)
     complete = table[table["state"] == "COMPLETE"]
     assert set(complete["seed"]) == {3, 4}
     assert complete.groupby("seed")["variant"].nunique().min() > 1
+
+
+def confirmation_runs(journal) -> list[optuna.trial.FrozenTrial]:
+    """The confirmation's runs in `journal`, checked to have trained exactly their plan:
+    every complete run's configuration is its source trial's, and all four planned runs
+    (2 candidates x 2 seeds) are complete."""
+    stored = open_for_reading(str(journal))
+    search = optuna.load_study(study_name=NAME, storage=stored)
+    runs = confirm.load_confirmation(stored, NAME).get_trials()
+    complete = [run for run in runs if run.state == optuna.trial.TrialState.COMPLETE]
+    for run in complete:
+        assert run.params == search.trials[run.user_attrs["source_trial"]].params, run.number
+    assert len({(run.user_attrs["source_trial"], run.user_attrs["seed"]) for run in complete}) == 4
+    return runs
+
+
+def training_confirmation_run(journal):
+    """A confirmation run that has started training, or None."""
+    try:
+        confirmation = confirm.load_confirmation(open_for_reading(str(journal)), NAME)
+    except (KeyError, StorageError):  # No journal yet.
+        return None
+    runs = confirmation.get_trials() if confirmation is not None else []
+    running = (run for run in runs if run.state == optuna.trial.TrialState.RUNNING)
+    return next((run for run in running if "model_config" in run.user_attrs), None)
+
+
+def test_a_confirmation_stopped_by_a_full_disk_trains_its_planned_runs_on_the_next_run(
+    tmp_path, data_dir
+):
+    disk = tmp_path / "disk"
+    with tmpfs(disk, "16m"):
+        journal = disk / "j.log"
+        arguments = [*BASE, "--storage", str(journal), "--reports", str(tmp_path / "reports")]
+        arguments += ["--epochs", "4"]
+        first = start_worker(arguments, tmp_path / "first.log")
+        try:
+            wait_for(lambda: training_confirmation_run(journal), 300, "a confirmation run", 0.2)
+            filler = fill(disk)
+            code = first.wait(timeout=300)
+        finally:
+            stop(first)
+        said = (tmp_path / "first.log").read_text()
+        assert code == 1 and "No space left on device" in said, said
+        assert "Traceback" not in said, said
+        filler.unlink()
+        again = process(arguments)
+        assert again.code == 0 and "Traceback" not in again.err, again
+        confirmation_runs(journal)
+
+
+def test_a_worker_killed_in_the_confirmation_is_retried_as_its_planned_run(tmp_path, data_dir):
+    journal = tmp_path / "j.log"
+    arguments = [*options(tmp_path), "--epochs", "6", "--workers", "2"]
+    parent = start_worker(arguments, tmp_path / "parent.log")
+    try:
+        run = wait_for(lambda: training_confirmation_run(journal), 300, "a confirmation run", 0.2)
+        os.kill(int(run.user_attrs["worker"].rpartition(":")[2]), signal.SIGKILL)
+        code = parent.wait(timeout=300)
+    finally:
+        stop(parent)
+    assert code == 1, (tmp_path / "parent.log").read_text()
+    again = process(arguments)
+    assert again.code == 0 and "Traceback" not in again.err, again
+    runs = confirmation_runs(journal)
+    (killed,) = [other for other in runs if other.number == run.number]
+    assert killed.state == optuna.trial.TrialState.FAIL
+    assert killed.user_attrs["fail_kind"] == "died"
+    (retried,) = [other for other in runs if other.user_attrs.get("retry_of") == run.number]
+    assert retried.params == killed.params | retried.params

@@ -3,39 +3,17 @@ failed write names its file, and anything unreadable reads back as missing with 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pytest
-from conftest import require
-from services import SMALL, cli, process
+from services import SMALL, cli, full_tmpfs, process
 
 from studies.storage import artifacts
 
 KERNEL = np.arange(784 * 16, dtype=np.float16).reshape(784, 16)
-
-
-@contextlib.contextmanager
-def full_tmpfs(folder: Path):
-    """A 2 MB tmpfs mounted on `folder` and filled up by one file, which is yielded."""
-    folder.mkdir(parents=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True
-    )
-    require(done.returncode == 0, f"cannot mount a tmpfs here: {done.stderr!r}")
-    try:
-        filler = folder / "filler"
-        with contextlib.suppress(OSError), filler.open("wb") as file:
-            while True:
-                file.write(bytes(64 * 1024))
-                file.flush()
-        yield filler
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 @pytest.fixture
