@@ -38,6 +38,9 @@ PRODUCT_SHAPES = {
     "weight gradient, batch 2000": (IMAGE_PIXELS, 2000, 413),
     "square 2048": (2048, 2048, 2048),
 }
+# The batch ranges the job's time is split by: where the training step's table
+# (benchmarks.precision) shows float32 and bfloat16 trading places.
+BATCH_RANGES = ((0, 256), (256, 512), (512, 1000), (1000, math.inf))
 # Operations timed per call: enough that a call lasts a good fraction of a second.
 FLOP_PER_CALL = 2e10
 
@@ -69,6 +72,8 @@ class JobArithmetic:
     runs: int
     precision: str
     command: str
+    # Per batch range of BATCH_RANGES: runs, epochs, the runs' own seconds, their operations.
+    by_batch: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
 
     @property
     def flop(self) -> float:
@@ -103,6 +108,14 @@ def job_arithmetic(storage_url: str, study_name: str) -> JobArithmetic:
     train_images = min(attrs.get("subset") or len(dataset.y_train), len(dataset.y_train))
     flops = [run_flop(trial, train_images, len(dataset.y_validation)) for trial in trials]
     precisions = {trial.user_attrs["train_config"].get("precision", "float32") for trial in trials}
+    by_batch = {bounds: [0, 0, 0.0, 0.0] for bounds in BATCH_RANGES}
+    for trial, (training, inference) in zip(trials, flops, strict=True):
+        batch = trial.user_attrs["train_config"]["batch_size"]
+        row = next(by_batch[(low, high)] for low, high in BATCH_RANGES if low <= batch < high)
+        row[0] += 1
+        row[1] += int(trial.user_attrs.get("epochs", 0))
+        row[2] += float(trial.user_attrs.get("seconds", 0.0))
+        row[3] += training + inference
     return JobArithmetic(
         training_flop=sum(training for training, _ in flops),
         inference_flop=sum(inference for _, inference in flops),
@@ -114,6 +127,7 @@ def job_arithmetic(storage_url: str, study_name: str) -> JobArithmetic:
         runs=len(trials),
         precision=", ".join(sorted(precisions)),
         command=attrs.get("command", "not recorded"),
+        by_batch=by_batch,
     )
 
 
@@ -198,12 +212,31 @@ def markdown(job: JobArithmetic, rates: dict[str, dict[str, float]], info: dict)
                 floor_rows,
             ),
             "",
+            "Where the runs' seconds went, by batch size (the training step's table in the "
+            "precision section shows which precision and program is faster in each range):",
+            "",
+            table(
+                ["batch size", "runs", "epochs", "runs' seconds", "share", "GFLOP/s achieved"],
+                batch_rows(job),
+            ),
+            "",
             "Other jobs may have shared the CPU while the job or the products ran; the "
             "products are the best of three calls for that reason.",
             "",
             *report.describe_machine(info),
         ]
     )
+
+
+def batch_rows(job: JobArithmetic) -> list[list[str]]:
+    """The rows of the time-by-batch-size table: runs, epochs, seconds, share, throughput."""
+    rows = []
+    for (low, high), (runs, epochs, seconds, flop) in job.by_batch.items():
+        span = f"{low}-{high - 1}" if high != math.inf else f"{low} and up"
+        share = f"{seconds / job.train_seconds:.0%}" if job.train_seconds else "-"
+        rate = f"{flop / seconds / 1e9:.0f}" if seconds else "-"
+        rows.append([span, str(runs), str(epochs), f"{seconds:.1f}", share, rate])
+    return rows
 
 
 def measure(args) -> None:

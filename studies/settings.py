@@ -28,9 +28,10 @@ OBJECTIVES = ("penalized", "pareto")
 PRECISION_CHOICES = ("auto", *PRECISIONS)
 # What benchmarks/precision.py decided on a CPU with native bfloat16 (reports/benchmarks.md,
 # section "precision"): the quick job (5,000 images) ran faster in bfloat16 and kept its
-# answer, but the default job (50,000 images, mostly small batches, where the step table
-# shows bfloat16 losing to its casts) ran slower. So auto stays float32 until a policy that
-# puts bfloat16 only where it pays (large batches) is measured to speed the default job up.
+# answer, but the default job (the whole training split, most of its time in small batches,
+# where the step table shows float32's XLA epochs beating bfloat16's graph) ran slower.
+# bfloat16 for large batches only would speed up only the small share of the job's time
+# they take (the floor section's time-by-batch table), so auto stays float32.
 BFLOAT16_PAYS = False
 # Studies that reproduce float32 results: they train in float32 whatever the CPU.
 FLOAT32_STUDIES_PREFIX = "reproduce-"

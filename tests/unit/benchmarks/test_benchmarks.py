@@ -176,6 +176,19 @@ def test_the_floor_counts_training_and_the_inference_passes_per_epoch():
     assert floor.multiply_adds({"hidden_units": 0}) == 7840
 
 
+def test_the_floor_splits_the_runs_seconds_by_batch_range():
+    from benchmarks import floor
+
+    job = floor.JobArithmetic(1e12, 0.0, 10.0, 8.0, 20, 3, "float32", "python -m studies.run")
+    job.by_batch = {bounds: [0, 0, 0.0, 0.0] for bounds in floor.BATCH_RANGES}
+    job.by_batch[0, 256] = [2, 15, 6.0, 6e11]
+    job.by_batch[1000, float("inf")] = [1, 5, 2.0, 4e11]
+    rows = floor.batch_rows(job)
+    assert [row[0] for row in rows] == ["0-255", "256-511", "512-999", "1000 and up"]
+    assert rows[0] == ["0-255", "2", "15", "6.0", "75%", "100"]
+    assert rows[1][4:] == ["0%", "-"] and rows[3][4:] == ["25%", "200"]
+
+
 def test_the_programs_benchmark_judges_the_target_and_the_warm_cache():
     from benchmarks import programs
 
