@@ -76,13 +76,18 @@ def _worker_died(trial) -> bool:
     return gone(str(trial.user_attrs.get("worker", "")), trial.datetime_start)
 
 
+def on_this_host(worker: str) -> bool:
+    """Whether `worker` (host:pid) names a process of this host."""
+    name, _, pid = worker.rpartition(":")
+    return name == os.uname().nodename and pid.isdigit()
+
+
 def gone(worker: str, since) -> bool:
     """Whether `worker` (host:pid) ran on this host and no longer runs (its pid is free, or
     taken by a process younger than `since`); False for another host's, which cannot tell."""
-    name, _, pid = worker.rpartition(":")
-    if name != os.uname().nodename or not pid.isdigit():
+    if not on_this_host(worker):
         return False
-    return not _alive(int(pid), since)
+    return not _alive(int(worker.rpartition(":")[2]), since)
 
 
 def _fail(storage, trial, reason: str) -> bool:

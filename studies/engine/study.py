@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -117,29 +118,53 @@ def _refuse_if_live(settings: Settings, storage) -> None:
 
 
 PROCESS = "process "  # User attribute "process host:pid": the process works on the study.
+# A working process says so again this often, so that one on another host, whose pid this
+# host cannot check, counts as gone once it has been silent for PROCESS_SILENT_SECONDS.
+PROCESS_REFRESH_SECONDS = 60.0
+PROCESS_SILENT_SECONDS = 5 * PROCESS_REFRESH_SECONDS
 
 
-def live_processes(attrs: dict) -> list[str]:
-    """The processes of this host that say they work on a study and still run."""
+def live_processes(attrs: dict, now: float | None = None) -> list[str]:
+    """The processes that say they work on a study and still do: on this host, those whose
+    pid still runs; on another host, those that said so within PROCESS_SILENT_SECONDS."""
+    now = time.time() if now is None else now
     return [
         key.removeprefix(PROCESS)
         for key, since in attrs.items()
         if key.startswith(PROCESS)
         and isinstance(since, int | float)
         and since > 0
-        and not dead.gone(key.removeprefix(PROCESS), datetime.datetime.fromtimestamp(since))
+        and _still_working(key.removeprefix(PROCESS), since, now)
     ]
+
+
+def _still_working(worker: str, since: float, now: float) -> bool:
+    if dead.on_this_host(worker):
+        return not dead.gone(worker, datetime.datetime.fromtimestamp(since))
+    return now - since < PROCESS_SILENT_SECONDS
 
 
 @contextlib.contextmanager
 def working_on(study: optuna.Study):
-    """Says on the study that this process works on it, between and during its trials, so
-    that --fresh elsewhere refuses to delete it; unsaid on the way out."""
+    """Says on the study that this process works on it, between and during its trials (and
+    again every PROCESS_REFRESH_SECONDS), so that --fresh elsewhere refuses to delete it;
+    unsaid on the way out."""
     key = f"{PROCESS}{os.uname().nodename}:{os.getpid()}"
     study.set_user_attr(key, time.time())
+    done = threading.Event()
+
+    def refresh():
+        while not done.wait(PROCESS_REFRESH_SECONDS):
+            with contextlib.suppress(Exception):  # A storage hiccup: say it next time.
+                study.set_user_attr(key, time.time())
+
+    thread = threading.Thread(target=refresh, name="kerasnn-working-on", daemon=True)
+    thread.start()
     try:
         yield
     finally:
+        done.set()
+        thread.join()
         with contextlib.suppress(Exception):  # The storage may be gone with the process.
             study.set_user_attr(key, 0)
 
