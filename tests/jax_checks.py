@@ -20,7 +20,13 @@ import jax.numpy as jnp  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kerasnn import ModelConfig, TrainConfig, load_dataset, train  # noqa: E402
+from kerasnn import (  # noqa: E402
+    ModelConfig,
+    TrainConfig,
+    load_dataset,
+    population_program,
+    train,
+)
 from kerasnn import population as population_module  # noqa: E402
 from kerasnn.config import MAX_BATCH_SIZE  # noqa: E402
 from kerasnn.population import train_population  # noqa: E402
@@ -130,7 +136,7 @@ def check_dropout(dataset) -> dict[str, np.ndarray]:
         (ModelConfig(hidden_units=64, dropout_rate=0.5), TrainConfig(batch_size=128, seed=2)),
     ]
     members = [population_module._member(i, *run, TRAIN_SIZE) for i, run in enumerate(runs)]
-    clock = population_module._Clock()
+    clock = population_program.Clock()
     program = population_module._program(members, TRAIN_SIZE, clock)
     settings = program.settings(members)
     params, _ = program.start(members)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import pytest
 
-from kerasnn import ModelConfig, TrainConfig, population
+from kerasnn import ModelConfig, TrainConfig, population, population_program
 from kerasnn.config import ACTIVATIONS
 
 
@@ -40,7 +40,7 @@ def test_fixed_shapes_put_a_studys_batch_sizes_in_few_programs_of_its_width_and_
     assert len(population._groups(members)) == 7
     groups = population._groups(members, fixed)
     assert len(groups) == 4
-    clock = population._Clock()
+    clock = population_program.Clock()
     specs = {population._program(group, 60_000, clock, fixed).spec for group in groups}
     assert {(spec.width, spec.members, spec.dropout) for spec in specs} == {(512, 8, True)}
     assert {spec.batch_size for spec in specs} == {256, 1024, 4096, 16384}
