@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -74,6 +75,7 @@ class JobArithmetic:
     command: str
     # Per batch range of BATCH_RANGES: runs, epochs, the runs' own seconds, their operations.
     by_batch: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
+    first_epoch_extra: float = 0.0  # See `first_epoch_extra`.
 
     @property
     def flop(self) -> float:
@@ -128,7 +130,17 @@ def job_arithmetic(storage_url: str, study_name: str) -> JobArithmetic:
         precision=", ".join(sorted(precisions)),
         command=attrs.get("command", "not recorded"),
         by_batch=by_batch,
+        first_epoch_extra=sum(first_epoch_extra(trial) for trial in trials),
     )
+
+
+def first_epoch_extra(trial) -> float:
+    """How much longer a run's first epoch took than its median later one: what compiling
+    its shape (and first use) cost. 0 for a run of fewer than 3 epochs, which cannot tell."""
+    seconds = trial.user_attrs.get("history", {}).get("seconds", [])
+    if len(seconds) < 3:
+        return 0.0
+    return max(0.0, seconds[0] - statistics.median(seconds[1:]))
 
 
 def product_rates(dtype: str, repeats: int = 3) -> dict[str, float]:
@@ -198,7 +210,9 @@ def markdown(job: JobArithmetic, rates: dict[str, dict[str, float]], info: dict)
             f"{job.inference_flop / 1e12:.2f} TFLOP of inference-mode passes over the "
             f"training and validation sets after every epoch ({inference_share:.0%} of the "
             f"total). Wall time {job.wall_seconds:.1f} s from the first run's start to the "
-            f"last run's end; the runs' own seconds {job.train_seconds:.1f} s.",
+            f"last run's end; the runs' own seconds {job.train_seconds:.1f} s, of which "
+            f"{job.first_epoch_extra:.1f} s ({job.first_epoch_extra / job.train_seconds:.0%}) "
+            "is first epochs beyond their run's median later epoch: compiling each new shape.",
             "",
             "Matrix-product throughput measured now, GFLOP/s (the best of TensorFlow's graph "
             "and XLA, the best of three calls):",

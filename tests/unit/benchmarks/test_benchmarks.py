@@ -176,6 +176,18 @@ def test_the_floor_counts_training_and_the_inference_passes_per_epoch():
     assert floor.multiply_adds({"hidden_units": 0}) == 7840
 
 
+def test_the_floor_counts_a_first_epoch_beyond_the_later_ones_as_compiling():
+    from benchmarks import floor
+
+    class Trial:
+        def __init__(self, seconds):
+            self.user_attrs = {"history": {"seconds": seconds}}
+
+    assert floor.first_epoch_extra(Trial([3.0, 1.0, 1.2, 0.8])) == 2.0
+    assert floor.first_epoch_extra(Trial([3.0, 1.0])) == 0.0
+    assert floor.first_epoch_extra(Trial([0.5, 1.0, 1.0])) == 0.0
+
+
 def test_the_floor_splits_the_runs_seconds_by_batch_range():
     from benchmarks import floor
 
