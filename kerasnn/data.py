@@ -284,6 +284,23 @@ def _scale(images: np.ndarray, scale: str) -> np.ndarray:
     return images * np.float32(2.0) - np.float32(1.0) if scale == "symmetric" else images
 
 
+def _check_arguments(name, scale, validation_size) -> None:
+    """Refuses a bad argument of `load_dataset`, naming it: a caller passes several of the
+    same kind."""
+    if not isinstance(name, str) or name not in DATASETS:
+        raise ValueError(
+            f"load_dataset: name must be one of {', '.join(DATASETS)}, got {name!r:.80}"
+        )
+    if not isinstance(scale, str) or scale not in SCALES:
+        raise ValueError(
+            f"load_dataset: scale must be one of {', '.join(SCALES)}, got {scale!r:.80}"
+        )
+    if isinstance(validation_size, bool) or not isinstance(validation_size, int | np.integer):
+        raise ValueError(
+            f"load_dataset: validation_size must be a whole number, got {validation_size!r:.80}"
+        )
+
+
 def load_dataset(
     name: str,
     *,
@@ -305,19 +322,7 @@ def load_dataset(
     Returns:
         A frozen `Dataset`; the test set is the official one, untouched.
     """
-    # Each refusal names its argument: a caller passes several of the same kind.
-    if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(
-            f"load_dataset: name must be one of {', '.join(DATASETS)}, got {name!r:.80}"
-        )
-    if not isinstance(scale, str) or scale not in SCALES:
-        raise ValueError(
-            f"load_dataset: scale must be one of {', '.join(SCALES)}, got {scale!r:.80}"
-        )
-    if isinstance(validation_size, bool) or not isinstance(validation_size, int | np.integer):
-        raise ValueError(
-            f"load_dataset: validation_size must be a whole number, got {validation_size!r:.80}"
-        )
+    _check_arguments(name, scale, validation_size)
     if data_dir is None and os.environ.get("KERASNN_DATA_DIR"):
         data_dir = Path(os.environ["KERASNN_DATA_DIR"]) / DATASETS[name]
     if data_dir is not None:

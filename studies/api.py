@@ -156,7 +156,7 @@ def open_study(name: str = "overfitting", **options) -> StudyResult:
         UsageError for a bad option, a storage that cannot be read or a study it lacks.
     """
     with _as_the_command_line_says():
-        return _read(_checked(name, options))
+        return _read(_checked(name, options, reading=True))
 
 
 @contextlib.contextmanager
@@ -179,14 +179,14 @@ def command_line(name: str, options: dict[str, Any]) -> list[str]:
     return [name, *(word for key, value in options.items() for word in option_words(key, value))]
 
 
-def _checked(name: str, options: dict[str, Any]):
+def _checked(name: str, options: dict[str, Any], reading: bool = False):
     """The checked settings of study `name` with `options`, as the command line checks
     them; UsageError for anything it refuses, and for a group of studies."""
     from studies import run
 
     args = run.parse(command_line(name, options))
     args.study, args.list = name, False  # A name that reads like an option is still a name.
-    settings = run.checked(args)
+    settings = run.checked(args, reading=reading)
     if len(settings) > 1:
         members = ", ".join(one.study for one in settings)
         raise UsageError(f"{name!r} is a group of studies; run each in turn: {members}")

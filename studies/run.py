@@ -85,9 +85,10 @@ def parse(argv: list[str]):
     return parser(raising=True).parse_args(argv)
 
 
-def checked(args) -> list[Settings]:
+def checked(args, *, reading: bool = False) -> list[Settings]:
     """The checked settings of each study the arguments name (a group names several);
-    UsageError for anything that cannot run. Nothing is written."""
+    UsageError for anything that cannot run (`reading`: be read, see from_arguments).
+    Nothing is written."""
     if args.study not in STUDIES and args.study not in GROUPS:
         raise UsageError(
             f"unknown study {args.study!r}; choose one of {', '.join([*STUDIES, *GROUPS])}"
@@ -97,7 +98,7 @@ def checked(args) -> list[Settings]:
         raise UsageError("--study-name names one study; it cannot be used with a group")
     if len(names) > 1 and (args.workers or 1) > 1:
         raise UsageError("--workers runs one study; start the group's studies one by one")
-    settings = [from_arguments(name, STUDIES[name], args) for name in names]
+    settings = [from_arguments(name, STUDIES[name], args, reading=reading) for name in names]
     if getattr(args, "deprecated_penalty", False):
         print("warning: --penalty is deprecated; use --gap-weight", file=sys.stderr)
     return settings

@@ -203,8 +203,11 @@ def study_defaults(module) -> Settings:
     return dataclasses.replace(Settings(), **defaults)
 
 
-def from_arguments(name: str, module, args) -> Settings:
-    """The settings for study `name`: its defaults, then whatever the command line says."""
+def from_arguments(name: str, module, args, *, reading: bool = False) -> Settings:
+    """The settings for study `name`: its defaults, then whatever the command line says.
+
+    `reading`: the settings only read a stored study (`studies.open_study`), so its report
+    folder need not be writable."""
     defaults = study_defaults(module)
     given = {
         field.name: getattr(args, field.name)
@@ -223,7 +226,7 @@ def from_arguments(name: str, module, args) -> Settings:
             settings,
             study_name=default_study_name(settings, dataclasses.replace(defaults, study=name)),
         )
-    check(settings, module)
+    check(settings, module, reading)
     return settings
 
 
@@ -286,8 +289,9 @@ def option(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
-def check(settings: Settings, module) -> None:
-    """Raises UsageError for settings that cannot run; looks at the file system, writes nothing."""
+def check(settings: Settings, module, reading: bool = False) -> None:
+    """Raises UsageError for settings that cannot run (or, `reading`, cannot be read); looks
+    at the file system, writes nothing."""
     if settings.sampler == "grid" and getattr(module, "SEARCH_SPACE", None) is None:
         raise UsageError(f"study {settings.study!r} has no grid; --sampler grid needs one")
     if not 0 <= settings.seed + settings.rank < SEED_LIMIT - settings.workers:
@@ -316,7 +320,7 @@ def check(settings: Settings, module) -> None:
     # The study's own folder too: a report that cannot be written is better said before
     # the trials are trained than after.
     problem = unwritable(Path(settings.reports)) or unwritable(settings.folder, "report folder")
-    if problem:
+    if problem and not reading:
         raise UsageError(problem)
 
 

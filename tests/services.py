@@ -321,3 +321,16 @@ def full_tmpfs(folder: Path):
     """A 2 MB tmpfs mounted on `folder` and filled up by one file, which is yielded."""
     with tmpfs(folder):
         yield fill(folder)
+
+
+@contextlib.contextmanager
+def immutable(path: Path):
+    """Makes `path` unwritable even for root (the tests run as root): chattr +i."""
+    from conftest import require
+
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+    require(done.returncode == 0, f"chattr +i is not allowed here: {done.stderr!r}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)

@@ -8,7 +8,7 @@ import re
 import keras
 import pytest
 from conftest import ROOT
-from services import cli, process
+from services import cli, immutable, process
 
 from studies import StudyResult, open_study, run_study
 from studies.errors import UsageError
@@ -118,6 +118,16 @@ def test_opening_a_finished_study_trains_nothing_and_changes_nothing(finished, m
     assert opened.answer == result.answer
     assert opened.trials.equals(result.trials)
     assert opened.confirmation.equals(result.confirmation)
+
+
+@pytest.mark.slow
+def test_opening_a_study_whose_report_folder_is_read_only_reads_it_all_the_same(finished):
+    place, result = finished
+    # A run would refuse this folder before training; reading it needs no write.
+    with immutable(place / "reports" / NAME):
+        opened = open_study(**where(place), study_name=NAME)
+    assert opened.answer == result.answer
+    assert opened.report_dir == result.report_dir
 
 
 def test_opening_a_study_that_is_not_there_says_so(tmp_path):

@@ -11,16 +11,14 @@ import shutil
 import signal
 import sqlite3
 import stat
-import subprocess
 import types
 import warnings
 from pathlib import Path
 
 import optuna
 import pytest
-from conftest import require
 from optuna.trial import TrialState
-from services import SMALL, Outcome, cli, foreign_sqlite, process
+from services import SMALL, Outcome, cli, foreign_sqlite, immutable, process
 
 from studies import overfitting, run
 from studies.settings import SEED_LIMIT, folder_name
@@ -78,17 +76,6 @@ def kept(request, origin, tmp_path) -> tuple[str, Path]:
 def options(url: str, tmp_path: Path, *extra: str) -> list[str]:
     reports = ["--reports", str(tmp_path / "r")]
     return [*SMALL, "--storage", url, "--study-name", "kept", *reports, *extra]
-
-
-@contextlib.contextmanager
-def immutable(path: Path):
-    """Makes `path` unwritable even for root (the tests run as root): chattr +i."""
-    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
-    require(done.returncode == 0, f"chattr +i is not allowed here: {done.stderr!r}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
 def read_only(path: Path) -> None:
