@@ -82,10 +82,8 @@ def targets(rows: list[dict]) -> list[str]:
     return lines
 
 
-def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: float) -> str:
-    from benchmarks.timing import DROPOUT_RATE, MATMUL_SIZE, SEED
-    from kerasnn.compiled import XLA_BELOW_BATCH_SIZE
-
+def rows_table(rows: list[dict]) -> str:
+    """The table of the measured shapes, a row each."""
     header = (
         "| batch | hidden | plain s/epoch | kerasnn s/epoch | floor s/epoch | speed-up "
         "| kerasnn / floor | kerasnn s/epoch incl. measurement | plain images/s "
@@ -104,6 +102,13 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
         f"| {r['matmul_gflop_s']:.0f} |"
         for r in rows
     ]
+    return "\n".join([header, *lines])
+
+
+def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: float) -> str:
+    from benchmarks.timing import DROPOUT_RATE, MATMUL_SIZE, SEED
+    from kerasnn.compiled import XLA_BELOW_BATCH_SIZE
+
     first = rows[0]
     return "\n".join(
         [
@@ -134,8 +139,7 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
             "dataset to tensors, once per process. Test accuracy is after the last epoch, "
             "for both from the same initial weights (seed 0).",
             "",
-            header,
-            *lines,
+            rows_table(rows),
             "",
             "Targets:",
             "",
