@@ -209,7 +209,7 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     command that continues it); 130 when stopped by a signal; 1 when too many trials fail
     in a row or no configuration could be confirmed (every run of the confirmation failed).
     """
-    from studies.engine import confirm, effects, winner
+    from studies.engine import confirm, effects
     from studies.engine.progress import Progress
     from studies.engine.search import SearchObjective, run_trials
     from studies.engine.stage import Stage
@@ -234,8 +234,6 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
                 if answer is None and not stage.past_deadline():
                     progress.note("no configuration was confirmed: none has a complete run")
                     return 1
-                if answer is not None:
-                    winner.attach(study, storage, settings.artifact_dir, answer)
                 if answer is not None and settings.effects_seeds and not stage.past_deadline():
                     effects.measure(answer, stage)
         if stage.past_deadline():

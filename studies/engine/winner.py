@@ -10,6 +10,7 @@ one `build_model` makes, standard Keras layers only, so the file loads with
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -63,29 +64,28 @@ def save(run: optuna.trial.FrozenTrial, storage, artifact_dir: Path, path: Path)
     model.save(path)
 
 
-def attach(search: optuna.Study, storage, artifact_dir: Path, answer: confirm.Answer) -> None:
-    """Attaches the winner's network to the search study as an Optuna artifact, so that
-    optuna-dashboard offers it for download on the study's page; once per median run.
+def attach(search: optuna.Study, artifact_dir: Path, run, saved: Path) -> None:
+    """Attaches `saved`, the network of the winner's median confirmation `run`, to the
+    search study as an Optuna artifact, so that optuna-dashboard offers it for download on
+    the study's page; once per median run. The report step calls it, once the study's
+    stages are done, so many workers attach it once.
 
     Optuna refuses to change a finished trial, so the file goes on the study, named after
     its run (`winner-confirmation-run-N.keras`: a later winner of an extended study is
-    told apart), and `winner_model` on the study names the run it came from. A run whose
-    weights are missing, or a file that cannot be written, is one warning line: the
-    study's results stand without it.
+    told apart), and `winner_model` on the study names the run it came from. A file that
+    cannot be written is one warning line: the study's results stand without it.
     """
-    confirmation = confirm.load_confirmation(storage, search.study_name)
-    run = median_run(search, confirmation, answer)
     if search.user_attrs.get(ATTACHED, {}).get("confirmation_run") == run.number:
         return
     try:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / attached_name(run)
-            save(run, storage, artifact_dir, path)
+            shutil.copyfile(saved, path)
             artifacts.upload(search, artifact_dir, [(path, "application/octet-stream")])
-    except (OSError, ValueError) as error:  # FileNotFoundError for missing weights, too.
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+    except OSError as error:
         print(
-            f"warning: {FILENAME} not attached to study {search.study_name}: {reason}",
+            f"warning: {FILENAME} not attached to study {search.study_name}: "
+            f"{error.strerror or error}",
             file=sys.stderr,
             flush=True,
         )

@@ -8,9 +8,12 @@ from pathlib import Path
 from studies.engine import confirm, winner
 
 
-def write(study, storage, settings, result, folder: Path, notes: list[str]) -> list[str]:
+def write(
+    study, storage, settings, result, folder: Path, notes: list[str], read_only: bool = False
+) -> list[str]:
     """Writes winner.keras from the stored weights of the winner's median confirmation run
-    (nothing is trained) and returns the summary's section on it; [] without an answer.
+    (nothing is trained), attaches it to the study unless `read_only`, and returns the
+    summary's section on it; [] without an answer.
 
     Missing weights (or a run an edit left unbuildable) are one warning line and a note
     in the report, and an earlier winner.keras, which would belong to another run, is
@@ -27,6 +30,8 @@ def write(study, storage, settings, result, folder: Path, notes: list[str]) -> l
         notes.append(f"{winner.FILENAME} not written: {error}")
         print(f"warning: {notes[-1]}", file=sys.stderr, flush=True)
         return []
+    if not read_only:
+        winner.attach(study, settings.artifact_dir, run, path)
     attached = study.user_attrs.get(winner.ATTACHED, {}).get("confirmation_run") == run.number
     return lines(result, run, attached)
 

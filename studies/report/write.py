@@ -47,7 +47,7 @@ def write_report(study: optuna.Study, storage, settings, module, read_only: bool
     parts = [
         summary.header(study),
         answer,
-        winner_report.write(study, storage, settings, result, folder, notes),
+        winner_report.write(study, storage, settings, result, folder, notes, read_only),
         effects_report.lines(measured, result),
         summary.best_lines(study, frame, best),
         findings,

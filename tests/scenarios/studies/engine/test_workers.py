@@ -442,3 +442,9 @@ def test_the_workers_parent_follows_the_confirmation_and_the_effects_stage(data,
     assert output.count("confirmation of trial") == 2
     stage = load(str(journal), "knobs-effects")
     assert len(stage.trials) > 2 and output.count("effects of trial") == len(stage.trials)
+    # The parent's report attached the winner's network once, not each worker a copy.
+    search = load(str(journal), "knobs")
+    names = [meta.filename for meta in optuna.artifacts.get_all_artifact_meta(search)]
+    assert [name for name in names if name.startswith("winner-")] == [
+        f"winner-confirmation-run-{search.user_attrs['winner_model']['confirmation_run']}.keras"
+    ]
