@@ -12,8 +12,8 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.storages.journal import JournalFileBackend, JournalStorage
+from services import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--dataset", "mnist", "--subset", "1000", "--epochs", "1", "--confirm-top", "0"]
 
 
@@ -37,7 +37,16 @@ def finished(tmp_path_factory, data_dir) -> Path:
     folder = tmp_path_factory.mktemp("finished")
     path = folder / "study.log"
     done = study_run(
-        *TINY, "--trials", "2", "--storage", str(path), "--study-name", "S", "--no-report"
+        *TINY,
+        "--trials",
+        "2",
+        "--storage",
+        str(path),
+        "--study-name",
+        "S",
+        "--no-report",
+        "--reports",
+        str(folder / "reports"),
     )
     assert done.returncode == 0, done.stderr
     return path
