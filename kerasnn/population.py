@@ -170,17 +170,7 @@ def train_population(
         ValueError: an argument it cannot train, named (an empty `runs`, say).
         RuntimeError: the Keras backend is not JAX.
     """
-    _check_arguments(runs, dataset, on_epoch)
-    if fixed_shapes is not None and not isinstance(fixed_shapes, FixedShapes):
-        raise ValueError(
-            "train_population: fixed_shapes must be a FixedShapes or None, "
-            f"got {type(fixed_shapes).__name__}"
-        )
-    if keras.backend.backend() != "jax":
-        raise RuntimeError(
-            "train_population needs the JAX backend (set KERAS_BACKEND=jax before importing "
-            f"keras); this process runs {keras.backend.backend()!r}. Use kerasnn.train."
-        )
+    _check_arguments(runs, dataset, on_epoch, fixed_shapes)
     train_size = len(dataset.y_train)
     members = [_member(index, *run, train_size) for index, run in enumerate(runs)]
     clock = Clock()
@@ -198,7 +188,7 @@ def train_population(
     )
 
 
-def _check_arguments(runs, dataset, on_epoch) -> None:
+def _check_arguments(runs, dataset, on_epoch, fixed_shapes) -> None:
     """Refuses, naming the argument, what `train_population` cannot train."""
     if isinstance(runs, str | bytes) or not isinstance(runs, Sequence):
         raise ValueError(
@@ -226,6 +216,16 @@ def _check_arguments(runs, dataset, on_epoch) -> None:
     if on_epoch is not None and not callable(on_epoch):
         raise ValueError(
             f"train_population: on_epoch must be callable or None, got {type(on_epoch).__name__}"
+        )
+    if fixed_shapes is not None and not isinstance(fixed_shapes, FixedShapes):
+        raise ValueError(
+            "train_population: fixed_shapes must be a FixedShapes or None, "
+            f"got {type(fixed_shapes).__name__}"
+        )
+    if keras.backend.backend() != "jax":
+        raise RuntimeError(
+            "train_population needs the JAX backend (set KERAS_BACKEND=jax before importing "
+            f"keras); this process runs {keras.backend.backend()!r}. Use kerasnn.train."
         )
 
 
