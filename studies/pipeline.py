@@ -209,7 +209,6 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     command that continues it); 130 when stopped by a signal; 1 when too many trials fail
     in a row or no configuration could be confirmed (every run of the confirmation failed).
     """
-    from studies.engine import confirm, effects
     from studies.engine.progress import Progress
     from studies.engine.search import SearchObjective, run_trials
     from studies.engine.stage import Stage
@@ -230,12 +229,9 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
             reason = run_trials(stage, objective)
             study.set_user_attr("stopped", reason)
             if settings.confirm_top and not stage.past_deadline():
-                answer = confirm.confirm(stage)
-                if answer is None and not stage.past_deadline():
-                    progress.note("no configuration was confirmed: none has a complete run")
-                    return 1
-                if answer is not None and settings.effects_seeds and not stage.past_deadline():
-                    effects.measure(answer, stage)
+                status = planned_stages(stage, module)
+                if status:
+                    return status
         if stage.past_deadline():
             study.set_user_attr("stopped", "timeout")
             progress.note(timed_out(study, settings, module))
@@ -248,6 +244,27 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
         progress.note(str(error))
         study.set_user_attr("stopped", "too many failures")
         return 1
+
+
+def planned_stages(stage, module) -> int:
+    """The confirmation, then the effects stage: in this process, or in one process per
+    core (`--stage-processes`) that share their planned runs; the exit status (1 when no
+    configuration could be confirmed)."""
+    from studies.engine import confirm, effects, workers
+
+    settings = stage.settings
+    if workers.stage_processes(stage, module) > 1:
+        status = workers.run_stage_processes(stage, module)
+        stored = confirm.load_confirmation(stage.storage, settings.study_name)
+        answer = None if status else confirm.answer(stage.search, stored)
+    else:
+        status, answer = 0, confirm.confirm(stage)
+        if answer is not None and settings.effects_seeds and not stage.past_deadline():
+            effects.measure(answer, stage)
+    if status or answer is not None or stage.past_deadline():
+        return status
+    stage.progress.note("no configuration was confirmed: none has a complete run")
+    return 1
 
 
 def timed_out(study, settings: Settings, module) -> str:
@@ -277,8 +294,11 @@ def note_folder(settings: Settings) -> None:
 def record_command(study, settings: Settings, module) -> None:
     """Keeps the command that created the study; later runs are listed as continuations."""
     from studies.arguments import command
+    from studies.engine.workers import STARTED_BY
 
     line = command(settings, module)
+    if os.environ.get(STARTED_BY):
+        return  # A worker's command was written by the command that started it.
     if "question" not in study.user_attrs:
         study.set_user_attr("question", module.QUESTION)
     if "command" not in study.user_attrs:

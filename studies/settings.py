@@ -50,6 +50,7 @@ LIMITS = {
     "confirm_seeds": 100,
     "effects_seeds": 100,
     "workers": 256,
+    "stage_processes": 256,
     "population": 64,
     "max_failures": 100_000,
 }
@@ -116,6 +117,9 @@ class Settings:
     rank: int = 0  # This worker's number among several; offsets the sampler's seed.
     heartbeat: int = HEARTBEAT_INTERVAL
     workers: int = 1
+    # Processes that share the confirmation's and the effects' planned runs, each with its
+    # share of the cores' threads; None: one per core (studies.engine.workers).
+    stage_processes: int | None = None
     # Runs trained together as one population (kerasnn.population, the JAX backend); None:
     # decided by the machine (see studies.pipeline.choose_population).
     population: int | None = None

@@ -268,6 +268,14 @@ def _worker_options(p, defaults: Settings) -> None:
         "(capped by the trials left and the free memory; use a journal file or PostgreSQL)",
     )
     p.add_argument(
+        "--stage-processes",
+        type=at_most("stage_processes"),
+        help="train the confirmation's and the effects' runs in this many processes, each "
+        "with its share of the cores' threads (default: one single-threaded process per core, "
+        "capped by the runs left and the free memory; 1 trains them one at a time in this "
+        "process); with --workers the workers share them",
+    )
+    p.add_argument(
         "--rank",
         type=int,
         help="this worker's number when several run one study (the sampler is seeded with "

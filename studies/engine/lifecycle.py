@@ -18,7 +18,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from studies.engine import failures
+from studies.engine import failures, threads
 from studies.engine.runs import Job, Outcome, alone, execute_together
 
 
@@ -54,6 +54,7 @@ def train_trials(
                 # First of all, so that a worker killed at any later moment can be recognised.
                 trial.set_user_attr("worker", worker_id())
                 trial.set_user_attr("population", size)
+                trial.set_user_attr("threads", threads.configured())  # Its last digits.
                 try:
                     jobs[trial.number] = prepare(trial)
                 except failures.StepAside as step:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from optuna.trial import TrialState
+
 from studies.arguments import arguments
-from studies.engine import confirm, dead, effects
+from studies.engine import confirm, dead, effects, threads
 from studies.engine import planned as planned_runs
+from studies.engine.lifecycle import worker_id
 from studies.engine.progress import Progress
 from studies.engine.stopping import stopping_on_signals
 from studies.engine.study import FINISHED, count
@@ -22,6 +27,9 @@ from studies.settings import DEFAULT_STORAGE, STORAGE_VARIABLE
 # study, kept on the safe side), and per member of a population its own networks and
 # batches (a population of 64 on 3,000 images peaked at about 5 GB).
 WORKER_MEMORY_MB = 1500
+# Set in the environment of every process this module starts: the command it runs is not
+# one a user typed, so it is not listed among the study's continuations.
+STARTED_BY = "KERASNN_STARTED_BY_WORKERS"
 MEMBER_MEMORY_MB = 60
 
 
@@ -82,26 +90,121 @@ def run_workers(study, storage, settings, module) -> int:
             file=sys.stderr,
         )
     finished = count(study, FINISHED)
-    companions = [c for c in _companions(study, storage) if c is not None]
-    memory_each = worker_memory_mb([study, *companions], settings.population or 1)
     work = _work_left(study, storage, settings, module, finished)
-    started, reason = capped(settings.workers, work, memory_each)
     progress = Progress(settings.study_name, settings.trials, finished)
+
+    def said(started: int, each: int, logs: Path) -> str:
+        return (
+            f"{'continuing' if finished else 'starting'} study {settings.study_name} with "
+            f"{started} workers of {each} thread(s): {finished} of {settings.trials} trials "
+            f"done; worker logs in {logs}"
+        )
+
+    processes = (settings.workers, "workers", said)
+    return _run_processes(study, storage, settings, module, work, processes, progress)
+
+
+def stage_processes(stage, module) -> int:
+    """How many processes train the planned stages left after this process's search: one
+    per core unless --stage-processes says otherwise, capped by the runs left and the free
+    memory; 1 trains them here, one at a time."""
+    settings = stage.settings
+    asked = settings.stage_processes or threads.cores()
+    if asked <= 1:
+        return 1
+    left = _work_left(stage.search, stage.storage, settings, module, settings.trials)
+    memory_each = worker_memory_mb(_studies(stage.search, stage.storage), settings.population or 1)
+    processes = capped(asked, left, memory_each)[0]
+    if settings.stage_processes is None and not _pays(stage.search, left, processes):
+        return 1
+    return processes
+
+
+def _pays(search, runs: int, processes: int) -> bool:
+    """Whether `processes` processes save more time on `runs` planned runs than each spends
+    starting (importing its framework, loading the data), judged by this process's own
+    start-up and the study's measured runs; True where either is unknown."""
+    seconds = [
+        trial.user_attrs["seconds"]
+        for trial in search.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if isinstance(trial.user_attrs.get("seconds"), int | float)
+    ]
+    start_up = _start_up_seconds(search)
+    if not seconds or start_up is None:
+        return True
+    saved = runs * statistics.median(seconds) * (1 - 1 / processes)
+    return saved > start_up
+
+
+def _start_up_seconds(search) -> float | None:
+    """Seconds from this process's start to its first trial of the search, or None (it
+    trained none, or the system does not say when it started)."""
+    started = [
+        trial.datetime_start.timestamp()
+        for trial in search.get_trials(deepcopy=False)
+        if trial.user_attrs.get("worker") == worker_id() and trial.datetime_start is not None
+    ]
+    try:
+        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime")
+        )
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    if not started:
+        return None
+    return min(started) - (boot + int(stat[19]) / os.sysconf("SC_CLK_TCK"))
+
+
+def run_stage_processes(stage, module) -> int:
+    """Trains the confirmation and the effects stage in `stage_processes` processes that
+    share their planned runs through the storage, and follows them; the exit status (1
+    when a process found no configuration to confirm)."""
+    settings = stage.settings
+    if stage.deadline is not None:
+        left = max(1.0, stage.deadline - time.monotonic())
+        settings = dataclasses.replace(settings, timeout=round(left, 1))
+    work = _work_left(stage.search, stage.storage, settings, module, settings.trials)
+
+    def said(started: int, each: int, logs: Path) -> str:
+        return (
+            f"training the planned runs in {started} processes of {each} thread(s); "
+            f"their logs in {logs}"
+        )
+
+    processes = (settings.stage_processes or threads.cores(), "processes", said)
+    return _run_processes(
+        stage.search, stage.storage, settings, module, work, processes, stage.progress
+    )
+
+
+def _run_processes(study, storage, settings, module, work: int, processes, progress) -> int:
+    """Starts up to the `processes` asked (a count, their name in a line, and the line that
+    says them), capped by `work` and the free memory, each with its share of the cores'
+    threads; follows them and reaps their dead trials; returns the exit status."""
+    asked, noun, said = processes
+    memory_each = worker_memory_mb(_studies(study, storage), settings.population or 1)
+    started, reason = capped(asked, work, memory_each)
     logs = settings.folder / "workers"
     logs.mkdir(parents=True, exist_ok=True)
     if reason:
-        progress.note(f"starting {started} of the {settings.workers} workers asked: {reason}")
-    progress.note(
-        f"{'continuing' if finished else 'starting'} study {settings.study_name} with "
-        f"{started} workers: {finished} of {settings.trials} trials done; worker logs in {logs}"
-    )
-    workers = [_start(settings, module, index, logs) for index in range(started)]
+        progress.note(f"starting {started} of the {asked} {noun} asked: {reason}")
+    each = threads.share(started)
+    progress.note(said(started, each, logs))
+    workers = [_start(settings, module, index, logs, each) for index in range(started)]
     status = _follow(study, storage, workers, progress)
     for index, process in enumerate(workers):
         if process.returncode not in (0, None) and status != 130:
             status = status or _worker_failed(index, process.returncode, logs, progress)
     dead.reap(study, storage, progress.note)
     return status
+
+
+def _studies(study, storage) -> list:
+    """The search study and its stages' companions that exist: whose runs measured memory."""
+    return [study, *[c for c in _companions(study, storage) if c is not None]]
 
 
 def _companions(study, storage) -> list:
@@ -147,29 +250,36 @@ def _worker_failed(index: int, code: int, logs: Path, progress: Progress) -> int
     return code if code > 0 else 1
 
 
-def worker_command(settings, module, index: int) -> tuple[list[str], dict[str, str]]:
+def worker_command(
+    settings, module, index: int, threads_each: int | None = None
+) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of worker `index` (0-based).
 
     The command line is the parsed settings written out afresh in full option names: one
-    worker, its own rank, no report. The storage URL goes in the environment instead, so
-    a password in it does not show in the process list.
+    worker, its own rank, its planned runs trained in itself, no report. The storage URL
+    goes in the environment instead, so a password in it does not show in the process
+    list; so do the worker's threads (`threads_each`, None: the framework's default), which
+    its framework reads when it starts.
     """
     words = arguments(
         settings,
         module,
         storage=DEFAULT_STORAGE,
         workers=1,
+        stage_processes=1,
         rank=settings.rank + index,
         fresh=False,
         report_only=False,
         no_report=True,
     )
-    environment = dict(os.environ, **{STORAGE_VARIABLE: settings.storage})
+    environment = dict(os.environ, **{STORAGE_VARIABLE: settings.storage, STARTED_BY: "1"})
+    if threads_each is not None:
+        environment = threads.environment(threads_each, environment)
     return [sys.executable, "-m", "studies.run", *words], environment
 
 
-def _start(settings, module, index: int, logs: Path) -> subprocess.Popen:
-    command, environment = worker_command(settings, module, index)
+def _start(settings, module, index: int, logs: Path, threads_each: int) -> subprocess.Popen:
+    command, environment = worker_command(settings, module, index, threads_each)
     with open(logs / f"worker-{index + 1}.log", "w") as log:
         return subprocess.Popen(
             command,

@@ -112,7 +112,7 @@ def test_a_worker_gets_the_storage_url_in_its_environment_not_on_its_command_lin
     assert environment[STORAGE_VARIABLE] == url
     monkeypatch.setenv(STORAGE_VARIABLE, url)  # As the worker process sees it.
     assert parse(command_line[3:], "overfitting") == dataclasses.replace(
-        settings, workers=1, rank=1, fresh=False, no_report=True
+        settings, workers=1, stage_processes=1, rank=1, fresh=False, no_report=True
     )
 
 
@@ -234,6 +234,7 @@ GOOD_VALUES = {
     "--max-failures": ["1", "5"],
     "--reports": ["r", "out/r", "-r", ""],
     "--workers": ["1", "2", "6"],
+    "--stage-processes": ["1", "2", "16"],
     "--rank": ["0", "1", "-2", "5"],
     "--heartbeat": ["1", "30", "3600"],
     "--precision": ["auto", "float32", "bfloat16"],
