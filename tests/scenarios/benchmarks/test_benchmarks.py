@@ -37,7 +37,8 @@ def one_line(outcome: Outcome, module: str, code: int) -> str:
 
 
 @pytest.mark.parametrize(
-    "module", ["accuracy", "speed", "startup", "study", "population_study", "precision", "floor"]
+    "module",
+    ["accuracy", "speed", "startup", "study", "population_study", "precision", "floor", "scale"],
 )
 def test_help_answers_before_tensorflow_is_imported(module):
     outcome = benchmark(module, "--help", python=("-X", "importtime"))

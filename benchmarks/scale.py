@@ -1,0 +1,481 @@
+"""kerasnn's own bookkeeping as a study grows: the real engine, training replaced by a stand-in.
+
+    python -m benchmarks.scale [--quick] [--sizes 1000 3000 10000] [--workers 1 4 16 32]
+        [--storages sqlite journal postgresql] [--seconds 1] [--report PATH] [--json PATH]
+
+Every step of `python -m studies.run` is the real code (settings, storage, worker processes,
+ask and tell, reaping, the planned stages, the report), on real storages (an SQLite file, a
+journal file, PostgreSQL on 127.0.0.1 started as the tests start it), except the network's
+training: the stand-in of `benchmarks/stand_in.py` sleeps `--seconds` a run and returns a
+seeded history of 20 epochs, so many processes fit a small machine. For each storage and
+worker count, one study grows through `--sizes` (each size a continuation of the last) and
+then trains its confirmation; each process times the engine's steps, and what it trained is
+checked against the storage: no trial lost, duplicated or retried without a dead worker.
+Then `--report-only` and `open_study` are timed on the grown study. Bookkeeping is each
+process's CPU seconds (and its wall seconds) outside the stand-in, per trial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import cli, report
+from studies.cli.options import positive_float, positive_int
+
+SECTION = "scale"
+STUDY_NAME = "scale"
+EPOCHS = 20
+QUICK = {"sizes": [50, 100], "workers": [4], "storages": ["sqlite", "journal"]}
+FULL = {"sizes": [1000, 3000, 10000], "workers": [1, 4, 16, 32]}
+FULL["storages"] = ["sqlite", "journal", "postgresql"]
+# Optuna's steps; every other step is kerasnn's own (what it adds on top of Optuna).
+OPTUNA_STEPS = ("ask", "sampling", "tell", "pruning reports", "heartbeats")
+# What one planned stage trains here: small enough for the quick form, the default shape.
+STAGES = ["--confirm-top", "3", "--confirm-seeds", "3"]
+# The real images the stand-in's study loads (it trains on none of them): the validation
+# split needs more than 10,000 training images, the checks of the data a real sample.
+TRAIN_IMAGES, TEST_IMAGES = 11_000, 1_000
+
+
+def small_data(folder: Path) -> Path:
+    """A copy of the first images of MNIST as IDX files, so each process loads little."""
+    from kerasnn.data import DATASETS, IDX_FILES, read_idx_folder
+
+    source = Path(os.environ["KERASNN_DATA_DIR"]) / DATASETS["mnist"]
+    (x_train, y_train), (x_test, y_test) = read_idx_folder(source)
+    target = folder / DATASETS["mnist"]
+    target.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train_images": x_train[:TRAIN_IMAGES],
+        "train_labels": y_train[:TRAIN_IMAGES],
+        "test_images": x_test[:TEST_IMAGES],
+        "test_labels": y_test[:TEST_IMAGES],
+    }
+    for key, array in arrays.items():
+        magic = 2051 if key.endswith("images") else 2049
+        header = struct.pack(">II", magic, len(array))
+        if array.ndim == 3:
+            header += struct.pack(">II", *array.shape[1:])
+        (target / IDX_FILES[key]).write_bytes(header + array.astype("uint8").tobytes())
+    return folder
+
+
+def environment(data: Path, logs: Path, seconds: float) -> dict[str, str]:
+    """The processes' environment: the stand-in named, Keras on JAX (lighter than TensorFlow
+    to start, and no network is trained)."""
+    return dict(
+        os.environ,
+        KERAS_BACKEND="jax",
+        KERASNN_STAND_IN="benchmarks.stand_in:train",
+        KERASNN_STAND_IN_LOG=str(logs),
+        KERASNN_STAND_IN_SECONDS=f"{seconds:g}",
+        KERASNN_DATA_DIR=str(data),
+        PYTHONPATH=os.pathsep.join([str(report.ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
+
+
+def study_command(url: str, folder: Path, trials: int, workers: int, *extra: str) -> list[str]:
+    return [
+        *(sys.executable, "-m", "studies.run", "overfitting", "--dataset", "mnist"),
+        *("--epochs", str(EPOCHS), "--trials", str(trials), "--study-name", STUDY_NAME),
+        *("--storage", url, "--reports", str(folder / "reports"), "--no-report"),
+        *(["--workers", str(workers)] if workers > 1 else []),
+        *extra,
+    ]
+
+
+def timed(command: list[str], env: dict[str, str], log: Path) -> dict:
+    """Runs `command`, returning its exit status, wall seconds, CPU seconds (its own and its
+    waited-for children's) and peak memory (its own, in MB)."""
+    started = time.perf_counter()
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "status": process.returncode,
+        "wall": time.perf_counter() - started,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "peak_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def processes(logs: Path) -> list[dict]:
+    """What each process that trained measured (benchmarks/stand_in.py)."""
+    return [json.loads(path.read_text()) for path in sorted(logs.glob("process-*.json"))]
+
+
+def segment(measured: list[dict], trials: int) -> dict:
+    """Bookkeeping per trial of one segment: every step's and the total, CPU and wall."""
+    steps: dict[str, list[float]] = {}
+    for process in measured:
+        for step, (calls, wall, cpu) in process["steps"].items():
+            total = steps.setdefault(step, [0, 0.0, 0.0])
+            steps[step] = [total[0] + calls, total[1] + wall, total[2] + cpu]
+    per_trial = max(1, trials)
+    cpu = sum(p["cpu"] - p["stand_in_cpu"] for p in measured)
+    # What no timed step holds: the loops around them, the winner's test evaluation.
+    timed_cpu = sum(cpu for _, _, cpu in steps.values())
+    steps["other"] = [0, 0.0, max(0.0, cpu - timed_cpu)]
+    wall = sum(p["wall"] - p["sleep"] for p in measured)
+    own = sum(cpu for step, (_, _, cpu) in steps.items() if step not in (*OPTUNA_STEPS, "other"))
+    peaks = [p["peak_rss_mb"] for p in measured]
+    return {
+        "cpu_per_trial": cpu / per_trial,
+        "wall_per_trial": wall / per_trial,
+        "own_cpu_per_trial": own / per_trial,
+        "steps": {
+            step: (wall / per_trial, cpu / per_trial) for step, (_, wall, cpu) in steps.items()
+        },
+        "peak_mb": max(peaks, default=0.0),
+        "processes": len(measured),
+    }
+
+
+def no_loss(url: str, trained: list[dict], target: int) -> list[str]:
+    """What breaks the no-loss rule in the grown study, against the stand-in's records: a run
+    trained twice, a trained run not stored as it ended, a stored run nobody trained, a retry
+    (no worker died here), a trial left RUNNING, or the wrong number of search trials."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from studies.engine import failures
+    from studies.storage import open_for_reading
+
+    storage = open_for_reading(url)
+    problems, seen = [], {}
+    for record in trained:
+        key = (record["study"], record["number"])
+        if key in seen:
+            problems.append(f"{key[0]} trial {key[1]} was trained twice")
+        seen[key] = record["outcome"]
+    stored = set()
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        for trial in study.get_trials(deepcopy=False):
+            key = (summary.study_name, trial.number)
+            stored.add(key)
+            problems += _trial_problems(trial, seen.get(key), key, failures, TrialState)
+        if summary.study_name == STUDY_NAME:
+            finished = study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)
+            )
+            if len(finished) != target:
+                problems.append(f"{len(finished)} search trials finished, not {target}")
+    problems += [f"{s} trial {n} was trained but is not stored" for s, n in set(seen) - stored]
+    return problems
+
+
+def _trial_problems(trial, outcome, key, failures, TrialState) -> list[str]:
+    name = f"{key[0]} trial {key[1]}"
+    expected = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(trial.state)
+    if "retry_of" in trial.user_attrs:
+        return [f"{name} is a retry, yet no worker died"]
+    if trial.state in (TrialState.RUNNING, TrialState.WAITING):
+        return [f"{name} was left {trial.state.name}"]
+    if expected is not None and outcome != expected:
+        return [f"{name} is stored {trial.state.name} but was {outcome or 'never'} trained"]
+    if trial.state == TrialState.FAIL and (
+        outcome is not None or failures.kind_of(trial) not in failures.STEPPED_ASIDE
+    ):
+        return [f"{name} failed ({trial.user_attrs.get('fail_reason')})"]
+    return []
+
+
+def storage_size(kind: str, url: str, path: Path | None) -> float:
+    """The storage's size in MB: its file, or the PostgreSQL database."""
+    if path is not None:
+        return path.stat().st_size / 2**20
+    import sqlalchemy
+
+    with sqlalchemy.create_engine(url).connect() as connection:
+        size = connection.execute(sqlalchemy.text("SELECT pg_database_size(current_database())"))
+        return size.scalar() / 2**20
+
+
+def open_study_seconds(url: str, folder: Path, env: dict[str, str]) -> float:
+    """Seconds `studies.open_study` takes on the grown study, in a fresh process."""
+    code = (
+        "import json, time\nfrom studies import open_study\nstarted = time.perf_counter()\n"
+        f"open_study('overfitting', storage={url!r}, study_name={STUDY_NAME!r}, "
+        f"dataset='mnist', epochs={EPOCHS}, reports={str(folder / 'reports')!r})\n"
+        "print(json.dumps(time.perf_counter() - started))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise RuntimeError(f"open_study failed: {done.stderr.strip().splitlines()[-1:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def report_only(url: str, folder: Path, env: dict[str, str]) -> dict:
+    """`--report-only` on the grown study: its exit status, wall seconds and peak memory."""
+    command = study_command(url, folder, 1, 1)
+    command = [word for word in command if word not in ("--no-report",)]
+    command[command.index("--trials") : command.index("--trials") + 2] = []
+    return timed([*command, "--report-only"], env, folder / "report-only.log")
+
+
+def grow(kind: str, url: str, path: Path | None, workers: int, args, folder: Path) -> dict:
+    """Grows one study through the sizes on one storage with `workers`, then trains its
+    confirmation; returns each segment's measures, the checks and the grown study's costs."""
+    data = small_data(folder / "data")
+    segments, trained, before = [], [], 0
+    for size in args.sizes:
+        logs = folder / f"processes-{size}"
+        env = environment(data, logs, args.seconds)
+        ran = timed(
+            study_command(url, folder, size, workers, "--confirm-top", "0"),
+            env,
+            folder / f"study-{size}.log",
+        )
+        if ran["status"]:
+            raise RuntimeError(
+                f"the study to {size} trials exited with {ran['status']}: "
+                f"see {folder / f'study-{size}.log'}"
+            )
+        measured = processes(logs)
+        trained += [record for process in measured for record in process["trained"]]
+        row = segment(measured, size - before)
+        segments.append({"size": size, "from": before, **row, "run": ran})
+        before = size
+    logs = folder / "processes-stages"
+    env = environment(data, logs, args.seconds)
+    stages = timed(study_command(url, folder, before, workers, *STAGES), env, folder / "stages.log")
+    measured = processes(logs)
+    planned = [record for process in measured for record in process["trained"]]
+    trained += planned
+    env = environment(data, folder / "processes-report", args.seconds)
+    return {
+        "storage": kind,
+        "workers": workers,
+        "segments": segments,
+        "stages": {**segment(measured, len(planned)), "run": stages, "runs": len(planned)},
+        "problems": no_loss(url, trained, before)
+        + ([f"the stages exited with {stages['status']}"] if stages["status"] else []),
+        "storage_mb": storage_size(kind, url, path),
+        "report_only": report_only(url, folder, env),
+        "open_study_seconds": open_study_seconds(url, folder, env),
+        "trained": len(trained),
+        "seconds": args.seconds,
+    }
+
+
+def growth(segments: list[dict], step: str | None) -> tuple[float | None, str]:
+    """How one step's CPU seconds per trial grow with the study's size (`step` None: the
+    whole bookkeeping): the exponent of a power law fitted over the segments (by each one's
+    middle size), and its word: constant, linear or quadratic per trial."""
+    import numpy as np
+
+    points = [
+        (
+            (s["from"] + s["size"]) / 2,
+            s["cpu_per_trial"] if step is None else s["steps"].get(step, (0, 0))[1],
+        )
+        for s in segments
+    ]
+    points = [(size, cost) for size, cost in points if cost > 0]
+    if len(points) < 2:
+        return None, "too few sizes"
+    sizes, costs = zip(*points, strict=True)
+    exponent = float(np.polyfit(np.log(sizes), np.log(costs), 1)[0])
+    word = "constant" if exponent < 0.5 else "linear" if exponent < 1.5 else "quadratic"
+    return exponent, f"{word} per trial"
+
+
+def milliseconds(seconds: float) -> str:
+    return f"{1000 * seconds:.1f}"
+
+
+def case_table(case: dict) -> list[str]:
+    """One storage and worker count: each step's CPU ms per trial at each size, its growth."""
+    segments = case["segments"]
+    steps = sorted({step for s in segments for step in s["steps"]})
+    sizes = [f"{s['from']:,}-{s['size']:,}" for s in segments]
+    lines = [
+        f"**{case['storage']}, {case['workers']} worker(s)**: CPU ms per trial by step, "
+        "for trials numbered in each range",
+        "",
+        "| step | whose | " + " | ".join(sizes) + " | growth |",
+        "|---|---|" + "---|" * len(sizes) + "---|",
+    ]
+    for step in steps:
+        exponent, word = growth(segments, step)
+        whose = "Optuna" if step in OPTUNA_STEPS else "untimed" if step == "other" else "kerasnn"
+        cells = [milliseconds(s["steps"].get(step, (0, 0))[1]) for s in segments]
+        shown = word if exponent is None else f"{word} (n^{exponent:.2f})"
+        lines.append(f"| {step} | {whose} | " + " | ".join(cells) + f" | {shown} |")
+    exponent, word = growth(segments, None)
+    shown = word if exponent is None else f"{word} (n^{exponent:.2f})"
+    for label, key in [
+        ("all bookkeeping, CPU", "cpu_per_trial"),
+        ("kerasnn's own, CPU", "own_cpu_per_trial"),
+        ("all bookkeeping, wall", "wall_per_trial"),
+    ]:
+        cells = [milliseconds(s[key]) for s in segments]
+        lines.append(
+            f"| **{label}** | | "
+            + " | ".join(cells)
+            + (f" | {shown} |" if key == "cpu_per_trial" else " | |")
+        )
+    return lines
+
+
+def summary_table(cases: list[dict]) -> list[str]:
+    lines = [
+        "| storage | workers | trials | own CPU ms/trial (last range) | share of a run | "
+        "storage MB | peak MB per process | --report-only s | its peak MB | open_study s | "
+        "planned runs: CPU ms each | no-loss check |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case in cases:
+        last = case["segments"][-1]
+        share = last["own_cpu_per_trial"] / case["seconds"]
+        checked = "passed" if not case["problems"] else f"FAILED: {case['problems'][0]}"
+        lines.append(
+            f"| {case['storage']} | {case['workers']} | {last['size']:,} | "
+            f"{milliseconds(last['own_cpu_per_trial'])} | {share:.1%} | "
+            f"{case['storage_mb']:.1f} | {max(s['peak_mb'] for s in case['segments']):.0f} | "
+            f"{case['report_only']['wall']:.1f} | {case['report_only']['peak_mb']:.0f} | "
+            f"{case['open_study_seconds']:.2f} | {milliseconds(case['stages']['cpu_per_trial'])} | "
+            f"{checked} |"
+        )
+    return lines
+
+
+def render(cases: list[dict], args, info: dict[str, str]) -> str:
+    lines = [
+        "## kerasnn's bookkeeping at scale",
+        "",
+        f"Command: `{report.command_line()}`",
+        "",
+        "**Training is replaced by a stand-in in these figures** (`benchmarks/stand_in.py`: a "
+        f"sleep of {args.seconds:g} s a run and a seeded 20-epoch history); every other step is "
+        "the real `studies.run`, on real storages and real worker processes. Bookkeeping is "
+        "everything but the stand-in, as CPU seconds per trial summed over the processes (wall "
+        "seconds inflate when processes share few cores). Each study grew through "
+        f"{', '.join(f'{n:,}' for n in args.sizes)} trials (each a continuation of the last, "
+        "search only), then trained its confirmation "
+        f"(`{' '.join(STAGES)}`). Steps are timed in each process from its first run on; a "
+        "step called inside another counts in the inner one only. Growth is the exponent of a "
+        "power law fitted to a step's CPU per trial over the ranges (below 0.5: constant per "
+        "trial; below 1.5: linear per trial, so quadratic in the study's size overall).",
+        "",
+        *summary_table(cases),
+        "",
+    ]
+    for case in cases:
+        lines += [*case_table(case), ""]
+    lines += [f"Load average when written: {report.load_average()}.", ""]
+    return "\n".join([*lines, *report.describe_machine(info)])
+
+
+def storages(kinds: list[str]):
+    """Each storage kind with a function that gives a fresh storage (URL, file or None) in a
+    folder; PostgreSQL's server is started once, on 127.0.0.1, and stopped at the end."""
+    server = None
+    try:
+        for kind in kinds:
+            if kind == "sqlite":
+                yield kind, lambda folder: (f"sqlite:///{folder}/s.db", folder / "s.db")
+            elif kind == "journal":
+                yield kind, lambda folder: (str(folder / "s.log"), folder / "s.log")
+            else:
+                server = server or _postgres()
+                yield kind, lambda folder, server=server: (_database(server, folder.name), None)
+    finally:
+        if server is not None:
+            server[0].stop()
+
+
+def _postgres():
+    """A throwaway PostgreSQL server as the tests start one (tests/services.py)."""
+    sys.path.insert(0, str(report.ROOT / "tests"))
+    from services import ThrowawayPostgres, postgres_binaries
+
+    binaries = postgres_binaries()
+    if binaries is None:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+    server = ThrowawayPostgres(binaries)
+    return server, server.start()
+
+
+def _database(server, name: str) -> str:
+    from services import create_database
+
+    return create_database(server[1], name.replace("-", "_"))
+
+
+def benchmark(args) -> list[dict]:
+    cases = []
+    with tempfile.TemporaryDirectory(prefix="kerasnn-scale-") as root:
+        for kind, fresh in storages(args.storages):
+            for workers in args.workers:
+                folder = Path(root) / f"{kind}-{workers}"
+                folder.mkdir()
+                url, path = fresh(folder)
+                print(
+                    f"{kind}, {workers} worker(s): growing to {args.sizes[-1]:,} trials", flush=True
+                )
+                cases.append(grow(kind, url, path, workers, args, folder))
+                if args.json:  # Each case as it ends: a long run keeps what it measured.
+                    args.json.parent.mkdir(parents=True, exist_ok=True)
+                    args.json.write_text(json.dumps(cases, indent=2) + "\n")
+                if args.keep:
+                    shutil.copytree(folder, args.keep / folder.name, dirs_exist_ok=True)
+    return cases
+
+
+def parser() -> argparse.ArgumentParser:
+    p = cli.parser("scale", __doc__)
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="100 trials, 4 workers, SQLite and journal: a check that it works",
+    )
+    p.add_argument("--sizes", type=positive_int, nargs="+", help="trials the study grows through")
+    p.add_argument("--workers", type=positive_int, nargs="+", help="worker counts")
+    p.add_argument("--storages", nargs="+", choices=FULL["storages"], help="storages")
+    p.add_argument(
+        "--seconds", type=positive_float, default=1.0, help="seconds the stand-in sleeps a run (1)"
+    )
+    p.add_argument("--keep", type=Path, default=None, help="keep each study's folder here")
+    report.add_output_options(p)
+    return p
+
+
+def main(argv=None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    defaults = QUICK if args.quick else FULL
+    for key in ("sizes", "workers", "storages"):
+        if getattr(args, key) is None:
+            setattr(args, key, defaults[key])
+    args.sizes = sorted(set(args.sizes))
+    cli.require_data_dir(p)
+    try:
+        cases = benchmark(args)
+    except (RuntimeError, OSError) as error:
+        print(f"{p.prog}: error: {error}", file=sys.stderr)
+        return 1
+    text = render(cases, args, report.machine())
+    problems = [
+        f"{c['storage']}, {c['workers']} workers: {m}" for c in cases for m in c["problems"]
+    ]
+    checks = problems or [f"no-loss rule: held in all {len(cases)} studies"]
+    report.publish(SECTION, text, checks, cases, args)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

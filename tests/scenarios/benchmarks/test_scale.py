@@ -1,0 +1,34 @@
+"""The scale benchmark in its quick form: the real engine with a stand-in for training."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from services import run_module
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_quick_scale_benchmark_loses_no_trial_and_writes_its_section(tmp_path, data_dir):
+    rows, written = tmp_path / "rows.json", tmp_path / "benchmarks.md"
+    arguments = ["--quick", "--seconds", "0.2", "--report", str(written), "--json", str(rows)]
+    outcome = run_module(
+        "benchmarks.scale", arguments, environment={"KERASNN_DATA_DIR": str(data_dir)}
+    )
+    assert outcome.code == 0, outcome
+    assert "no-loss rule: held in all 2 studies" in outcome.out
+    cases = json.loads(rows.read_text())
+    assert {(case["storage"], case["workers"]) for case in cases} == {
+        ("sqlite", 4),
+        ("journal", 4),
+    }
+    for case in cases:
+        assert case["problems"] == []
+        assert case["segments"][-1]["size"] == 100
+        # Every search trial and every confirmation run was trained by the stand-in once.
+        assert case["trained"] >= 100 + 9
+        assert case["report_only"]["status"] == 0
+    section = written.read_text()
+    assert "<!-- section: scale -->" in section
+    assert "Training is replaced by a stand-in" in section
