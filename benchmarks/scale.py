@@ -468,6 +468,7 @@ def main(argv=None) -> int:
     except (RuntimeError, OSError) as error:
         print(f"{p.prog}: error: {error}", file=sys.stderr)
         return 1
+    cli.import_tensorflow_quietly()  # The machine's description names its version.
     text = render(cases, args, report.machine())
     problems = [
         f"{c['storage']}, {c['workers']} workers: {m}" for c in cases for m in c["problems"]

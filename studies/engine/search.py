@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import optuna
 from optuna.trial import TrialState
@@ -94,24 +95,26 @@ def run_trials(stage: Stage, objective: SearchObjective) -> str:
     while True:
         raise_if_stopped()
         dead.reap(study, stage.storage, progress.note)
-        finished = count(study, FINISHED)
+        # The trials are read once a round: each read is a pass over them all (and a query
+        # on a database), which a study of thousands pays for every trial.
+        states = Counter(trial.state for trial in study.get_trials(deepcopy=False))
+        finished = sum(states[state] for state in FINISHED)
         if finished >= settings.trials:
             return "target reached"
         if stage.past_deadline():
             progress.note(f"timeout reached with {finished} of {settings.trials} trials finished")
             return "timeout"
-        if _wait_for_others(study, settings.trials, progress):
+        if _wait_for_others(states, settings.trials, progress):
             continue
-        for trial in _next_trials(stage, objective, finished):
+        for trial in _next_trials(stage, objective, finished, states[TrialState.RUNNING]):
             progress.trial(trial, count(study, FINISHED))
             in_a_row = _count_failure(study, trial, in_a_row, settings.max_failures)
 
 
-def _next_trials(stage: Stage, objective: SearchObjective, finished: int) -> list:
-    """The next trial, or with --population K the next K (at most those still to run),
-    trained together; returned finished."""
+def _next_trials(stage: Stage, objective: SearchObjective, finished: int, running: int) -> list:
+    """The next trial, or with --population K the next K (at most those still to run
+    besides the `running` ones), trained together; returned finished."""
     settings = stage.settings
-    running = count(stage.search, (TrialState.RUNNING,))
     size = max(1, min(settings.population, settings.trials - finished - running))
     shapes = program_shapes(objective.module, settings.population)
     return train_trials(
@@ -144,14 +147,16 @@ def _count_failure(study, trial, in_a_row: int, limit: int) -> int:
     return in_a_row
 
 
-def _wait_for_others(study, target: int, progress) -> bool:
-    """Sleeps a little when the last trials run elsewhere; True if it did.
+def _wait_for_others(states: Counter, target: int, progress) -> bool:
+    """Sleeps a little when the last trials run elsewhere (`states`: the study's trials by
+    state); True if it did.
 
     It waits in case one of them fails or its worker dies (the caller's next check then
     fails and requeues it).
     """
-    running = count(study, (TrialState.RUNNING,))
-    if count(study, FINISHED) + running < target or count(study, (TrialState.WAITING,)):
+    running = states[TrialState.RUNNING]
+    finished = sum(states[state] for state in FINISHED)
+    if finished + running < target or states[TrialState.WAITING]:
         progress.waiting = False
         return False
     if not progress.waiting:
