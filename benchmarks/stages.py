@@ -69,7 +69,7 @@ def stage_seconds(companion) -> float:
 def stored(folder: Path) -> dict:
     """What a way stored: each stage's seconds and runs (by run, with the objective), the
     answer's winner, and the threads and processes its runs were trained with."""
-    from studies.engine import confirm, effects
+    from studies.engine import confirm, effects, failures
     from studies.engine.planned import load_companion, run_of
     from studies.storage import open_for_reading
 
@@ -79,6 +79,8 @@ def stored(folder: Path) -> dict:
         companion = load_companion(storage, STUDY_NAME, suffix)
         found["seconds"][stage] = stage_seconds(companion)
         for trial in companion.get_trials(deepcopy=False):
+            if failures.kind_of(trial) in failures.STEPPED_ASIDE:
+                continue  # Two processes queued the same run at once: this one never trained.
             key = (stage, *map(str, run_of(trial).attrs().values()), str(trial.params))
             found["runs"][key] = trial.user_attrs.get("objective")
             found["threads"].add(trial.user_attrs.get("threads"))
