@@ -141,7 +141,7 @@ class StudyResult:
         from studies.report import gallery
 
         gallery.check(name)
-        with _as_the_command_line_says():
+        with _as_a_guest(), _as_the_command_line_says():
             study, storage = _open(self._settings)
             return gallery.draw(name, study, storage, self._settings, _module(self._settings))
 
@@ -179,12 +179,10 @@ def run_study(name: str = "overfitting", *, progress: bool = True, **options) ->
         KeyboardInterrupt when the run was stopped by a signal.
     """
     from studies import run
-    from studies.engine.progress_bar import import_tqdm_quietly
 
-    import_tqdm_quietly()
     if not progress:
         options = {**options, "no_progress": True}
-    with _as_the_command_line_says():
+    with _as_a_guest(), _as_the_command_line_says():
         settings = _checked(name, options)
         with warnings.catch_warnings():
             run.quiet_warnings()
@@ -207,8 +205,25 @@ def open_study(name: str = "overfitting", **options) -> StudyResult:
     Raises:
         UsageError for a bad option, a storage that cannot be read or a study it lacks.
     """
-    with _as_the_command_line_says():
+    with _as_a_guest(), _as_the_command_line_says():
         return _read(_checked(name, options, reading=True))
+
+
+@contextlib.contextmanager
+def _as_a_guest():
+    """Leaves the process's Optuna as it was: its log's verbosity, which a run lowers (the
+    progress says what its log would), is restored; tqdm, which Optuna imports, is imported
+    first without its notebook warning."""
+    from studies.engine.progress_bar import import_tqdm_quietly
+
+    import_tqdm_quietly()
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
 
 @contextlib.contextmanager
@@ -260,9 +275,6 @@ def _module(settings):
 def _open(settings):
     """The stored study of `settings` and its storage, opened for reading; UsageError when
     either is not there."""
-    from studies.engine.progress_bar import import_tqdm_quietly
-
-    import_tqdm_quietly()  # Before Optuna, which imports tqdm.
     import optuna
 
     from studies.engine.study import stored_study

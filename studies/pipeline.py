@@ -205,7 +205,7 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     from studies.storage import redact
 
     finished = count(study, FINISHED)
-    progress = Progress(settings.study_name, settings.trials, finished, view(settings))
+    progress = Progress.of(settings, finished)
     done = f"continuing: {finished} of" if finished else "starting:"
     progress.note(f"{done} {settings.trials} trials")
     progress.note(f"{dataset.describe()}; storage {redact(settings.storage)}")
@@ -237,11 +237,6 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
         return 1
     finally:
         progress.close()
-
-
-def view(settings: Settings) -> str | None:
-    """How progress is shown: not at all with --no-progress, else as the output allows."""
-    return "off" if settings.no_progress else None
 
 
 def timed_out(study, settings: Settings, module) -> str:

@@ -50,6 +50,13 @@ class Progress:
         if self.view == "bar" and already < target:
             self.bar.begin("search", target, already)
 
+    @classmethod
+    def of(cls, settings, finished: int) -> Progress:
+        """The progress of a run of `settings` with `finished` search trials done: none
+        shown with --no-progress, else as the output allows."""
+        view = "off" if settings.no_progress else None
+        return cls(settings.study_name, settings.trials, finished, view)
+
     def note(self, message: str) -> None:
         # One message, one line, whatever a stored failure reason holds.
         LOGGER.info(f"[{self.name}] {escaped(message)}")

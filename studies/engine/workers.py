@@ -86,8 +86,7 @@ def run_workers(study, storage, settings, module) -> int:
     memory_each = worker_memory_mb([study, *companions], settings.population or 1)
     work = _work_left(study, storage, settings, module, finished)
     started, reason = capped(settings.workers, work, memory_each)
-    view = "off" if settings.no_progress else None
-    progress = Progress(settings.study_name, settings.trials, finished, view)
+    progress = Progress.of(settings, finished)
     logs = settings.folder / "workers"
     logs.mkdir(parents=True, exist_ok=True)
     if reason:

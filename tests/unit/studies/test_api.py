@@ -153,3 +153,14 @@ def test_no_module_sets_matplotlibs_backend_or_style_for_the_process():
         if call in path.read_text()
     ]
     assert found == []
+
+
+def test_reading_a_study_leaves_optunas_log_as_its_user_set_it(tmp_path):
+    options = stored_study(tmp_path)
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.DEBUG)
+    try:
+        open_study(**options).figure("history")
+        assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
+    finally:
+        optuna.logging.set_verbosity(before)
