@@ -91,7 +91,7 @@ def run_workers(study, storage, settings, module) -> int:
         )
     finished = count(study, FINISHED)
     work = _work_left(study, storage, settings, module, finished)
-    progress = Progress(settings.study_name, settings.trials, finished)
+    progress = Progress.of(settings, finished)
 
     def said(started: int, each: int, logs: Path) -> str:
         return (
@@ -101,7 +101,10 @@ def run_workers(study, storage, settings, module) -> int:
         )
 
     processes = (settings.workers, "workers", said)
-    return _run_processes(study, storage, settings, module, work, processes, progress)
+    try:
+        return _run_processes(study, storage, settings, module, work, processes, progress)
+    finally:
+        progress.close()
 
 
 def stage_processes(stage, module) -> int:
