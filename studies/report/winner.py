@@ -59,9 +59,9 @@ def lines(result, run, attached: bool, tested: float | None, scale: str = "unit"
         f"`{winner.FILENAME}`: validation accuracy {user['val_accuracy']:.4f}, test accuracy "
         f"{test} (its own run's).",
         "",
-        f"It {contract(scale)}: `model.predict(images)` with the images as loaded from the "
-        "dataset's files. The file says so itself: its input layer is named "
-        f"`{INPUT_NAME}` and the model `{MODEL_NAME}`.",
+        f"It {contract(scale)}. Feed it the images as read from the dataset's files "
+        "(`model.predict(images)`), not kerasnn's scaled ones. The file says so itself: its "
+        f"input layer is `{INPUT_NAME}` (uint8) and the model is named `{MODEL_NAME}`.",
         "",
         f"`{winner.FILENAME}` is trial {result.winner.source}'s network as trained by "
         f"confirmation run {run.number} (seed {user['seed']}), the median of the winner's "
