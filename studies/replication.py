@@ -162,14 +162,14 @@ def _train(configuration: dict, seeds: list[int], content: dict, dataset, say) -
     study records each run as a confirmation run is recorded)."""
     import optuna
 
-    from kerasnn import ModelConfig, TrainConfig, stats
+    from kerasnn import DivergedError, ModelConfig, TrainConfig, stats
     from studies.engine.runs import Job, execute
     from studies.pipeline import import_keras_quietly, quiet_optuna
 
     import_keras_quietly()
     quiet_optuna()
     study = optuna.create_study(direction="maximize")
-    objectives = []
+    objectives, trained = [], []
     with tempfile.TemporaryDirectory() as artifacts:
         for seed in seeds:
             job = Job(
@@ -179,28 +179,33 @@ def _train(configuration: dict, seeds: list[int], content: dict, dataset, say) -
                 prunable=False,
             )
             trial = study.ask()
-            study.tell(trial, execute(trial, job, dataset, Path(artifacts)))
+            try:
+                study.tell(trial, execute(trial, job, dataset, Path(artifacts)))
+            except DivergedError as error:  # A run that diverged has no objective.
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                say(f"  trial {configuration['trial']}, seed {seed}: {error}")
+                continue
             objectives.append(float(study.trials[-1].user_attrs["objective"]))
+            trained.append(seed)
             say(f"  trial {configuration['trial']}, seed {seed}: objective {objectives[-1]:.4f}")
     reported = [run["objective"] for run in configuration["runs"]]
-    comparison = stats.compare(reported, objectives)
-    return Replicated(configuration["trial"], seeds, objectives, reported, comparison)
+    if objectives:
+        comparison = stats.compare(reported, objectives)
+    else:  # Every run diverged: nothing here to compare.
+        nan = math.nan
+        comparison = stats.Comparison(nan, nan, nan, nan, "undecided", (len(reported), 0))
+    return Replicated(configuration["trial"], trained, objectives, reported, comparison)
 
 
 def lines(result: Replication) -> list[str]:
     """The replication in words: the verdict, each configuration, the machine of each side."""
-    from kerasnn import stats
     from studies.report import machine
 
-    rows = []
-    for configuration in result.configurations:
-        reported = stats.spread(configuration.reported)
-        here = stats.spread(configuration.objectives)
-        rows.append(
-            f"- trial {configuration.trial}: reported {reported} ({reported.n} runs), here "
-            f"{here} ({here.n} runs): {configuration.outcome} (the report's runs are "
-            f"{configuration.comparison.verdict()})"
-        )
+    rows = [
+        f"- trial {c.trial}: objective reported {_shown(c.reported)}, here "
+        f"{_shown(c.objectives)}: {c.outcome} (the report's runs are {c.comparison.verdict()})"
+        for c in result.configurations
+    ]
     return [
         f"# Replication of {result.study}",
         "",
@@ -214,6 +219,16 @@ def lines(result: Replication) -> list[str]:
         "This machine:",
         *machine.lines(result.this_machine),
     ]
+
+
+def _shown(objectives: list[float]) -> str:
+    """Runs' objectives as "mean ± sd (n runs)"."""
+    from kerasnn import stats
+
+    if not objectives:
+        return "no complete run"
+    spread = stats.spread(objectives)
+    return str(spread) if spread.n < 2 else f"{spread} ({spread.n} runs)"
 
 
 def _write(result: Replication, folder: Path) -> list[Path]:

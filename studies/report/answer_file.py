@@ -202,11 +202,12 @@ def check(content: dict) -> None:
     """Raises ValueError (or KeyError, TypeError) naming the first value of the wrong kind:
     what a replication reads must be what a report writes."""
     from kerasnn import ModelConfig, TrainConfig
-    from kerasnn.data import DATASETS
+    from kerasnn.data import DATASETS, SCALES
 
     if content["format"] != FORMAT:
         raise ValueError(f"format {content['format']!r} (this version reads {FORMAT})")
     _expect(content["dataset"] in DATASETS, f"dataset {content['dataset']!r}")
+    _expect(content["scale"] in SCALES, f"scale {content['scale']!r}")
     _expect(content["subset"] is None or _count(content["subset"]), "subset")
     _expect(_finite(content["gap_weight"]) and content["gap_weight"] >= 0, "gap_weight")
     configurations = content["configurations"]

@@ -194,7 +194,7 @@ def test_every_note_says_what_summary_md_says_with_one_effects_seed_undecided(da
     summary = summary_of(folder)
     answer = "\n".join(section(summary, "## Answer: trial"))
     effects = "\n".join(section(summary, "## Effects around the winner"))
-    assert "undecided (fewer than two runs a side)" in effects  # One seed a variant.
+    assert "(undecided: fewer than two runs a side)" in effects  # One seed a variant.
     notes = {
         suffix: study_detail(base, STUDY + suffix)["note"]["body"]
         for suffix in ("", "-confirm", "-effects")
@@ -226,7 +226,7 @@ def test_chromium_shows_the_study_list_the_companions_labels_and_the_notes(dashb
     winner = answer_file_winner(folder)
     for suffix, label, verdict in (
         ("-confirm", "the confirmation of study", f"Answer: trial {winner}'s configuration"),
-        ("-effects", "the effects stage of study", "undecided (fewer than two runs a side)"),
+        ("-effects", "the effects stage of study", "(undecided: fewer than two runs a side)"),
         ("", "the search; confirmed answer", f"Answer: trial {winner}'s configuration"),
     ):
         study_id = study_detail(base, STUDY + suffix)["study_id"]
