@@ -230,6 +230,9 @@ def check(content: dict) -> None:
     trials = {configuration["trial"] for configuration in configurations}
     _expect(set(content["tied"]) <= trials, "tied")
     _expect(all(_count(seed) for seed in content["seeds"]["taken"]), "seeds")
+    machine = content["machine"]
+    named = [machine["processor"], machine["bfloat16"], *machine["versions"].values()]
+    _expect(all(isinstance(text, str) for text in named), "machine")
 
 
 def _expect(condition: bool, what: str) -> None:

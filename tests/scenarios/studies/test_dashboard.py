@@ -76,7 +76,7 @@ def dashboard(tmp_path_factory, data_dir):
         env=worker_environment(),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     port = free_port()

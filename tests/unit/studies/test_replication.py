@@ -92,8 +92,9 @@ def test_replicate_refuses_a_damaged_answer(tmp_path, capsys):
         (lambda c: c.update(dataset="cifar10"), "dataset 'cifar10'"),
         (lambda c: c["configurations"][0]["model_config"].update(hidden_units=-4), "hidden_units"),
         (lambda c: c.update(winner=1), "winner"),
+        (lambda c: c["machine"].update(processor=3), "machine"),
     ],
-    ids=["seed", "accuracy", "dataset", "model", "winner"],
+    ids=["seed", "accuracy", "dataset", "model", "winner", "machine"],
 )
 def test_replicate_refuses_a_sealed_answer_holding_a_value_no_report_writes(
     tmp_path, capsys, edit, said
