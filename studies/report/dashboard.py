@@ -11,8 +11,7 @@ report cannot disagree.
 
 from __future__ import annotations
 
-# The user attribute that says, on the study's page, what a study of ours is.
-ABOUT = "about"
+from studies.engine.study import ABOUT
 
 
 def publish(study, companions: dict, answer: list[str], effects: list[str], result) -> None:
