@@ -21,6 +21,7 @@ from kerasnn import stats
 from kerasnn.export import MODEL_NAME, contract
 from studies.engine import confirm, winner
 from studies.engine.confirm import Answer, Confirmed
+from studies.report import answer_file
 from studies.run import main
 
 NAME = "overfitting-mnist-subset1000-epochs2"
@@ -160,7 +161,7 @@ def test_summary_names_the_median_run_and_the_study_carries_its_network(study):
 
 
 @pytest.mark.slow
-def test_report_only_writes_winner_keras_from_the_stored_weights_without_training(
+def test_report_only_writes_winner_keras_and_answer_json_from_the_storage_without_training(
     study, monkeypatch, capsys
 ):
     place, _ = study
@@ -172,8 +173,13 @@ def test_report_only_writes_winner_keras_from_the_stored_weights_without_trainin
 
     monkeypatch.setattr("kerasnn.training.train", no_training)
     monkeypatch.setattr("studies.engine.runs.train", no_training)
+    (path.parent / "answer.json").unlink()
     assert cli(options(place, "--report-only"), capsys).code == 0
     assert path.stat().st_size > 0
+    # The answer as data and the machine the study ran on, from the storage alone too.
+    assert answer_file.read(path.parent)["winner_file"]["name"] == "winner.keras"
+    summary = (path.parent / "summary.md").read_text()
+    assert "- machine: " in summary and "- versions: Python " in summary
 
 
 @pytest.mark.slow
