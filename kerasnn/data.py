@@ -169,7 +169,8 @@ class Dataset:
         )
 
     def identity(self) -> dict:
-        """What a study records of its data: name, source, shapes, classes, fingerprint."""
+        """What a study records of its data: name, source, shapes, classes, where the test
+        split came from, how stored examples were scaled, and the fingerprint."""
         return {
             "name": self.name,
             "source": self.source,
@@ -179,6 +180,12 @@ class Dataset:
             },
             "classes": self.classes,
             "test_split": self.test_split,
+            # How stored examples become the network's input: x * scale + offset.
+            "input": {
+                "dtype": self.input_dtype,
+                "scale": self.input_scale,
+                "offset": self.input_offset,
+            },
             "fingerprint": self.fingerprint,
         }
 
