@@ -237,22 +237,24 @@ def _checked_arrays(parts: dict[str, np.ndarray], where: str) -> dict:
     }
 
 
+def _carve_test(checked: dict, seed: int, where: str) -> dict:
+    """`checked` with a stratified, seeded TEST_SHARE of its training arrays as the test
+    split, said in `test_split`."""
+    x, y = checked["x_train"], checked["y_train"]
+    size = max(1, round(len(y) * TEST_SHARE))
+    arrays.check_split_room(y, size, where)
+    rest, test = arrays.stratified_split(y, size, seed)
+    return {
+        **checked,
+        **{"x_train": x[rest], "y_train": y[rest], "x_test": x[test], "y_test": y[test]},
+        "test_split": f"carved: {size} examples of the training arrays, stratified, seed {seed}",
+    }
+
+
 def _assemble(checked, name, where, given, validation_size, seed, scale, class_names) -> Dataset:
     """The checked arrays split (test carved out where none was given) into a `Dataset`."""
+    checked = {"test_split": "given", **checked} if given else _carve_test(checked, seed, where)
     x_train, y_train = checked["x_train"], checked["y_train"]
-    x_test, y_test = checked["x_test"], checked["y_test"]
-    test_split = "given"
-    if not given:
-        test_size = max(1, round(len(y_train) * TEST_SHARE))
-        arrays.check_split_room(y_train, test_size, where)
-        rest, test = arrays.stratified_split(y_train, test_size, seed)
-        x_train, y_train, x_test, y_test = (
-            x_train[rest],
-            y_train[rest],
-            x_train[test],
-            y_train[test],
-        )
-        test_split = f"carved: {len(test)} examples of the training arrays, stratified, seed {seed}"
     if validation_size is None:
         validation_size = round(len(y_train) * VALIDATION_SHARE)
     arrays.check_split_room(y_train, validation_size, where)
@@ -262,6 +264,7 @@ def _assemble(checked, name, where, given, validation_size, seed, scale, class_n
     names = tuple(class_names or (str(label) for label in range(checked["classes"])))
     if len(names) != checked["classes"]:
         raise DataError(f"{where}: {len(names)} class names for {checked['classes']} classes")
+    warning = None if integers else arrays.raw_values_warning(x_train, where)
 
     def scaled(images):
         return images * np.float32(2.0) - np.float32(1.0) if symmetric else images
@@ -272,20 +275,16 @@ def _assemble(checked, name, where, given, validation_size, seed, scale, class_n
         y_train=y_train[train_index],
         x_validation=scaled(x_train[validation_index]),
         y_validation=y_train[validation_index],
-        x_test=scaled(x_test),
-        y_test=y_test,
+        x_test=scaled(checked["x_test"]),
+        y_test=checked["y_test"],
         class_names=names,
         scale=scale if integers else "as given",
         source=where,
         input_dtype=checked["dtype"],
         input_scale=checked["factor"] * (2.0 if symmetric else 1.0),
         input_offset=-1.0 if symmetric else 0.0,
-        test_split=test_split,
-        warnings=tuple(
-            line
-            for line in [None if integers else arrays.raw_values_warning(x_train, where)]
-            if line
-        ),
+        test_split=checked["test_split"],
+        warnings=(warning,) if warning else (),
     )
 
 
