@@ -165,3 +165,22 @@ def test_a_study_continued_with_other_data_is_refused_and_nothing_changes(place,
     line = refuses(["--dataset", str(path)], place, capsys)
     assert "study 'overfitting-mine-subset1000-epochs1-prunernone' ran on mine" in line
     assert "the data given now" in line and "differs" in line
+
+
+def test_run_study_trains_on_arrays_given_in_memory_named_after_them(tmp_path):
+    from kerasnn import Dataset
+    from studies import run_study
+    from studies.errors import UsageError
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (600, 6, 6), dtype=np.uint8)
+    data = Dataset.from_arrays(images, np.arange(600) % 3, name="tiny")
+    where = {"storage": f"sqlite:///{tmp_path}/s.db", "reports": str(tmp_path / "r")}
+    with pytest.raises(UsageError, match="cannot share arrays given in memory"):
+        run_study(dataset=data, workers=2, trials=2, **where)
+    assert list(tmp_path.iterdir()) == []
+    result = run_study(dataset=data, trials=1, epochs=1, confirm_top=0, **where)
+    assert result.study_name == "overfitting-tiny-epochs1" and len(result.trials) == 1
+    search = optuna.load_study(study_name=result.study_name, storage=where["storage"])
+    assert dataset_identity.identity(search.user_attrs) == data.identity()
+    assert search.trials[0].user_attrs["model_config"]["input_shape"] == [6, 6]
