@@ -11,6 +11,8 @@ import hashlib
 
 import numpy as np
 
+from kerasnn.config import MAX_CLASSES
+
 # The most memory the float32 arrays of one dataset may take: about twenty times
 # Fashion-MNIST's (220 MB), so that a wrong file is refused before it fills the memory.
 MAX_DATA_BYTES = 4 * 2**30
@@ -76,6 +78,11 @@ def check_classes(y_train: np.ndarray, y_test: np.ndarray, where: str) -> int:
     classes = int(y_train.max()) + 1
     if classes < 2:
         raise DataError(f"{where}: y_train holds one class only; at least two are needed")
+    if classes > MAX_CLASSES:
+        raise DataError(
+            f"{where}: y_train holds label {classes - 1}; at most {MAX_CLASSES} classes "
+            f"(labels 0-{MAX_CLASSES - 1}) are trained"
+        )
     missing = np.flatnonzero(np.bincount(y_train, minlength=classes) == 0)
     if missing.size:
         raise DataError(
