@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from studies import dataset_identity
 from studies.report.markdown import figure, table
 
 # The figures shown under their own heading, in this order, each where its file exists; the
@@ -30,7 +31,8 @@ def header(study) -> list[str]:
         "",
         f"Question: {attrs.get('question', '')}",
         "",
-        f"- dataset: {attrs.get('dataset')} (training subset: {attrs.get('subset') or 'all'})",
+        f"- dataset: {dataset_identity.describe(dataset_identity.identity(attrs), attrs.get('dataset'))}"
+        f" (training subset: {attrs.get('subset') or 'all'})",
         f"- objective: {attrs.get('objective')} ({', '.join(attrs.get('directions', []))}); "
         f"gap weight {attrs.get('gap_weight')}",
         f"- epochs per trial at most: {attrs.get('epochs')}",
