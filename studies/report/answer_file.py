@@ -55,7 +55,7 @@ def record(study, storage, settings, result, folder: Path) -> dict:
         "seed_noise": _number(result.seed_noise),
         "test_accuracy": _spread(result.test),
         "seeds": _seeds(study, storage),
-        "winner_file": _winner_file(study, confirmation, result, settings.scale, folder),
+        "winner_file": _winner_file(study, confirmation, result, settings, folder),
         "machine": attrs.get("machine") or machine.description(),
         "machine_recorded": "machine" in attrs,
         "command": attrs.get("command", ""),
@@ -96,11 +96,11 @@ def _run(run, source: int, confirmation) -> dict:
     return {"seed": seed, "number": run.number, **figures, "test_accuracy": tested}
 
 
-def _winner_file(study, confirmation, result, scale: str, folder: Path) -> dict | None:
+def _winner_file(study, confirmation, result, settings, folder: Path) -> dict | None:
     """winner.keras: the run it holds, that run's figures and the images it takes; None
     when the report could not write it."""
-    from kerasnn.export import contract
     from studies.engine import confirm, winner
+    from studies.report.winner import raw_input, stated_contract
 
     if not (folder / winner.FILENAME).is_file():
         return None
@@ -112,7 +112,7 @@ def _winner_file(study, confirmation, result, scale: str, folder: Path) -> dict 
         "seed": seed,
         "val_accuracy": run.user_attrs["val_accuracy"],
         "test_accuracy": confirm.run_test_accuracy(confirmation, result.winner.source, seed),
-        "input": contract(scale),
+        "input": stated_contract(run, raw_input(study, settings))[0],
     }
 
 

@@ -18,7 +18,7 @@ from conftest import require
 from services import cli
 
 from kerasnn import stats
-from kerasnn.export import MODEL_NAME, contract
+from kerasnn.export import RawInput, contract, model_name
 from studies.engine import confirm, winner
 from studies.engine.confirm import Answer, Confirmed
 from studies.report import answer_file
@@ -115,8 +115,8 @@ def test_winner_keras_loads_without_kerasnn_and_reproduces_its_runs_validation_a
     assert found["backend"] == backend and not found["kerasnn"]
     assert found["correct"] == round(run.user_attrs["val_accuracy"] * len(y))
     # The file states its input itself.
-    assert found["input"] == "uint8" and found["first"] == "Rescaling"
-    assert found["name"] == MODEL_NAME
+    assert found["input"] == "uint8" and found["first"] == "Normalization"
+    assert found["name"] == model_name(RawInput(), (28, 28))
 
 
 @pytest.mark.slow
@@ -136,7 +136,7 @@ def test_winner_keras_fed_raw_test_images_scores_its_runs_stored_test_accuracy(
     assert found["correct"] == round(row["test_accuracy"] * len(y))
     summary = (folder / "summary.md").read_text()
     assert f"test accuracy {row['test_accuracy']:.4f} (its own run's)" in summary
-    assert contract() in summary
+    assert contract(RawInput(), (28, 28), 10) in summary
 
 
 @pytest.mark.slow
