@@ -161,6 +161,19 @@ class StudyResult:
             )
         return keras.saving.load_model(path)
 
+    def answer_json(self) -> dict | None:
+        """The report's answer.json (the answer as data, see docs/studies.md), checked; None
+        when the report has none.
+
+        Raises:
+            UsageError when the file was edited or damaged.
+        """
+        from studies.report import answer_file
+
+        if not (self.report_dir / answer_file.FILENAME).is_file():
+            return None
+        return answer_file.read(self.report_dir)
+
 
 def run_study(name: str = "overfitting", *, progress: bool = True, **options) -> StudyResult:
     """Runs study `name` as `python -m studies.run NAME --OPTION VALUE ...` does, report

@@ -272,6 +272,11 @@ def record_command(study, settings: Settings, module) -> None:
         study.set_user_attr("question", module.QUESTION)
     if "command" not in study.user_attrs:
         study.set_user_attr("command", line)
+    if "machine" not in study.user_attrs:
+        # The machine that made the study, for its report: its digits are this machine's.
+        from studies.report import machine
+
+        study.set_user_attr("machine", machine.description())
     elif line != study.user_attrs["command"]:
         continuations = list(study.user_attrs.get("continuations", []))
         if line not in continuations:

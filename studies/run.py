@@ -57,6 +57,10 @@ def usage_error(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     quiet_warnings()
+    if argv[:1] == ["replicate"]:
+        from studies.replication import main as replicate
+
+        return replicate(argv[1:])
     try:
         args = parse(argv)
         if args.list:

@@ -94,6 +94,8 @@ def parser(*, raising: bool = False) -> argparse.ArgumentParser:
         prog="python -m studies.run",
         description="Run an Optuna study of kerasnn networks, confirm its best configurations "
         "over fresh seeds and write its report.",
+        epilog="python -m studies.run replicate REPORT_FOLDER trains a report's answer again on "
+        "this machine and says whether it replicates (see its --help).",
         # Each help text names its default itself: the study's own may differ.
         # Options are matched exactly: a prefix such as --work would otherwise be --workers.
         allow_abbrev=False,

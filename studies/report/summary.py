@@ -39,7 +39,21 @@ def header(study) -> list[str]:
         + (", ".join(f"{count} {state}" for state, count in states.items()) or "none")
         + (f"; stopped: {attrs['stopped']}" if "stopped" in attrs else ""),
         *TIMED_OUT * (attrs.get("stopped") == "timeout"),
+        *machine_lines(attrs),
         "",
+    ]
+
+
+def machine_lines(attrs: dict) -> list[str]:
+    """The machine and library versions the study ran on, as it recorded them; a study that
+    recorded none is said to, and this report's machine is named instead."""
+    from studies.report import machine
+
+    if isinstance(attrs.get("machine"), dict):
+        return machine.lines(attrs["machine"])
+    return [
+        "- machine: not recorded by the study; this report was written on:",
+        *("  " + line for line in machine.lines(machine.description())),
     ]
 
 

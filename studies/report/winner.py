@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from kerasnn.export import INPUT_NAME, MODEL_NAME, contract
 from studies.engine import confirm, winner
 
 
@@ -21,10 +22,11 @@ def write(
     """
     if result is None:
         return []
-    run = winner.median_run(study, confirm.load_confirmation(storage, study.study_name), result)
+    confirmation = confirm.load_confirmation(storage, study.study_name)
+    run = winner.median_run(study, confirmation, result)
     path = folder / winner.FILENAME
     try:
-        winner.save(run, storage, settings.artifact_dir, path)
+        winner.save(run, storage, settings.artifact_dir, path, settings.scale)
     except (FileNotFoundError, ValueError) as error:  # Missing weights, an edited run.
         path.unlink(missing_ok=True)
         notes.append(f"{winner.FILENAME} not written: {error}")
@@ -33,13 +35,17 @@ def write(
     if not read_only:
         winner.attach(study, settings.artifact_dir, run, path)
     attached = study.user_attrs.get(winner.ATTACHED, {}).get("confirmation_run") == run.number
-    return lines(result, run, attached)
+    tested = confirm.run_test_accuracy(
+        confirmation, result.winner.source, int(run.user_attrs["seed"])
+    )
+    return lines(result, run, attached, tested, settings.scale)
 
 
-def lines(result, run, attached: bool) -> list[str]:
-    """The summary's section on winner.keras: which run, its seed and figures, and whether
-    the dashboard offers the network too."""
+def lines(result, run, attached: bool, tested: float | None, scale: str = "unit") -> list[str]:
+    """The summary's section on winner.keras: which run, its seed and figures (its own test
+    accuracy among them), the images it takes, and whether the dashboard offers it too."""
     user = run.user_attrs
+    test = "not evaluated" if tested is None else f"{tested:.4f}"
     where = (
         f"the dashboard offers the same network as {winner.attached_name(run)}, an artifact "
         "of this study"
@@ -49,6 +55,13 @@ def lines(result, run, attached: bool) -> list[str]:
     )
     return [
         "## The winner as a Keras model",
+        "",
+        f"`{winner.FILENAME}`: validation accuracy {user['val_accuracy']:.4f}, test accuracy "
+        f"{test} (its own run's).",
+        "",
+        f"It {contract(scale)}. Feed it the images as read from the dataset's files "
+        "(`model.predict(images)`), not kerasnn's scaled ones. The file says so itself: its "
+        f"input layer is `{INPUT_NAME}` (uint8) and the model is named `{MODEL_NAME}`.",
         "",
         f"`{winner.FILENAME}` is trial {result.winner.source}'s network as trained by "
         f"confirmation run {run.number} (seed {user['seed']}), the median of the winner's "
