@@ -117,10 +117,10 @@ class StudyResult:
 
     def _repr_markdown_(self) -> str:
         """A notebook's display: the answer as summary.md opens, and where the rest is."""
-        from studies.report.closing import NO_ANSWER, markdown
+        from studies.report.closing import NO_ANSWER
         from studies.report.gallery import FIGURES
 
-        answer = NO_ANSWER if self.answer is None else markdown(self.answer._answer)
+        answer = NO_ANSWER if self.answer is None else self.answer._repr_markdown_()
         names = ", ".join(f'"{name}"' for name in FIGURES)
         return (
             f"**Study `{self.study_name}`**\n\n{answer}\n\nThe report: "
