@@ -544,18 +544,34 @@ def _load_file(path: Path, validation_size, seed, scale) -> Dataset:
     )
 
 
-def _load_named(name: str, validation_size: int, seed: int, data_dir, scale: str) -> Dataset:
-    """MNIST or Fashion-MNIST from its IDX files (or Keras' download), checked against its
-    name."""
+def raw_arrays(name: str, data_dir: str | os.PathLike | None = None):
+    """MNIST's or Fashion-MNIST's arrays as stored, ((x_train, y_train), (x_test, y_test)) with
+    uint8 pixels 0-255, from where `load_dataset` reads them (`data_dir`, KERASNN_DATA_DIR's
+    folder, or Keras' download): the examples an exported winner.keras takes."""
+    return _read_named(name, data_dir)[0]
+
+
+def _read_named(name: str, data_dir):
+    """The named dataset's stored arrays, checked against its name, and where they came
+    from."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if data_dir is None and os.environ.get("KERASNN_DATA_DIR"):
         data_dir = Path(os.environ["KERASNN_DATA_DIR"]) / DATASETS[name]
     if data_dir is not None:
-        (x_train, y_train), (x_test, y_test) = read_idx_folder(data_dir)
+        arrays_read = read_idx_folder(data_dir)
         source = f"IDX files in {data_dir}"
     else:
-        (x_train, y_train), (x_test, y_test) = _download(name)
+        arrays_read = _download(name)
         source = "keras.datasets download"
-    check_contents(name, (x_train, y_train), (x_test, y_test), data_dir)
+    check_contents(name, *arrays_read, data_dir)
+    return arrays_read, source
+
+
+def _load_named(name: str, validation_size: int, seed: int, data_dir, scale: str) -> Dataset:
+    """MNIST or Fashion-MNIST from its IDX files (or Keras' download), checked against its
+    name."""
+    ((x_train, y_train), (x_test, y_test)), source = _read_named(name, data_dir)
     if not 0 < validation_size < len(y_train):
         raise ValueError(
             f"load_dataset: validation_size must lie between 1 and {len(y_train) - 1}, "

@@ -277,13 +277,13 @@ def record_command(study, settings: Settings, module) -> None:
     line = command(settings, module)
     if "question" not in study.user_attrs:
         study.set_user_attr("question", module.QUESTION)
-    if "command" not in study.user_attrs:
-        study.set_user_attr("command", line)
     if "machine" not in study.user_attrs:
         # The machine that made the study, for its report: its digits are this machine's.
         from studies.report import machine
 
         study.set_user_attr("machine", machine.description())
+    if "command" not in study.user_attrs:
+        study.set_user_attr("command", line)
     elif line != study.user_attrs["command"]:
         continuations = list(study.user_attrs.get("continuations", []))
         if line not in continuations:
