@@ -117,15 +117,28 @@ def test_fresh_deletes_every_stage_so_no_run_of_the_old_study_is_in_the_answer(
 
 
 def test_fresh_is_refused_while_another_process_works_on_the_study(tmp_path, data_dir):
-    first = start_worker([*options(tmp_path), "--trials", "50"], tmp_path / "first.log")
+    # Three hundred epochs: the first trial still trains when --fresh looks at the journal.
+    arguments = [*options(tmp_path), "--trials", "50", "--epochs", "300"]
+    first = start_worker(arguments, tmp_path / "first.log")
     try:
-        wait_for(lambda: "1/50 done" in (tmp_path / "first.log").read_text(), 240, "a trial")
-        refused = process([*options(tmp_path), "--fresh"])
+        wait_for(lambda: training_search_trial(tmp_path / "j.log"), 240, "a trial")
+        refused = process([*arguments, "--fresh"])
         assert refused.code == 2
+        assert "has 1 trial(s) running in another process" in refused.err
         assert "before --fresh deletes the study and its stages" in refused.err
         assert first.poll() is None
     finally:
         stop(first)
+
+
+def training_search_trial(journal):
+    """A search trial that has started training, or None."""
+    try:
+        study = optuna.load_study(study_name=NAME, storage=open_for_reading(str(journal)))
+    except (KeyError, StorageError):  # No journal or no study yet.
+        return None
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    return next((trial for trial in running if "model_config" in trial.user_attrs), None)
 
 
 def test_a_timeout_mid_search_exits_0_and_says_how_to_go_on(tmp_path, capsys, data_dir):
