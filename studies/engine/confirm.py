@@ -82,7 +82,7 @@ def confirm(stage: Stage) -> Answer | None:
         stage.storage,
         runs,
         objective,
-        stage.progress.note,
+        stage.progress,
         "confirmation",
         stage.deadline,
     )

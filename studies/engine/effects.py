@@ -242,7 +242,7 @@ def measure(answer, stage: Stage) -> None:
         f"fresh seeds each: {len(runs)} runs"
     )
     planned_runs.train_plan(
-        effects, stage.storage, runs, objective, stage.progress.note, "effects", stage.deadline
+        effects, stage.storage, runs, objective, stage.progress, "effects", stage.deadline
     )
 
 

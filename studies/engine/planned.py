@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 
 import optuna
 from optuna.trial import TrialState
@@ -261,24 +260,26 @@ def train_plan(
     storage,
     plan: dict[PlannedRun, dict],
     objective: PlannedObjective,
-    say: Callable[[str], None],
+    progress,
     stage: str,
     deadline: float | None = None,
 ) -> None:
     """Trains this process's share of `plan` (each run with the parameters it maps to) until
-    every run is done or given up, saying a line per run ("<stage> of trial 3, seed 1: ...").
+    every run is done or given up, showing its `progress` (a line per run where lines are
+    shown, "<stage> of trial 3, seed 1: ...").
     Past the `deadline` (time.monotonic(), from --timeout) no further run is started."""
+    progress.begin(stage, len(plan), len(plan) - len(standing(companion, plan).open_runs))
     while (step := next_step(companion, plan)) is not None:
         raise_if_stopped()
         if deadline is not None and time.monotonic() >= deadline:
-            say(f"timeout reached: no further {stage} run is started")
+            progress.note(f"timeout reached: no further {stage} run is started")
             break
         if step == "wait":
             time.sleep(2)
         else:
             for trial in _train_step(companion, storage, plan, objective):
-                say(line(trial, stage))
-        dead.reap(companion, storage, say)
+                progress.run(trial, line(trial, stage))
+        dead.reap(companion, storage, progress.note)
 
 
 def _train_step(companion, storage, plan, objective: PlannedObjective) -> list:

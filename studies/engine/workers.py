@@ -86,7 +86,7 @@ def run_workers(study, storage, settings, module) -> int:
     memory_each = worker_memory_mb([study, *companions], settings.population or 1)
     work = _work_left(study, storage, settings, module, finished)
     started, reason = capped(settings.workers, work, memory_each)
-    progress = Progress(settings.study_name, settings.trials, finished)
+    progress = Progress.of(settings, finished)
     logs = settings.folder / "workers"
     logs.mkdir(parents=True, exist_ok=True)
     if reason:
@@ -101,6 +101,7 @@ def run_workers(study, storage, settings, module) -> int:
         if process.returncode not in (0, None) and status != 130:
             status = status or _worker_failed(index, process.returncode, logs, progress)
     dead.reap(study, storage, progress.note)
+    progress.close()
     return status
 
 
