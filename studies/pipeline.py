@@ -98,19 +98,22 @@ def _jax_sees_a_gpu() -> bool:
         return False
 
 
-def load_data(settings: Settings):
-    """The study's dataset (cut to `--subset`); bad or missing files are a UsageError."""
+def load_data(settings: Settings, given=None):
+    """The study's dataset (cut to `--subset`), or the `given` one; bad or missing files
+    are a UsageError, and the data's warnings are said on stderr."""
     from kerasnn.data import DataError, load_dataset
 
     # The files are read (NumPy, no TensorFlow) while TensorFlow imports, which shortens the
     # wait before the first trial (benchmarks/startup.py measures it).
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        reading = pool.submit(load_dataset, settings.dataset, scale=settings.scale)
+        reading = pool.submit(lambda: given or load_dataset(settings.dataset, scale=settings.scale))
         import_keras_quietly()
     try:
         dataset = reading.result()
     except (DataError, ValueError) as error:
         raise UsageError(str(error)) from None
+    for line in dataset.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     if settings.subset:
         available = len(dataset.y_train)
         if settings.subset > available:
@@ -150,8 +153,9 @@ def connect(settings: Settings, *, write: bool) -> tuple[Settings, object]:
     return settings, storage
 
 
-def run(settings: Settings, module) -> int:
-    """Runs the study's search (and confirmation) and writes its report; returns the exit status."""
+def run(settings: Settings, module, given_dataset=None) -> int:
+    """Runs the study's search (and confirmation) and writes its report; returns the exit
+    status. `given_dataset`: arrays given in memory, trained on instead of `settings.dataset`."""
     # The engine is imported here, not with this module, and after the cheap checks: the
     # confirmation it holds imports Keras, whose start-up lines must not precede an error.
     from studies.storage import StorageError, check
@@ -166,17 +170,20 @@ def run(settings: Settings, module) -> int:
     except StorageError as error:
         raise UsageError(str(error)) from None
     settings = choose_population(settings)
-    dataset = load_data(settings)
+    dataset = load_data(settings, given_dataset)
+    from studies import dataset_identity
     from studies.engine import confirm, workers
     from studies.engine import study as opening
 
     settings, storage = connect(settings, write=True)
     opening.check_continuation(settings, storage)
+    dataset_identity.check(opening.stored_study(storage, settings.study_name), settings, dataset)
     confirm.check_plans(storage, settings)
     # Every check has passed; from here on the storage and the reports folder are written.
     note_folder(settings)
     settings.folder.mkdir(parents=True, exist_ok=True)
     study = opening.open_study(settings, storage, getattr(module, "SEARCH_SPACE", None))
+    dataset_identity.record(study, dataset)
     record_command(study, settings, module)
     with opening.working_on(study):
         if settings.workers > 1:
@@ -270,6 +277,11 @@ def record_command(study, settings: Settings, module) -> None:
     line = command(settings, module)
     if "question" not in study.user_attrs:
         study.set_user_attr("question", module.QUESTION)
+    if "machine" not in study.user_attrs:
+        # The machine that made the study, for its report: its digits are this machine's.
+        from studies.report import machine
+
+        study.set_user_attr("machine", machine.description())
     if "command" not in study.user_attrs:
         study.set_user_attr("command", line)
     elif line != study.user_attrs["command"]:

@@ -75,6 +75,7 @@ def test_an_answer_reprs_in_one_short_line_without_numpy_types(result):
     assert "\n" not in shown and len(shown) < 120 and "np.float64" not in shown
     assert shown.startswith("<StudyAnswer: trial 0, objective 0.8480 ± 0.0042")
     assert "tied: 1" in shown
+    assert "np.float64" not in repr(result.answer.objective)  # A Spread of plain floats.
     assert "\n" not in repr(result) and "answer trial 0" in repr(result)
 
 
