@@ -140,13 +140,14 @@ def _pays(search, runs: int, processes: int) -> bool:
 
 
 def _start_up_seconds(search) -> float | None:
-    """Seconds from this process's start to its first trial of the search, or None (it
-    trained none, or the system does not say when it started)."""
+    """Seconds from this process's start to its first trial of the search, or to now where
+    it trained none (a continued study: it has just started); None where the system does not
+    say when it started."""
     started = [
         trial.datetime_start.timestamp()
         for trial in search.get_trials(deepcopy=False)
         if trial.user_attrs.get("worker") == worker_id() and trial.datetime_start is not None
-    ]
+    ] or [time.time()]
     try:
         stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
         boot = next(
@@ -155,8 +156,6 @@ def _start_up_seconds(search) -> float | None:
             if line.startswith("btime")
         )
     except (OSError, StopIteration, ValueError, IndexError):
-        return None
-    if not started:
         return None
     return min(started) - (boot + int(stat[19]) / os.sysconf("SC_CLK_TCK"))
 
