@@ -234,12 +234,16 @@ def count(study: optuna.Study, states) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def code_version() -> str:
+# The checkout that holds both packages, whose state a code version names.
+CODE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def code_version(root: Path = CODE_ROOT) -> str:
     """The git commit of the running code ("+changes" when the tree differs), or "unknown".
 
-    Stored on each trial so that a report can say which code produced its numbers.
+    Stored on each trial so that a report can say which code produced its numbers. Only
+    the packages count (`kerasnn/`, `studies/`): a changed test or document trains the same.
     """
-    root = Path(__file__).resolve().parents[1]
 
     def git(*arguments) -> str:
         return subprocess.run(
