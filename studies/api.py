@@ -139,6 +139,12 @@ def run_study(name: str = "overfitting", **options) -> StudyResult:
             status = run.run_settings([settings])
         if status == 130:
             raise KeyboardInterrupt(f"study {settings.study_name!r} was interrupted")
+        if status:
+            raise RuntimeFault(
+                f"study {settings.study_name!r} ended with exit status {status}: too many "
+                "trials failed in a row, no configuration could be confirmed, or a worker "
+                "failed (its progress lines say which)"
+            )
         return _read(settings)
 
 
@@ -184,8 +190,11 @@ def _checked(name: str, options: dict[str, Any], reading: bool = False):
     them; UsageError for anything it refuses, and for a group of studies."""
     from studies import run
 
-    args = run.parse(command_line(name, options))
-    args.study, args.list = name, False  # A name that reads like an option is still a name.
+    if not isinstance(name, str):
+        raise UsageError(f"a study is named by a string (see --list), got {name!r}")
+    # The name is set after parsing, so one that reads like an option ("-h") is still a name.
+    args = run.parse(command_line(name, options)[1:])
+    args.study, args.list = name, False
     settings = run.checked(args, reading=reading)
     if len(settings) > 1:
         members = ", ".join(one.study for one in settings)
