@@ -35,17 +35,21 @@ def train_trials(
     dataset,
     artifact_dir: Path,
     fixed_shapes=None,
+    queued_only: bool = False,
 ) -> list[optuna.trial.FrozenTrial]:
-    """Asks `size` trials (queued ones first), turns each into a Job with `prepare(trial)`,
-    trains the jobs (alone when `size` is 1, else as one population, of `fixed_shapes`
-    where given: see runs.program_shapes) and tells Optuna how each ended; returns the
-    trials, finished.
+    """Asks `size` trials (queued ones first; with `queued_only` queued ones alone, so
+    fewer or none when other workers took them), turns each into a Job with
+    `prepare(trial)`, trains the jobs (alone when `size` is 1, else as one population, of
+    `fixed_shapes` where given: see runs.program_shapes) and tells Optuna how each ended;
+    returns the trials, finished.
 
     A trial that steps aside in `prepare` (a surplus, a repeat, a planned run whose stored
     configuration is not its plan's) ends FAIL with its kind, untrained, as does a diverged
-    run; anything else, or a stop signal, fails every trial not yet told and is raised.
+    run or one that raised an unexpected error (counted as a failure of its own); a failure
+    of the machine (an OSError) or a stop signal fails every trial not yet told and is raised.
     """
-    trials = [_ask(study) for _ in range(size)]
+    asked = (_ask(study, queued_only) for _ in range(size))
+    trials = [trial for trial in asked if trial is not None]
     finished: dict[int, optuna.trial.FrozenTrial] = {}
     try:
         with _heartbeats(trials, storage):
@@ -53,11 +57,13 @@ def train_trials(
             for trial in trials:
                 # First of all, so that a worker killed at any later moment can be recognised.
                 trial.set_user_attr("worker", worker_id())
-                trial.set_user_attr("population", size)
+                trial.set_user_attr("population", len(trials))
                 try:
                     jobs[trial.number] = prepare(trial)
-                except failures.StepAside as step:
-                    failures.mark(trial, step.kind, str(step))
+                except Exception as error:
+                    if not failures.of_the_run(error):
+                        raise
+                    failures.mark(trial, *failures.of_error(error))
                     finished[trial.number] = _tell(study, trial, None, TrialState.FAIL)
             ready = [trial for trial in trials if trial.number in jobs]
             outcomes = _train(
@@ -77,9 +83,18 @@ def train_trials(
     return [finished[trial.number] for trial in trials]
 
 
-def _ask(study: optuna.Study) -> optuna.Trial:
+def _ask(study: optuna.Study, queued_only: bool = False) -> optuna.Trial | None:
     """`study.ask`, without Optuna's warning that heartbeats are meant for `study.optimize`:
-    this lifecycle keeps each trial's heartbeat itself (`_heartbeats`)."""
+    this lifecycle keeps each trial's heartbeat itself (`_heartbeats`).
+
+    `queued_only`: a queued trial, or None when none is left. `study.ask` would make a fresh
+    trial when another worker took the last queued one first; a planned stage's fresh
+    trial names no run and could only step aside, a spurious FAIL row. Only Optuna's private
+    `Study._pop_waiting_trial_id` claims a queued trial alone (watch it on upgrades).
+    """
+    if queued_only:
+        trial_id = study._pop_waiting_trial_id()
+        return None if trial_id is None else optuna.Trial(study, trial_id)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
         return study.ask()

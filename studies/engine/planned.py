@@ -289,15 +289,17 @@ def _train_step(companion, storage, plan, objective: PlannedObjective) -> list:
     todo = [r for r in now.open_runs if r not in now.running and r not in now.queued]
     for run in todo[: max(0, size - len(now.queued))]:
         companion.enqueue_trial(plan[run], user_attrs=run.attrs())
-    waiting = len(companion.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    # Queued trials only: another worker may take some of them first, and a fresh trial
+    # would name no run.
     return train_trials(
         companion,
         storage,
         objective.prepare,
-        max(1, min(size, waiting)),
+        size,
         objective.dataset,
         objective.settings.artifact_dir,
         program_shapes(objective.module, size),
+        queued_only=True,
     )
 
 
