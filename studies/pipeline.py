@@ -49,68 +49,6 @@ def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
-def choose_population(settings: Settings) -> Settings:
-    """Settles --population and the Keras backend it needs, before Keras is imported.
-
-    A population trains on Keras' JAX backend: asked for (K > 1), it selects that backend
-    unless KERAS_BACKEND names another, which is a usage error, as is JAX missing. Left to
-    the machine, it is DEFAULT_GPU_POPULATION where KERAS_BACKEND=jax and JAX sees a GPU,
-    and 1 (one run at a time, on any backend) everywhere else.
-    """
-    import importlib.util
-
-    from studies.settings import DEFAULT_GPU_POPULATION
-
-    use_compilation_cache()
-    asked = settings.population
-    if asked is None:
-        on_gpu = os.environ.get("KERAS_BACKEND") == "jax" and _jax_sees_a_gpu()
-        return dataclasses.replace(settings, population=DEFAULT_GPU_POPULATION if on_gpu else 1)
-    if asked > 1:
-        backend = os.environ.get("KERAS_BACKEND", "jax")
-        keras = sys.modules.get("keras")
-        if keras is not None:
-            backend = keras.backend.backend()
-        if backend != "jax":
-            raise UsageError(
-                f"--population {asked} trains on Keras' JAX backend, but this process runs "
-                f"{backend!r}; set KERAS_BACKEND=jax (or use --population 1)"
-            )
-        if importlib.util.find_spec("jax") is None:
-            raise UsageError("--population needs JAX: pip install -e '.[jax]'")
-        shapes = os.environ.get("KERASNN_FIXED_SHAPES", "")
-        if shapes not in ("", "0", "1"):
-            raise UsageError(f"KERASNN_FIXED_SHAPES must be 1, 0 or unset, got {shapes!r}")
-        os.environ["KERAS_BACKEND"] = "jax"
-    return settings
-
-
-def use_compilation_cache() -> None:
-    """Points JAX's persistent compilation cache at kerasnn's folder of the user's cache
-    ($XDG_CACHE_HOME, else ~/.cache), unless JAX_COMPILATION_CACHE_DIR names one already.
-
-    A population's programs take seconds each to compile (the dominant cost of a study on a
-    GPU); with the cache, a later study (or worker) of the same shapes loads them instead.
-    Set before JAX is imported, which reads it then; JAX_ENABLE_COMPILATION_CACHE=false
-    turns the cache off.
-    """
-    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        os.environ["JAX_COMPILATION_CACHE_DIR"] = os.path.join(base, "kerasnn", "jax")
-    # JAX keeps only programs that took a second or more to compile; a study's smaller ones
-    # (selecting the best weights, a test pass) would be compiled again by every run.
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-
-
-def _jax_sees_a_gpu() -> bool:
-    try:
-        import jax
-
-        return any(device.platform != "cpu" for device in jax.devices())
-    except Exception:  # No JAX, or no usable device: one run at a time.
-        return False
-
-
 def load_data(settings: Settings):
     """The study's dataset (cut to `--subset`); bad or missing files are a UsageError."""
     from kerasnn.data import DataError, load_dataset
@@ -178,7 +116,6 @@ def run(settings: Settings, module) -> int:
         check(settings.storage, write=True)  # Cheap, and needs no TensorFlow: first.
     except StorageError as error:
         raise UsageError(str(error)) from None
-    settings = choose_population(settings)
     dataset = load_data(settings)
     from studies.engine import confirm, workers
     from studies.engine import study as opening

@@ -15,7 +15,9 @@ from pathlib import Path
 from kerasnn.config import MAX_EPOCHS
 from kerasnn.precision import PRECISIONS, native_bfloat16
 from kerasnn.scoring import DEFAULT_GAP_WEIGHT, DIRECTION, PARETO_DIRECTIONS
+from studies import machine
 from studies.errors import UsageError
+from studies.machine import DEFAULT_GPU_POPULATION  # noqa: F401  (named by --help)
 from studies.storage.heartbeat import HEARTBEAT_INTERVAL
 
 SAMPLERS = ("tpe", "random", "qmc", "grid", "nsga2")
@@ -53,9 +55,6 @@ LIMITS = {
     "population": 64,
     "max_failures": 100_000,
 }
-# The population size where it pays: on a GPU, where one network at a time leaves it idle.
-# Not measured on a GPU by this project yet (see docs/studies.md, "Studies as populations").
-DEFAULT_GPU_POPULATION = 8
 # Pruning options and the pruners they act on; given for another pruner they would change
 # nothing, so they are refused rather than stored as if they had taken effect.
 PRUNING_OPTIONS = {
@@ -117,7 +116,7 @@ class Settings:
     heartbeat: int = HEARTBEAT_INTERVAL
     workers: int = 1
     # Runs trained together as one population (kerasnn.population, the JAX backend); None:
-    # decided by the machine (see studies.pipeline.choose_population).
+    # left to the machine, which `from_arguments` settles (studies.machine.population).
     population: int | None = None
     confirm_top: int = 3  # Configurations re-trained over fresh seeds after the search.
     confirm_seeds: int = 3  # Fresh seeds per confirmed configuration.
@@ -218,7 +217,14 @@ def from_arguments(name: str, module, args, *, reading: bool = False) -> Setting
         given["storage"] = os.environ[STORAGE_VARIABLE]
     if "study_name" in given and not given["study_name"].strip():
         raise UsageError("--study-name must name the study (got an empty string)")
-    given["precision"] = resolve_precision(name, getattr(args, "precision", None), given)
+    by_machine = "population" not in given
+    if not reading:
+        # The machine, once, in order: the backend, then K, then the precision.
+        given["population"] = machine.population(given.get("population"))
+    population = given.get("population") or 1
+    given["precision"] = resolve_precision(
+        name, getattr(args, "precision", None), population, by_machine
+    )
     settings = dataclasses.replace(defaults, study=name, **given)
     _refuse_ineffective(settings, given)
     if not settings.study_name:
@@ -230,16 +236,15 @@ def from_arguments(name: str, module, args, *, reading: bool = False) -> Setting
     return settings
 
 
-def resolve_precision(name: str, asked: str | None, given: dict) -> str:
+def resolve_precision(name: str, asked: str | None, population: int, by_machine: bool) -> str:
     """The precision study `name` trains in, for --precision `asked` (None: auto).
 
     auto is bfloat16 only where it pays (`BFLOAT16_PAYS`, on a CPU with native bfloat16,
     one run at a time on the TensorFlow backend that the benchmark measured), float32
     elsewhere and always for the reproduce studies. bfloat16 asked for where it cannot
-    apply is refused.
+    apply is refused (`by_machine`: the machine chose K, and the refusal says so).
     """
     asked = asked or "auto"
-    population = given.get("population") or 1
     if name.startswith(FLOAT32_STUDIES_PREFIX):
         if asked == "bfloat16":
             raise UsageError(
@@ -248,10 +253,14 @@ def resolve_precision(name: str, asked: str | None, given: dict) -> str:
             )
         return "float32"
     if asked == "bfloat16" and population > 1:
-        raise UsageError(f"--precision bfloat16: --population {population} trains in float32 only")
+        chosen = " (this machine's choice; --population 1 trains in bfloat16)"
+        raise UsageError(
+            f"--precision bfloat16: --population {population} trains in float32 only"
+            + (chosen if by_machine else "")
+        )
     if asked != "auto":
         return asked
-    tensorflow = os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"
+    tensorflow = machine.backend() == "tensorflow"
     pays = BFLOAT16_PAYS and tensorflow and population == 1 and native_bfloat16()
     return "bfloat16" if pays else "float32"
 

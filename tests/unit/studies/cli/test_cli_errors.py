@@ -20,7 +20,12 @@ from services import POSTGRES_PASSWORD, free_port, refuses
     ],
     ids=["study", "dataset", "sampler", "pruner", "objective", "precision", "reproduce", "pop"],
 )
-def test_unknown_names_are_refused(arguments, expected, place, capsys):
+def test_unknown_names_are_refused(arguments, expected, place, capsys, monkeypatch):
+    from studies import machine
+
+    # On the JAX backend, where a population can train: its precision is what is refused.
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setattr(machine, "backend", lambda: "jax")
     assert expected in refuses(arguments, place, capsys)
 
 

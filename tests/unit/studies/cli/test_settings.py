@@ -198,6 +198,10 @@ def test_auto_precision_is_bfloat16_where_it_pays_but_float32_for_the_reproduce_
 def test_auto_precision_is_float32_without_native_bfloat16_or_for_a_population(
     place, bfloat16_cpu, monkeypatch
 ):
+    from studies import machine
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setattr(machine, "backend", lambda: "jax")
     assert parse(["--population", "2"], "overfitting").precision == "float32"
     monkeypatch.setattr(settings_module, "native_bfloat16", lambda: False)
     assert parse([], "overfitting").precision == "float32"
