@@ -53,11 +53,13 @@ def train_trials(
     finished: dict[int, optuna.trial.FrozenTrial] = {}
     try:
         with _heartbeats(trials, storage):
-            jobs = {}
             for trial in trials:
-                # First of all, so that a worker killed at any later moment can be recognised.
+                # First of all, so that a worker killed at any later moment can be recognised
+                # (a trial unnamed for long is taken for a dead worker's: see engine.dead).
                 trial.set_user_attr("worker", worker_id())
                 trial.set_user_attr("population", len(trials))
+            jobs = {}
+            for trial in trials:
                 try:
                     jobs[trial.number] = prepare(trial)
                 except Exception as error:

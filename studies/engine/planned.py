@@ -267,15 +267,23 @@ def train_plan(
 ) -> None:
     """Trains this process's share of `plan` (each run with the parameters it maps to) until
     every run is done or given up, saying a line per run ("<stage> of trial 3, seed 1: ...").
-    Past the `deadline` (time.monotonic(), from --timeout) no further run is started."""
+    Past the `deadline` (time.monotonic(), from --timeout) no further run is started. A run
+    training elsewhere is waited for, said once, until it ends or its worker is found dead
+    (engine.dead, which finds an unnamed or gone worker's trial)."""
+    waiting = False
     while (step := next_step(companion, plan)) is not None:
         raise_if_stopped()
         if deadline is not None and time.monotonic() >= deadline:
             say(f"timeout reached: no further {stage} run is started")
             break
         if step == "wait":
+            if not waiting:
+                running = len(standing(companion, plan).running)
+                say(f"waiting for {running} {stage} run(s) training in another process")
+            waiting = True
             time.sleep(2)
         else:
+            waiting = False
             for trial in _train_step(companion, storage, plan, objective):
                 say(line(trial, stage))
         dead.reap(companion, storage, say)
