@@ -128,14 +128,34 @@ def run(settings: Settings, module) -> int:
     settings.folder.mkdir(parents=True, exist_ok=True)
     study = opening.open_study(settings, storage, getattr(module, "SEARCH_SPACE", None))
     record_command(study, settings, module)
+    # The study is marked in use until this process's last write, its report included, so
+    # that --fresh elsewhere cannot delete it under the report.
     with opening.working_on(study):
         if settings.workers > 1:
             status = workers.run_workers(study, storage, settings, module)
         else:
             status = search(study, storage, settings, module, dataset)
-    if not settings.no_report:
-        write_report(study, storage, settings, module)
+        if not settings.no_report:
+            status = report_unless_stopped(study, storage, settings, module) or status
     return status
+
+
+def report_unless_stopped(study, storage, settings: Settings, module) -> int:
+    """Writes the report; 130 when a stop signal ended the writing (the earlier report,
+    written whole, stays as it was: see report.write), said in one line."""
+    from studies.engine.stopping import stopping_on_signals
+
+    try:
+        with stopping_on_signals():
+            write_report(study, storage, settings, module)
+    except KeyboardInterrupt as interrupt:
+        print(
+            f"[{shown_name(settings.study_name)}] interrupted ({interrupt or 'SIGINT'}) while "
+            "writing the report; the earlier one is left as it was (--report-only rebuilds it)",
+            flush=True,
+        )
+        return 130
+    return 0
 
 
 def search(study, storage, settings: Settings, module, dataset) -> int:

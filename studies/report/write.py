@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 from pathlib import Path
 
 import optuna
@@ -22,12 +25,27 @@ from studies.report.figures import (
 from studies.report.markdown import frame_table
 from studies.report.table import planned_table, ranked_table
 
+# What other steps write into a study's report folder (the logs of --workers); a new report
+# keeps it. Everything else in the folder is the report's and is replaced whole.
+KEPT = ("workers",)
+
 
 def write_report(study: optuna.Study, storage, settings, module, read_only: bool = False) -> Path:
     """Writes the whole report of `study` (and of its stages) into its folder, and its
-    answer as the dashboard notes; `read_only` leaves the storage untouched (no notes)."""
-    folder = settings.folder
-    folder.mkdir(parents=True, exist_ok=True)
+    answer as the dashboard notes; `read_only` leaves the storage untouched (no notes).
+
+    The report is written whole or not at all: into a folder beside it, renamed into place
+    once every file is written, so a failure or a stop while writing leaves the earlier
+    report as it was.
+    """
+    with staged(settings.folder) as folder:
+        notes = _write_files(study, storage, settings, module, folder, read_only)
+    _dashboard_notes(study, *notes, read_only)
+    return settings.folder
+
+
+def _write_files(study, storage, settings, module, folder: Path, read_only: bool) -> tuple:
+    """Every file of the report into `folder`; the dashboard notes' parts."""
     notes: list[str] = []
     frame = ranked_table(study)
     frame.to_csv(folder / "trials.csv", index=False)
@@ -57,8 +75,47 @@ def write_report(study: optuna.Study, storage, settings, module, read_only: bool
     ]
     (folder / "summary.md").write_text("\n".join(line for part in parts for line in part))
     note = answer or summary.best_lines(study, frame, best)
-    _dashboard_notes(study, note, companion, measured, read_only)
-    return folder
+    return note, companion, measured
+
+
+@contextlib.contextmanager
+def staged(folder: Path):
+    """A new folder beside `folder` to write into, renamed into its place once the block
+    ends without error (what `KEPT` names carried over from the old one); removed, and the
+    old folder left as it was, when the block raises or is stopped."""
+    staging = folder.with_name(f".{folder.name}.writing-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)  # Left by an earlier process of this pid.
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging.mkdir()
+    try:
+        yield staging
+        _replace(folder, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _replace(folder: Path, staging: Path) -> None:
+    """Renames `staging` into `folder`'s place, carrying over what `KEPT` names; the old
+    folder is set aside until then, and put back if the rename fails."""
+    if not folder.exists():
+        staging.rename(folder)
+        return
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    folder.rename(old)
+    kept = [name for name in KEPT if (old / name).exists()]
+    try:
+        for name in kept:
+            (old / name).rename(staging / name)
+        staging.rename(folder)
+    except BaseException:
+        for name in kept:
+            if (staging / name).exists():
+                (staging / name).rename(old / name)
+        old.rename(folder)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _dashboard_notes(study, note: list[str], companion, measured, read_only: bool) -> None:
