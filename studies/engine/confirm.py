@@ -226,10 +226,13 @@ def check_plans(storage, settings: Settings) -> None:
     if settings.fresh or planned_runs.stored_study(storage, search_name) is None:
         return
     search = optuna.load_study(study_name=search_name, storage=storage)
-    confirmed = planned_runs.recorded_plan(load_confirmation(storage, search_name))
-    measured = planned_runs.recorded_plan(
-        planned_runs.load_companion(storage, search_name, effects.SUFFIX)
-    )
+    trials = len(search.get_trials(deepcopy=False))
+    confirmation = load_confirmation(storage, search_name)
+    varied = planned_runs.load_companion(storage, search_name, effects.SUFFIX)
+    for companion in (confirmation, varied):
+        planned_runs.check_recorded(companion, trials)
+    confirmed = planned_runs.recorded_plan(confirmation)
+    measured = planned_runs.recorded_plan(varied)
     try:
         if settings.confirm_top and confirmed is not None:
             planned_runs.settle(confirmed, asked_plan(search, settings, measured))

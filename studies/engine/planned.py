@@ -33,7 +33,7 @@ from studies.engine.runs import Job, program_shapes
 from studies.engine.stopping import raise_if_stopped
 from studies.engine.study import stored_study
 from studies.errors import UsageError
-from studies.settings import Settings
+from studies.settings import LIMITS, SEED_LIMIT, Settings
 from studies.storage.retry import MAX_RETRIES
 
 # A planned run that failed this often (its worker died, the machine failed, it raised) is
@@ -104,18 +104,61 @@ class Plan:
         return f"trial(s) {trials} over seeds {', '.join(map(str, self.seeds))}"
 
 
-def recorded_plan(companion) -> Plan | None:
-    """The plan recorded on a stage's companion study (or its summary); None before one
-    (or for an edited record that is not a plan)."""
-    raw = companion.user_attrs.get("plan") if companion is not None else None
+# The most search trials and seeds a recorded plan may name: what one command may ask for
+# (--confirm-top, --confirm-seeds, --effects-seeds), each stage's plan growing to at most
+# that by later commands. A record beyond them was not written by a stage.
+MAX_PLAN_SOURCES = LIMITS["confirm_top"]
+MAX_PLAN_SEEDS = max(LIMITS["confirm_seeds"], LIMITS["effects_seeds"])
+
+
+def plan_problem(raw, trials: int | None = None) -> str | None:
+    """What makes a recorded plan (a companion's "plan" attribute) unusable, or None: it must
+    name search trials that exist (fewer than `trials`, where known) and seeds a run can
+    take, as lists of whole numbers within the sizes a command can ask for."""
     if not isinstance(raw, dict):
-        return None
+        return f"is a {type(raw).__name__}, not a plan"
     sources = raw.get("source_trials", [raw.get("source_trial")])
     seeds = raw.get("seeds")
-    whole = isinstance(sources, list) and isinstance(seeds, list)
-    if not whole or not all(type(n) is int for n in [*sources, *seeds]):
+    if not (isinstance(sources, list) and isinstance(seeds, list)):
+        return "does not list its source trials and seeds"
+    if not all(type(n) is int for n in [*sources, *seeds]):
+        return "holds something other than whole numbers"
+    if len(sources) > MAX_PLAN_SOURCES or len(seeds) > MAX_PLAN_SEEDS:
+        return (
+            f"names {len(sources)} trial(s) and {len(seeds)} seed(s) (at most "
+            f"{MAX_PLAN_SOURCES} and {MAX_PLAN_SEEDS})"
+        )
+    if len(set(sources)) < len(sources) or len(set(seeds)) < len(seeds):
+        return "names a trial or a seed twice"
+    unknown = [n for n in sources if n < 0 or (trials is not None and n >= trials)]
+    if unknown:
+        return f"names trial {unknown[0]}, which the search does not hold"
+    outside = [seed for seed in seeds if not 0 <= seed < SEED_LIMIT]
+    if outside:
+        return f"names seed {outside[0]}, outside [0, {SEED_LIMIT})"
+    return None
+
+
+def recorded_plan(companion) -> Plan | None:
+    """The plan recorded on a stage's companion study (or its summary); None before one, and
+    for a record that is not a plan (see `plan_problem`, which `check_recorded` says)."""
+    raw = companion.user_attrs.get("plan") if companion is not None else None
+    if raw is None or plan_problem(raw) is not None:
         return None
-    return Plan(tuple(sources), tuple(seeds))
+    sources = raw.get("source_trials", [raw.get("source_trial")])
+    return Plan(tuple(sources), tuple(raw["seeds"]))
+
+
+def check_recorded(companion, trials: int) -> None:
+    """Refuses, in one line, a companion whose recorded plan is not one that a stage wrote
+    for a search of `trials` trials: nothing is trained, nothing overwritten."""
+    raw = companion.user_attrs.get("plan") if companion is not None else None
+    problem = None if raw is None else plan_problem(raw, trials)
+    if problem is not None:
+        raise UsageError(
+            f"study {companion.study_name!r}: its recorded plan {problem}; it was edited, "
+            "so its answer cannot be trusted: use --fresh to start the study again"
+        )
 
 
 def settle(recorded: Plan | None, asked: Plan) -> tuple[Plan, str | None]:
