@@ -49,7 +49,9 @@ def _write_files(study, storage, settings, module, folder: Path, read_only: bool
     notes: list[str] = []
     frame = ranked_table(study)
     frame.to_csv(folder / "trials.csv", index=False)
-    (folder / "trials.md").write_text(f"# Trials of {study.study_name}\n\n{frame_table(frame)}\n")
+    (folder / "trials.md").write_text(
+        f"# Trials of {markdown.inline(study.study_name)}\n\n{frame_table(frame)}\n"
+    )
     draw_optuna_plots(study, folder, notes)
     best = recommended(study)
     draw_curves(study, frame, folder, notes)
@@ -142,7 +144,7 @@ def _confirmation(study, storage, folder: Path):
     table = planned_table(confirmation, ["source_trial", "seed"])
     table.to_csv(folder / "confirm.csv", index=False)
     (folder / "confirm.md").write_text(
-        f"# Confirmation runs of {study.study_name}\n\n{frame_table(table)}\n"
+        f"# Confirmation runs of {markdown.inline(study.study_name)}\n\n{frame_table(table)}\n"
     )
     return confirm.answer(study, confirmation), table
 

@@ -49,3 +49,23 @@ def test_a_first_report_appears_only_once_written(tmp_path):
     with staged(folder) as writing:
         (writing / "summary.md").write_text("whole")
     assert (folder / "summary.md").read_text() == "whole"
+
+
+def test_a_study_name_with_a_line_break_and_a_fence_cannot_add_headings_or_close_blocks():
+    import types
+
+    from studies.report import summary
+
+    name = "x\n# Forged heading\n```\n## Forged too"
+    study = types.SimpleNamespace(
+        study_name=name,
+        user_attrs={"command": f"python -m studies.run --study-name '{name}'"},
+        trials=[],
+    )
+    lines = "\n".join(summary.header(study) + summary.reproduce_lines(study)).splitlines()
+    # Fenced by four backticks, longer than the name's three, which stay inside as code.
+    fences = [i for i, line in enumerate(lines) if line == "````"]
+    assert len(fences) == 2 and "```" in lines[fences[0] + 1 : fences[1]]
+    outside = lines[: fences[0]] + lines[fences[1] + 1 :]
+    headings = [line for line in outside if line.startswith("#")]
+    assert headings == [r"# Study x\n# Forged heading\n```\n## Forged too", "## Reproduce"]
