@@ -14,6 +14,9 @@ import sys
 
 from studies.errors import UsageError
 
+# The backends Keras 3 knows; another name in KERAS_BACKEND fails Keras' import.
+KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
+
 # The population size where it pays: on a GPU, where one network at a time leaves it idle.
 # Not measured on a GPU by this project yet (see docs/studies.md, "Studies as populations").
 DEFAULT_GPU_POPULATION = 8
@@ -21,11 +24,17 @@ DEFAULT_GPU_POPULATION = 8
 
 def backend() -> str:
     """The Keras backend this process runs: Keras' own once imported, else KERAS_BACKEND's
-    (Keras' default, TensorFlow, when unset)."""
+    (Keras' default, TensorFlow, when unset); a name Keras does not know is a usage error."""
     keras = sys.modules.get("keras")
     if keras is not None:
         return keras.backend.backend()
-    return os.environ.get("KERAS_BACKEND", "tensorflow")
+    named = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if named not in KERAS_BACKENDS:
+        raise UsageError(
+            f"KERAS_BACKEND={named!r} is not a Keras backend; kerasnn trains on 'tensorflow' "
+            "(the default) or 'jax'"
+        )
+    return named
 
 
 def population(asked: int | None) -> int:
@@ -37,6 +46,7 @@ def population(asked: int | None) -> int:
     the backend is JAX and JAX sees an accelerator, and 1 (one run at a time) elsewhere.
     """
     use_compilation_cache()
+    backend()  # A backend Keras does not know is refused first, whatever K.
     if asked is None:
         on_accelerator = backend() == "jax" and _jax_sees_an_accelerator()
         return DEFAULT_GPU_POPULATION if on_accelerator else 1

@@ -321,6 +321,10 @@ def check(settings: Settings, module, reading: bool = False) -> None:
         )
     if not settings.reports.strip():
         raise UsageError("--reports must name a folder (got an empty string)")
+    for key in ("reports", "storage"):
+        problem = too_long(getattr(settings, key))
+        if problem:
+            raise UsageError(f"{option(key)}: {problem}")
     if settings.report_only:
         clashes = {"workers": settings.workers > 1, "fresh": settings.fresh}
         clashes["no_report"] = settings.no_report
@@ -345,6 +349,24 @@ def _check_search(settings: Settings) -> None:
         raise UsageError(
             f"--pruner {settings.pruner} needs --warmup of at least 1 (its first rung, in epochs)"
         )
+
+
+# What Linux file systems allow: a name of 255 bytes, a path of 4096.
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+
+
+def too_long(path: str) -> str | None:
+    """Why `path` (or a storage URL) is too long for a file system to hold, or None."""
+    if len(path.encode()) >= MAX_PATH_BYTES:
+        return f"a path of {len(path.encode())} bytes is longer than the {MAX_PATH_BYTES} allowed"
+    longest = max(path.split("/"), key=lambda name: len(name.encode()))
+    if len(longest.encode()) > MAX_NAME_BYTES:
+        return (
+            f"a name of {len(longest.encode())} bytes ({longest[:20]}...) is longer than the "
+            f"{MAX_NAME_BYTES} a file system allows"
+        )
+    return None
 
 
 def unwritable(folder: Path, what: str = "reports folder") -> str | None:

@@ -56,3 +56,12 @@ def test_a_population_on_another_backend_is_refused(monkeypatch):
     monkeypatch.setattr(machine, "backend", lambda: "tensorflow")
     with pytest.raises(run.UsageError, match="JAX backend"):
         machine.population(2)
+
+
+def test_a_backend_keras_does_not_know_is_a_usage_error(monkeypatch):
+    import sys
+
+    monkeypatch.delitem(sys.modules, "keras", raising=False)
+    monkeypatch.setenv("KERAS_BACKEND", "nosuch")
+    with pytest.raises(run.UsageError, match="KERAS_BACKEND='nosuch' is not a Keras backend"):
+        machine.population(None)

@@ -80,3 +80,13 @@ def test_a_reports_folder_that_cannot_be_written_is_refused(place, capsys):
     (place / "a-file").write_text("not a folder")
     line = refuses(["--reports", str(place / "a-file" / "reports")], place, capsys)
     assert "reports folder" in line and "is not a folder" in line
+
+
+@pytest.mark.parametrize("option", ["--reports", "--storage"])
+@pytest.mark.parametrize(
+    ("name", "said"), [("a" * 300, "a name of 30"), ("a/" * 2500, "a path of")]
+)
+def test_a_path_too_long_for_the_file_system_is_a_usage_error(option, name, said, place, capsys):
+    suffix = ".log" if option == "--storage" else ""
+    line = refuses([option, str(place / name) + suffix], place, capsys)
+    assert f"{option}: {said}" in line
