@@ -226,12 +226,12 @@ def _read(settings) -> StudyResult:
 def _result(study, storage, settings) -> StudyResult:
     import pandas as pd
 
-    from studies.engine import confirm, effects, planned
+    from studies.engine import confirm, effects, plans
     from studies.report.table import planned_table, ranked_table
 
     confirmation = confirm.load_confirmation(storage, study.study_name)
     answer = None if confirmation is None else confirm.answer(study, confirmation)
-    varied = planned.load_companion(storage, study.study_name, effects.SUFFIX)
+    varied = plans.load_companion(storage, study.study_name, effects.STAGE_NAME)
     return StudyResult(
         study_name=study.study_name,
         answer=None if answer is None else StudyAnswer.from_answer(answer),

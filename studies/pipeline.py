@@ -117,12 +117,12 @@ def run(settings: Settings, module) -> int:
     except StorageError as error:
         raise UsageError(str(error)) from None
     dataset = load_data(settings)
-    from studies.engine import confirm, workers
+    from studies.engine import plans, workers
     from studies.engine import study as opening
 
     settings, storage = connect(settings, write=True)
     opening.check_continuation(settings, storage)
-    confirm.check_plans(storage, settings)
+    plans.check_plans(storage, settings)
     # Every check has passed; from here on the storage and the reports folder are written.
     note_folder(settings)
     settings.folder.mkdir(parents=True, exist_ok=True)
@@ -134,7 +134,7 @@ def run(settings: Settings, module) -> int:
         if settings.workers > 1:
             status = workers.run_workers(study, storage, settings, module)
         else:
-            status = search(study, storage, settings, module, dataset)
+            status = run_stages(study, storage, settings, module, dataset)
         if not settings.no_report:
             status = report_unless_stopped(study, storage, settings, module) or status
     return status
@@ -158,7 +158,7 @@ def report_unless_stopped(study, storage, settings: Settings, module) -> int:
     return 0
 
 
-def search(study, storage, settings: Settings, module, dataset) -> int:
+def run_stages(study, storage, settings: Settings, module, dataset) -> int:
     """This process's share of the search, then of the confirmation and the effects; the
     exit status.
 
@@ -168,10 +168,10 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     """
     from studies.engine import confirm, effects
     from studies.engine.progress import Progress
-    from studies.engine.search import SearchObjective, run_trials
+    from studies.engine.search import run_trials
     from studies.engine.stage import Stage
     from studies.engine.stopping import stopping_on_signals
-    from studies.engine.study import FINISHED, StudyFailing, code_version, count
+    from studies.engine.study import FINISHED, StudyFailing, count
     from studies.storage import redact
 
     finished = count(study, FINISHED)
@@ -179,12 +179,11 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     done = f"continuing: {finished} of" if finished else "starting:"
     progress.note(f"{done} {settings.trials} trials")
     progress.note(f"{dataset.describe()}; storage {redact(settings.storage)}")
-    objective = SearchObjective(module, settings, dataset, code_version())
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
     stage = Stage(study, storage, settings, module, dataset, progress, deadline)
     try:
         with stopping_on_signals():
-            reason = run_trials(stage, objective)
+            reason = run_trials(stage)
             study.set_user_attr("stopped", reason)
             if settings.confirm_top and not stage.past_deadline():
                 answer = confirm.confirm(stage)

@@ -30,12 +30,13 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from kerasnn import TrainConfig, stats
 from kerasnn.training import clamp_batch_size
 from studies.engine import planned as planned_runs
-from studies.engine.planned import Plan, PlannedRun
+from studies.engine import plans
+from studies.engine.planned import PlannedRun
 from studies.engine.stage import Stage
-from studies.engine.study import code_version
-from studies.settings import Settings
+from studies.engine.study import COMPANIONS
 
-SUFFIX = "-effects"
+STAGE_NAME = "effects"
+SUFFIX = COMPANIONS[STAGE_NAME]
 MEASURES = ("gap", "val_accuracy")
 WINNER = "winner"  # The variant that changes nothing: the baseline of every comparison.
 # Values per numeric sweep, the winner's among them. Four span a range at its ends and
@@ -197,14 +198,6 @@ def training_images(search: optuna.Study) -> int | None:
     return subset if type(subset) is int and subset > 0 else None
 
 
-def asked_plan(source: int, search: optuna.Study, settings: Settings, confirmed: Plan | None):
-    """What this command asks the effects stage for: the variants around trial `source`
-    over `--effects-seeds` seeds that neither the search nor the confirmation used."""
-    taken = confirmed.seeds if confirmed else ()
-    run_seeds = planned_runs.fresh_seeds(search, settings, settings.effects_seeds, taken)
-    return Plan((source,), tuple(run_seeds))
-
-
 def plan(source: int, variants: list[Variant], run_seeds: list[int]) -> dict[PlannedRun, dict]:
     """Every variant at every seed, seed by seed: an interrupted stage has seen them all."""
     return {
@@ -217,33 +210,34 @@ def plan(source: int, variants: list[Variant], run_seeds: list[int]) -> dict[Pla
 def measure(answer, stage: Stage) -> None:
     """Runs this process's share of the effects stage around the confirmed winner of
     `answer`. Past the stage's deadline (--timeout) no run is started."""
-    settings, search = stage.settings, stage.search
+    search = stage.search
     source = answer.winner.source
-    effects = planned_runs.open_companion(stage.storage, settings, SUFFIX)
-    confirmed = planned_runs.recorded_plan(
-        planned_runs.load_companion(stage.storage, settings.study_name, "-confirm")
+    _forget_an_old_winner(stage, source)
+    confirmed = plans.recorded_plan(
+        plans.load_companion(stage.storage, search.study_name, "confirmation")
     )
-    recorded = planned_runs.recorded_plan(effects)
+    asked = plans.asked_effects(source, search, stage.settings, confirmed)
+    effects, plan_now = planned_runs.start(stage, STAGE_NAME, asked)
+    variants = design(search.trials[source].params, stage.module, training_images(search)).variants
+    runs = plan(source, variants, list(plan_now.seeds))
+    stage.progress.note(
+        f"effects around trial {source}: {len(variants)} variants over {len(plan_now.seeds)} "
+        f"fresh seeds each: {len(runs)} runs"
+    )
+    planned_runs.train_plan(effects, stage, runs, STAGE_NAME, keep_weights=False)
+
+
+def _forget_an_old_winner(stage: Stage, source: int) -> None:
+    """Drops the recorded plan of the effects around another winner than trial `source`
+    (the confirmation was extended and crowned another), saying so: they start anew."""
+    effects = plans.load_companion(stage.storage, stage.search.study_name, STAGE_NAME)
+    recorded = plans.recorded_plan(effects)
     if recorded is not None and recorded.sources != (source,):
-        # The confirmation was extended and crowned another winner: its effects start anew.
         stage.progress.note(
             f"the confirmed winner is now trial {source}, no longer trial "
             f"{recorded.sources[0]}; the effects stage plans around it"
         )
         effects.set_user_attr("plan", None)
-    plan_now = planned_runs.start(effects, asked_plan(source, search, settings, confirmed), stage)
-    variants = design(search.trials[source].params, stage.module, training_images(search)).variants
-    runs = plan(source, variants, list(plan_now.seeds))
-    objective = planned_runs.PlannedObjective(
-        stage.module, settings, stage.dataset, code_version(), keep_weights=False, plan=runs
-    )
-    stage.progress.note(
-        f"effects around trial {source}: {len(variants)} variants over {len(plan_now.seeds)} "
-        f"fresh seeds each: {len(runs)} runs"
-    )
-    planned_runs.train_plan(
-        effects, stage.storage, runs, objective, stage.progress.note, "effects", stage.deadline
-    )
 
 
 # Outcomes that do not tell two values apart.
@@ -306,7 +300,7 @@ class Effects:
 
 def results(effects: optuna.Study, search: optuna.Study, module) -> Effects | None:
     """The effects from the stored runs of the recorded plan, or None before any plan."""
-    recorded = planned_runs.recorded_plan(effects)
+    recorded = plans.recorded_plan(effects)
     if recorded is None or len(recorded.sources) != 1:
         return None
     if not 0 <= recorded.sources[0] < len(search.trials):
@@ -332,7 +326,7 @@ def results(effects: optuna.Study, search: optuna.Study, module) -> Effects | No
 
 def stored(storage, study_name: str, module) -> Effects | None:
     """The effects stored for study `study_name` in `storage`, or None."""
-    effects = planned_runs.load_companion(storage, study_name, SUFFIX)
+    effects = plans.load_companion(storage, study_name, STAGE_NAME)
     if effects is None:
         return None
     search = optuna.load_study(study_name=study_name, storage=storage)

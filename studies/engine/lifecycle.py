@@ -13,13 +13,13 @@ import gc
 import os
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
 from studies.engine import failures
-from studies.engine.runs import Job, Outcome, alone, execute_together
+from studies.engine.runs import Job, Outcome, alone, execute_together, program_shapes
+from studies.engine.stage import Stage
 
 
 def worker_id() -> str:
@@ -27,21 +27,25 @@ def worker_id() -> str:
     return f"{os.uname().nodename}:{os.getpid()}"
 
 
+def together(stage: Stage, left: int | None = None) -> int:
+    """How many trials train together: K (`--population`), at most the `left` still to
+    run where that is known, and at least one."""
+    size = stage.settings.population or 1
+    return max(1, size if left is None else min(size, left))
+
+
 def train_trials(
     study: optuna.Study,
-    storage,
+    stage: Stage,
     prepare: Callable[[optuna.Trial], Job],
     size: int,
-    dataset,
-    artifact_dir: Path,
-    fixed_shapes=None,
     queued_only: bool = False,
 ) -> list[optuna.trial.FrozenTrial]:
-    """Asks `size` trials (queued ones first; with `queued_only` queued ones alone, so
-    fewer or none when other workers took them), turns each into a Job with
-    `prepare(trial)`, trains the jobs (alone when `size` is 1, else as one population, of
-    `fixed_shapes` where given: see runs.program_shapes) and tells Optuna how each ended;
-    returns the trials, finished.
+    """Asks `size` trials of `study` (the stage's search, or its companion) (queued ones
+    first; with `queued_only` queued ones alone, so fewer or none when other workers took
+    them), turns each into a Job with `prepare(trial)`, trains the jobs (alone at K = 1,
+    else as one population, of the study's program shapes: see runs.program_shapes) and
+    tells Optuna how each ended; returns the trials, finished.
 
     A trial that steps aside in `prepare` (a surplus, a repeat, a planned run whose stored
     configuration is not its plan's) ends FAIL with its kind, untrained, as does a diverged
@@ -52,7 +56,7 @@ def train_trials(
     trials = [trial for trial in asked if trial is not None]
     finished: dict[int, optuna.trial.FrozenTrial] = {}
     try:
-        with _heartbeats(trials, storage):
+        with _heartbeats(trials, stage.storage):
             for trial in trials:
                 # First of all, so that a worker killed at any later moment can be recognised
                 # (a trial unnamed for long is taken for a dead worker's: see engine.dead).
@@ -68,9 +72,7 @@ def train_trials(
                     failures.mark(trial, *failures.of_error(error))
                     finished[trial.number] = _tell(study, trial, None, TrialState.FAIL)
             ready = [trial for trial in trials if trial.number in jobs]
-            outcomes = _train(
-                [jobs[trial.number] for trial in ready], ready, dataset, artifact_dir, fixed_shapes
-            )
+            outcomes = _train([jobs[trial.number] for trial in ready], ready, stage)
             for trial, outcome in zip(ready, outcomes, strict=True):
                 finished[trial.number] = _tell(study, trial, outcome.values, outcome.state)
     except BaseException as error:
@@ -114,12 +116,14 @@ def _tell(study: optuna.Study, trial, values, state) -> optuna.trial.FrozenTrial
         return study.get_trials(deepcopy=False)[trial.number]
 
 
-def _train(
-    jobs: list[Job], trials: list, dataset, artifact_dir: Path, fixed_shapes
-) -> list[Outcome]:
-    if len(jobs) == 1 and fixed_shapes is None:
-        return [alone(trials[0], jobs[0], dataset, artifact_dir)]
-    return execute_together(trials, jobs, dataset, artifact_dir, fixed_shapes) if jobs else []
+def _train(jobs: list[Job], trials: list, stage: Stage) -> list[Outcome]:
+    artifact_dir = stage.settings.artifact_dir
+    shapes = program_shapes(stage.module, together(stage))
+    if len(jobs) == 1 and shapes is None:
+        return [alone(trials[0], jobs[0], stage.dataset, artifact_dir)]
+    if not jobs:
+        return []
+    return execute_together(trials, jobs, stage.dataset, artifact_dir, shapes)
 
 
 @contextlib.contextmanager

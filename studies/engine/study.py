@@ -74,13 +74,20 @@ def stored_study(storage, name: str) -> optuna.study.StudySummary | None:
     )
 
 
-# The companion studies of a study's stages after the search (engine.confirm, engine.effects).
-STAGE_SUFFIXES = ("-confirm", "-effects")
+# The companion study of each stage after the search (engine.confirm, engine.effects), by
+# the stage's name: the search's name and this suffix.
+COMPANIONS = {"confirmation": "-confirm", "effects": "-effects"}
+
+
+def companion_name(search_name: str, stage_name: str) -> str:
+    """The name of the companion study where stage `stage_name` of study `search_name`
+    keeps its runs and plan: the one place such a name is made."""
+    return search_name + COMPANIONS[stage_name]
 
 
 def study_names(name: str) -> list[str]:
     """A study's search and its companions: what --fresh deletes together."""
-    return [name] + [name + suffix for suffix in STAGE_SUFFIXES]
+    return [name] + [companion_name(name, stage_name) for stage_name in COMPANIONS]
 
 
 def check_continuation(settings: Settings, storage) -> None:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from studies.arguments import arguments
-from studies.engine import confirm, dead, effects
+from studies.engine import confirm, dead, effects, plans
 from studies.engine import planned as planned_runs
 from studies.engine.progress import Progress
 from studies.engine.stopping import stopping_on_signals
@@ -106,8 +106,8 @@ def run_workers(study, storage, settings, module) -> int:
 
 def _companions(study, storage) -> list:
     return [
-        planned_runs.load_companion(storage, study.study_name, suffix)
-        for suffix in (confirm.SUFFIX, effects.SUFFIX)
+        plans.load_companion(storage, study.study_name, stage_name)
+        for stage_name in (confirm.STAGE_NAME, effects.STAGE_NAME)
     ]
 
 
@@ -118,15 +118,15 @@ def _work_left(study, storage, settings, module, finished: int) -> int:
     confirmation, measured = _companions(study, storage)
     search_left = max(0, settings.trials - finished)
     confirm_left = settings.confirm_top * settings.confirm_seeds
-    plan = planned_runs.recorded_plan(confirmation)
+    plan = plans.recorded_plan(confirmation)
     if plan is not None and settings.confirm_top:
         runs = confirm.runs_of(study, plan)
         confirm_left = len(planned_runs.standing(confirmation, runs).open_runs)
     effects_left = 2 * settings.effects_seeds  # At least the winner and one variant a seed.
     answer = confirm.answer(study, confirmation)
     if settings.effects_seeds and answer is not None:
-        plan = planned_runs.recorded_plan(measured) or effects.asked_plan(
-            answer.winner.source, study, settings, planned_runs.recorded_plan(confirmation)
+        plan = plans.recorded_plan(measured) or plans.asked_effects(
+            answer.winner.source, study, settings, plans.recorded_plan(confirmation)
         )
         winner = study.trials[plan.sources[0]].params
         variants = effects.design(winner, module, effects.training_images(study)).variants
@@ -185,8 +185,8 @@ def _follow(study, storage, workers: list[subprocess.Popen], progress: Progress)
     stage, until the workers exit; passes a stop signal on."""
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     stages = [
-        _Stage(study, storage, progress, "confirmation", confirm.SUFFIX),
-        _Stage(study, storage, progress, "effects", effects.SUFFIX),
+        _CompanionLines(study, storage, progress, stage_name)
+        for stage_name in (confirm.STAGE_NAME, effects.STAGE_NAME)
     ]
     try:
         with stopping_on_signals():
@@ -214,24 +214,24 @@ def _follow(study, storage, workers: list[subprocess.Popen], progress: Progress)
     return 0
 
 
-class _Stage:
-    """The runs of a stage after the search (its companion study, `<search><suffix>`) that
-    the workers finish, one line each, once the companion exists."""
+class _CompanionLines:
+    """The runs of a stage after the search (its companion study) that the workers finish,
+    one line each, once the companion exists."""
 
-    def __init__(self, search, storage, progress: Progress, stage: str, suffix: str):
-        self.storage, self.progress, self.stage = storage, progress, stage
-        self.search_name, self.suffix = search.study_name, suffix
+    def __init__(self, search, storage, progress: Progress, stage_name: str):
+        self.storage, self.progress, self.stage_name = storage, progress, stage_name
+        self.search_name = search.study_name
         self.study, self.seen = None, set()
 
     def report(self) -> None:
         if self.study is None:
-            self.study = planned_runs.load_companion(self.storage, self.search_name, self.suffix)
+            self.study = plans.load_companion(self.storage, self.search_name, self.stage_name)
             if self.study is None:
                 return
         for trial in self.study.get_trials(deepcopy=False):
             if trial.state.is_finished() and trial.number not in self.seen:
                 self.seen.add(trial.number)
-                self.progress.note(planned_runs.line(trial, self.stage))
+                self.progress.note(planned_runs.line(trial, self.stage_name))
 
 
 def _report_new_trials(study, seen: set[int], progress: Progress) -> set[int]:

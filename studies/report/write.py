@@ -9,10 +9,9 @@ from pathlib import Path
 
 import optuna
 
-from studies.engine import confirm, effects
+from studies.engine import confirm, effects, plans
 from studies.engine.progress import shown_name
 from studies.engine.ranking import recommended
-from studies.engine.study import stored_study
 from studies.report import effects as effects_report
 from studies.report import findings, markdown, summary
 from studies.report import winner as winner_report
@@ -152,10 +151,9 @@ def _confirmation(study, storage, folder: Path):
 def _effects(study, storage, module, folder: Path):
     """The effects around the winner (None without an effects study) and their study;
     writes effects.csv of every run and effects.png."""
-    name = study.study_name + effects.SUFFIX
-    if stored_study(storage, name) is None:
+    companion = plans.load_companion(storage, study.study_name, effects.STAGE_NAME)
+    if companion is None:
         return None, None
-    companion = optuna.load_study(study_name=name, storage=storage)
     planned_table(companion, ["source_trial", "variant", "seed"]).to_csv(
         folder / "effects.csv", index=False
     )

@@ -9,6 +9,8 @@ from optuna.trial import TrialState
 from studies.engine import lifecycle
 from studies.engine.failures import DuplicateTrial
 from studies.engine.runs import Outcome
+from studies.engine.stage import Stage
+from studies.settings import Settings
 
 
 @pytest.fixture
@@ -21,6 +23,11 @@ def trained(monkeypatch):
     )
 
 
+def stage_of(study, tmp_path) -> Stage:
+    """A stage one run at a time, its reports (and artifacts) under `tmp_path`."""
+    return Stage(study, None, Settings(reports=str(tmp_path), population=1), None, None, None)
+
+
 def quiet_study() -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     return optuna.create_study(direction="maximize")
@@ -30,7 +37,7 @@ def test_queued_only_trains_the_queued_trials_and_makes_no_fresh_one(trained, tm
     study = quiet_study()
     study.enqueue_trial({}, user_attrs={"source_trial": 0, "seed": 1})
     finished = lifecycle.train_trials(
-        study, None, lambda trial: object(), 3, None, tmp_path, queued_only=True
+        study, stage_of(study, tmp_path), lambda trial: object(), 3, queued_only=True
     )
     assert [trial.state for trial in finished] == [TrialState.COMPLETE]
     assert len(study.trials) == 1
@@ -39,7 +46,7 @@ def test_queued_only_trains_the_queued_trials_and_makes_no_fresh_one(trained, tm
 def test_queued_only_with_an_empty_queue_asks_nothing(trained, tmp_path):
     study = quiet_study()
     finished = lifecycle.train_trials(
-        study, None, lambda trial: object(), 2, None, tmp_path, queued_only=True
+        study, stage_of(study, tmp_path), lambda trial: object(), 2, queued_only=True
     )
     assert finished == [] and study.trials == []
 
@@ -49,7 +56,7 @@ def test_a_trial_that_steps_aside_ends_fail_with_its_kind(trained, tmp_path):
         raise DuplicateTrial("duplicate of trial 0")
 
     study = quiet_study()
-    [trial] = lifecycle.train_trials(study, None, prepare, 1, None, tmp_path)
+    [trial] = lifecycle.train_trials(study, stage_of(study, tmp_path), prepare, 1)
     assert trial.state == TrialState.FAIL
     assert trial.user_attrs["fail_kind"] == "duplicate"
 
@@ -59,7 +66,7 @@ def test_an_unexpected_error_in_a_trial_fails_that_trial_alone(trained, tmp_path
         raise ValueError("a study module's bad suggestion")
 
     study = quiet_study()
-    [trial] = lifecycle.train_trials(study, None, prepare, 1, None, tmp_path)
+    [trial] = lifecycle.train_trials(study, stage_of(study, tmp_path), prepare, 1)
     assert trial.state == TrialState.FAIL
     assert trial.user_attrs["fail_kind"] == "error"
     assert "bad suggestion" in trial.user_attrs["fail_reason"]
@@ -71,7 +78,7 @@ def test_a_failure_of_the_machine_fails_the_trial_and_is_raised(trained, tmp_pat
 
     study = quiet_study()
     with pytest.raises(OSError):
-        lifecycle.train_trials(study, None, prepare, 1, None, tmp_path)
+        lifecycle.train_trials(study, stage_of(study, tmp_path), prepare, 1)
     [trial] = study.trials
     assert trial.state == TrialState.FAIL
     assert trial.user_attrs["fail_kind"] == "environment"
