@@ -5,7 +5,10 @@ So after the confirmation, each hyperparameter the study names in `SCIENTIFIC` i
 with every other one held at the winner's values, and each variant is trained with fresh
 seeds that neither the search nor the confirmation used, in a companion study
 `<name>-effects` (planned runs: resumable, shared by workers, shown on the dashboard).
-The test set is never evaluated here.
+The test set is never evaluated here. The design (the variants with their parameters, the
+sweeps and what they skipped) is recorded in the stage's plan when it starts
+(`to_record`), and the runs, the workers' count and the report read it from there
+(`design_of`), so a later change of this code does not change what a stored study says.
 
 How the variants are chosen, from the study's own `suggest` (its search space is never
 written twice): the winner's parameters are replayed through `suggest` by a `Probe`, which
@@ -25,13 +28,20 @@ import dataclasses
 import math
 
 import optuna
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    distribution_to_json,
+    json_to_distribution,
+)
 
 from kerasnn import TrainConfig, stats
 from kerasnn.training import clamp_batch_size
 from studies.engine import planned as planned_runs
 from studies.engine import plans
 from studies.engine.planned import PlannedRun
+from studies.engine.plans import Plan
 from studies.engine.stage import Stage
 from studies.engine.study import COMPANIONS
 
@@ -182,6 +192,51 @@ def design(winner_params: dict, module, train_size: int | None = None) -> Design
     return Design(variants, sweeps, skipped, references, distributions, merged, train_size)
 
 
+def to_record(found: Design) -> dict:
+    """The design as its plan records it (plain JSON): what the effects stage trains and
+    the report reads, so a later change of `design`'s code changes neither."""
+    return {
+        "variants": [dataclasses.asdict(variant) for variant in found.variants],
+        "sweeps": found.sweeps,
+        "skipped": found.skipped,
+        "references": found.references,
+        "distributions": {
+            name: distribution_to_json(distribution)
+            for name, distribution in found.distributions.items()
+        },
+        "merged": found.merged,
+        "train_size": found.train_size,
+    }
+
+
+def from_record(record: dict) -> Design:
+    """The design a plan recorded (see `to_record`); KeyError, TypeError or ValueError for a
+    record that is not one."""
+    return Design(
+        variants=[Variant(**variant) for variant in record["variants"]],
+        sweeps={name: list(values) for name, values in record["sweeps"].items()},
+        skipped=list(record["skipped"]),
+        references=dict(record["references"]),
+        distributions={
+            name: json_to_distribution(text) for name, text in record["distributions"].items()
+        },
+        merged=dict(record["merged"]),
+        train_size=record["train_size"],
+    )
+
+
+def design_of(recorded: Plan, search: optuna.Study, module) -> Design | None:
+    """The design of an effects plan: the one it recorded; for a plan recorded before designs
+    were (an older study), the one today's code makes around its winner, here alone. None
+    for a recorded design that is not one (an edited storage)."""
+    if recorded.design is None:
+        return design(search.trials[recorded.sources[0]].params, module, training_images(search))
+    try:
+        return from_record(recorded.design)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def _trained_as(module, params: dict, train_size: int | None) -> str:
     """What a run of `params` trains, as text to compare: the study's configurations with
     the batch clamped to the training set as kerasnn clamps it."""
@@ -216,9 +271,11 @@ def measure(answer, stage: Stage) -> None:
     confirmed = plans.recorded_plan(
         plans.load_companion(stage.storage, search.study_name, "confirmation")
     )
+    around = design(search.trials[source].params, stage.module, training_images(search))
     asked = plans.asked_effects(source, search, stage.settings, confirmed)
+    asked = dataclasses.replace(asked, design=to_record(around))
     effects, plan_now = planned_runs.start(stage, STAGE_NAME, asked)
-    variants = design(search.trials[source].params, stage.module, training_images(search)).variants
+    variants = from_record(plan_now.design).variants  # The recorded design binds.
     runs = plan(source, variants, list(plan_now.seeds))
     stage.progress.note(
         f"effects around trial {source}: {len(variants)} variants over {len(plan_now.seeds)} "
@@ -306,7 +363,9 @@ def results(effects: optuna.Study, search: optuna.Study, module) -> Effects | No
     if not 0 <= recorded.sources[0] < len(search.trials):
         return None
     source, run_seeds = recorded.sources[0], list(recorded.seeds)
-    shape = design(search.trials[source].params, module, training_images(search))
+    shape = design_of(recorded, search, module)
+    if shape is None:
+        return None
     values: dict[str, dict[str, list[float]]] = {}
     for run, trial in planned_runs.complete_runs(effects, MEASURES):
         if run.source == source and run.seed in run_seeds and run.variant is not None:

@@ -44,13 +44,16 @@ def fresh_seeds(study: optuna.Study, settings: Settings, count: int, taken=()) -
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """What a stage decided when it started: the search trials it trains again (a
-    confirmation's candidates, the effects' winner) and the seeds of every run."""
+    confirmation's candidates, the effects' winner), the seeds of every run and, for the
+    effects, its design (the variants with their parameters: engine.effects.to_record)."""
 
     sources: tuple[int, ...]
     seeds: tuple[int, ...]
+    design: dict | None = None
 
     def attr(self) -> dict:
-        return {"source_trials": list(self.sources), "seeds": list(self.seeds)}
+        named = {"source_trials": list(self.sources), "seeds": list(self.seeds)}
+        return named if self.design is None else {**named, "design": self.design}
 
     def __str__(self) -> str:
         trials = ", ".join(map(str, self.sources))
@@ -62,6 +65,8 @@ class Plan:
 # that by later commands. A record beyond them was not written by a stage.
 MAX_PLAN_SOURCES = LIMITS["confirm_top"]
 MAX_PLAN_SEEDS = max(LIMITS["confirm_seeds"], LIMITS["effects_seeds"])
+# Far more variants than any study's sweeps make (a few values per scientific hyperparameter).
+MAX_PLAN_VARIANTS = 1000
 
 
 def plan_problem(raw, trials: int | None = None) -> str | None:
@@ -89,6 +94,20 @@ def plan_problem(raw, trials: int | None = None) -> str | None:
     outside = [seed for seed in seeds if not 0 <= seed < SEED_LIMIT]
     if outside:
         return f"names seed {outside[0]}, outside [0, {SEED_LIMIT})"
+    return _design_problem(raw.get("design"))
+
+
+def _design_problem(design) -> str | None:
+    """What makes a recorded design unusable, or None (also for no design: an old plan)."""
+    if design is None:
+        return None
+    variants = design.get("variants") if isinstance(design, dict) else None
+    named = isinstance(variants, list) and 0 < len(variants) <= MAX_PLAN_VARIANTS
+    if not named or not all(
+        isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("params"), dict)
+        for v in variants
+    ):
+        return "holds a design that does not list its variants with their parameters"
     return None
 
 
@@ -99,7 +118,7 @@ def recorded_plan(companion) -> Plan | None:
     if raw is None or plan_problem(raw) is not None:
         return None
     sources = raw.get("source_trials", [raw.get("source_trial")])
-    return Plan(tuple(sources), tuple(raw["seeds"]))
+    return Plan(tuple(sources), tuple(raw["seeds"]), raw.get("design"))
 
 
 def check_recorded(companion, trials: int) -> None:
@@ -117,6 +136,7 @@ def check_recorded(companion, trials: int) -> None:
 def settle(recorded: Plan | None, asked: Plan) -> tuple[Plan, str | None]:
     """The plan a stage trains: `asked` where none is recorded, else the recorded one with
     what `asked` adds (more candidates, more seeds), and a sentence saying so when it grew.
+    A recorded design binds; a plan recorded before designs were takes the asked one.
 
     Raises UsageError when `asked` names other seeds than the recorded plan (another --seed).
     """
@@ -129,8 +149,9 @@ def settle(recorded: Plan | None, asked: Plan) -> tuple[Plan, str | None]:
             f"{', '.join(map(str, asked.seeds))}"
         )
     sources = recorded.sources + tuple(s for s in asked.sources if s not in recorded.sources)
-    plan = Plan(sources, longer)
-    return plan, None if plan == recorded else f"extending the recorded plan to {plan}"
+    plan = Plan(sources, longer, recorded.design or asked.design)
+    grew = (plan.sources, plan.seeds) != (recorded.sources, recorded.seeds)
+    return plan, f"extending the recorded plan to {plan}" if grew else None
 
 
 def load_companion(storage, search_name: str, stage_name: str) -> optuna.Study | None:

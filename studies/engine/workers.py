@@ -128,8 +128,8 @@ def _work_left(study, storage, settings, module, finished: int) -> int:
         plan = plans.recorded_plan(measured) or plans.asked_effects(
             answer.winner.source, study, settings, plans.recorded_plan(confirmation)
         )
-        winner = study.trials[plan.sources[0]].params
-        variants = effects.design(winner, module, effects.training_images(study)).variants
+        found = effects.design_of(plan, study, module)
+        variants = found.variants if found is not None else []
         runs = effects.plan(plan.sources[0], variants, list(plan.seeds))
         effects_left = (
             len(runs) if measured is None else len(planned_runs.standing(measured, runs).open_runs)
