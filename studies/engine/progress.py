@@ -1,8 +1,8 @@
 """Progress lines: one per finished trial, with elapsed time, ETA and the outcome.
 
-Every line goes to the logger "studies". Like Optuna's own logger, it prints to stdout
-by itself (the command line's lines, and a notebook cell's output) and does not pass its
-lines on; a program that routes them elsewhere replaces its handler (and may set
+Every line goes to the logger "studies". It prints to stdout by itself (the command
+line's lines, and a notebook cell's output; Optuna's own logger writes to stderr) and does
+not pass its lines on; a program that routes them elsewhere replaces its handler (and may set
 `propagate`).
 """
 

@@ -1,4 +1,6 @@
-"""One study in its storage: sampler, pruner, opening or continuing it, counting its trials, running one."""
+"""One study in its storage: its sampler and pruner, its companions' names, opening, continuing
+or deleting it (and whether a live process works on it), counting its trials, and the code
+version its trials record."""
 
 from __future__ import annotations
 
@@ -91,8 +93,8 @@ def study_names(name: str) -> list[str]:
 
 
 def check_continuation(settings: Settings, storage) -> None:
-    """Refuses to continue a stored study made with other settings, to plan its stages anew
-    (see engine.planned.check_plans), or to delete it while a process works on it."""
+    """Refuses to continue a stored study made with other settings, or to delete it while a
+    process works on it. (Its recorded plans are checked by engine.plans.check_plans.)"""
     stored = stored_study(storage, settings.study_name)
     if settings.fresh:
         _refuse_if_live(settings, storage)
