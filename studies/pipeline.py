@@ -103,34 +103,58 @@ def connect(settings: Settings, *, write: bool) -> tuple[Settings, object]:
 
 def run(settings: Settings, module) -> int:
     """Runs the study's search (and confirmation) and writes its report; returns the exit status."""
+    quiet_optuna()
+    check_storage(settings)
+    dataset = load_data(settings)
+    settings, storage = checked_study(settings)
+    # Every check has passed; from here on the storage and the reports folder are written.
     # The engine is imported here, not with this module, and after the cheap checks: the
     # confirmation it holds imports Keras, whose start-up lines must not precede an error.
+    from studies.engine import study as opening
+
+    note_folder(settings)
+    settings.folder.mkdir(parents=True, exist_ok=True)
+    study = opening.open_study(settings, storage, getattr(module, "SEARCH_SPACE", None))
+    record_command(study, settings, module)
+    status = work_on(study, storage, settings, module, dataset)
+    say_how_to_go_on(study, settings, module, status)
+    return status
+
+
+def check_storage(settings: Settings) -> None:
+    """The storage's cheap check, which needs no TensorFlow: first of all."""
     from studies.storage import StorageError, check
 
-    quiet_optuna()
     if settings.storage == DEFAULT_STORAGE:
         # The default storage lives in the default reports folder: created like it, where
         # the settings' check found it can be.
         Path(DEFAULT_STORAGE.removeprefix("sqlite:///")).parent.mkdir(exist_ok=True)
     try:
-        check(settings.storage, write=True)  # Cheap, and needs no TensorFlow: first.
+        check(settings.storage, write=True)
     except StorageError as error:
         raise UsageError(str(error)) from None
-    dataset = load_data(settings)
-    from studies.engine import plans, workers
+
+
+def checked_study(settings: Settings) -> tuple[Settings, object]:
+    """The storage opened, and a stored study's identity and recorded plans checked; the
+    settings with the stored study's heartbeat interval (see `connect`)."""
+    from studies.engine import plans
     from studies.engine import study as opening
 
     settings, storage = connect(settings, write=True)
     opening.check_continuation(settings, storage)
     plans.check_plans(storage, settings)
-    # Every check has passed; from here on the storage and the reports folder are written.
-    note_folder(settings)
-    settings.folder.mkdir(parents=True, exist_ok=True)
-    study = opening.open_study(settings, storage, getattr(module, "SEARCH_SPACE", None))
-    record_command(study, settings, module)
-    # The study is marked in use until this process's last write, its report included, so
-    # that --fresh elsewhere cannot delete it under the report.
-    with opening.working_on(study):
+    return settings, storage
+
+
+def work_on(study, storage, settings: Settings, module, dataset) -> int:
+    """This process's work on the study, its report included; the exit status. The study
+    is marked in use until the last write, so that --fresh elsewhere cannot delete it
+    under the report."""
+    from studies.engine import workers
+    from studies.engine.study import working_on
+
+    with working_on(study):
         if settings.workers > 1:
             status = workers.run_workers(study, storage, settings, module)
         else:
@@ -138,6 +162,16 @@ def run(settings: Settings, module) -> int:
         if not settings.no_report:
             status = report_unless_stopped(study, storage, settings, module) or status
     return status
+
+
+def say_how_to_go_on(study, settings: Settings, module, status: int) -> None:
+    """After a run that --timeout ended, the last line (after the report's): what it did,
+    and the command that goes on."""
+    if status or settings.timeout is None or study.user_attrs.get("stopped") != "timeout":
+        return
+    from studies.engine.progress import Progress
+
+    Progress(settings.study_name, settings.trials, 0).note(timed_out(study, settings, module))
 
 
 def report_unless_stopped(study, storage, settings: Settings, module) -> int:
@@ -193,8 +227,7 @@ def run_stages(study, storage, settings: Settings, module, dataset) -> int:
                 if answer is not None and settings.effects_seeds and not stage.past_deadline():
                     effects.measure(answer, stage)
         if stage.past_deadline():
-            study.set_user_attr("stopped", "timeout")
-            progress.note(timed_out(study, settings, module))
+            study.set_user_attr("stopped", "timeout")  # Said last, by `run`: `timed_out`.
         return 0
     except KeyboardInterrupt as interrupt:
         progress.note(f"interrupted ({interrupt or 'SIGINT'}); the running trial is marked FAIL")
