@@ -18,6 +18,7 @@ from kerasnn.scoring import DEFAULT_GAP_WEIGHT, DIRECTION, PARETO_DIRECTIONS
 from studies import machine
 from studies.errors import UsageError
 from studies.machine import DEFAULT_GPU_POPULATION  # noqa: F401  (named by --help)
+from studies.storage.files import is_writable
 from studies.storage.heartbeat import HEARTBEAT_INTERVAL
 
 SAMPLERS = ("tpe", "random", "qmc", "grid", "nsga2")
@@ -378,7 +379,8 @@ def unwritable(folder: Path, what: str = "reports folder") -> str | None:
         existing = existing.parent
     if not existing.is_dir():
         return f"{what} {folder} cannot be created: {existing} is not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
+    # is_writable, not os.access alone: to root, os.access says yes even to /proc.
+    if not (is_writable(existing) and os.access(existing, os.X_OK)):
         return f"{what} {folder} cannot be written: {existing} is read-only"
     if folder.exists() and not folder.is_dir():
         return f"{what} {folder} is a file"

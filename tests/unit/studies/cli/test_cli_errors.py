@@ -90,3 +90,10 @@ def test_a_path_too_long_for_the_file_system_is_a_usage_error(option, name, said
     suffix = ".log" if option == "--storage" else ""
     line = refuses([option, str(place / name) + suffix], place, capsys)
     assert f"{option}: {said}" in line
+
+
+def test_a_reports_folder_no_one_may_write_into_is_refused_before_the_storage_is_made(
+    place, capsys
+):
+    line = refuses(["--reports", "/proc/kerasnn-reports"], place, capsys)
+    assert "reports folder /proc/kerasnn-reports cannot be written" in line
