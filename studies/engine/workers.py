@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -43,7 +44,7 @@ def worker_memory_mb(studies, population: int) -> tuple[float, str]:
         for study in studies
         for trial in study.get_trials(deepcopy=False)
         if trial.user_attrs.get("population", 1) == population
-        and isinstance(trial.user_attrs.get("peak_rss_mb"), int | float)
+        and _measured(trial.user_attrs.get("peak_rss_mb"))
     ]
     if peaks:
         return max(peaks), f"measured on this study's runs at --population {population}"
@@ -51,9 +52,14 @@ def worker_memory_mb(studies, population: int) -> tuple[float, str]:
     return assumed, f"assumed at --population {population}; none measured yet"
 
 
+def _measured(peak) -> bool:
+    """Whether a stored peak is a measurement (an edited storage may hold 0, NaN or text)."""
+    return isinstance(peak, int | float) and not isinstance(peak, bool) and 0 < peak < math.inf
+
+
 def capped(asked: int, remaining: int, memory_each: tuple[float, str]) -> tuple[int, str]:
     """How many workers to start for `remaining` runs, and why fewer than asked (or "")."""
-    bounds = [(max(1, remaining), f"only {remaining} run(s) remain")]
+    bounds = [(max(1, remaining), f"only {remaining} run(s) remain" if remaining else "")]
     memory = available_memory_mb()
     each, source = memory_each
     if memory is not None:
@@ -82,11 +88,13 @@ def run_workers(study, storage, settings, module) -> int:
             file=sys.stderr,
         )
     finished = count(study, FINISHED)
+    progress = Progress(settings.study_name, settings.trials, finished)
     companions = [c for c in _companions(study, storage) if c is not None]
+    for each in [study, *companions]:  # A killed worker's runs count as work left.
+        dead.reap(each, storage, progress.note)
     memory_each = worker_memory_mb([study, *companions], settings.population or 1)
     work = _work_left(study, storage, settings, module, finished)
     started, reason = capped(settings.workers, work, memory_each)
-    progress = Progress(settings.study_name, settings.trials, finished)
     logs = settings.folder / "workers"
     logs.mkdir(parents=True, exist_ok=True)
     if reason:
@@ -222,8 +230,9 @@ class _CompanionLines:
         self.storage, self.progress, self.stage_name = storage, progress, stage_name
         self.search_name = search.study_name
         self.study, self.seen = None, set()
+        self.report(say=False)  # The runs finished before the workers started are not new.
 
-    def report(self) -> None:
+    def report(self, say: bool = True) -> None:
         if self.study is None:
             self.study = plans.load_companion(self.storage, self.search_name, self.stage_name)
             if self.study is None:
@@ -231,7 +240,8 @@ class _CompanionLines:
         for trial in self.study.get_trials(deepcopy=False):
             if trial.state.is_finished() and trial.number not in self.seen:
                 self.seen.add(trial.number)
-                self.progress.note(planned_runs.line(trial, self.stage_name))
+                if say:
+                    self.progress.note(planned_runs.line(trial, self.stage_name))
 
 
 def _report_new_trials(study, seen: set[int], progress: Progress) -> set[int]:
