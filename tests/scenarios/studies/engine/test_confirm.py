@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from services import ROOT, worker_environment
 
-from studies.engine import confirm
+from studies.engine import confirm, planned
 from studies.engine import runs as trial_steps
 from studies.run import main
 from studies.storage import open_storage
@@ -110,7 +110,7 @@ def test_an_interrupted_confirmation_finishes_only_the_missing_runs(
     confirmation = load(tmp_path, NAME + confirm.SUFFIX)
     complete = [t for t in confirmation.trials if t.state.name == "COMPLETE"]
     assert len(complete) == 4
-    assert len({confirm.run_of(t) for t in complete}) == 4
+    assert len({planned.run_of(t) for t in complete}) == 4
     assert {t.number: t.value for t in complete if t.number in first} == first  # Untouched.
     failed = [t for t in confirmation.trials if t.state.name == "FAIL"]
     assert [t.user_attrs["fail_reason"] for t in failed] == ["interrupted (SIGINT or SIGTERM)"]
@@ -135,39 +135,39 @@ def test_every_planned_run_trains_to_the_end_even_where_a_pruner_would_stop_it(t
 
 def test_a_run_that_keeps_failing_is_given_up_rather_than_retried_forever():
     confirmation = optuna.create_study(direction="maximize")
-    plan = [confirm.PlannedRun(source=0, seed=1), confirm.PlannedRun(source=0, seed=2)]
+    plan = [planned.PlannedRun(source=0, seed=1), planned.PlannedRun(source=0, seed=2)]
     for state in (optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED):
         confirmation.add_trial(
             optuna.trial.create_trial(
                 state=state, user_attrs={"source_trial": 0, "seed": 1, "fail_reason": "diverged"}
             )
         )
-    assert confirm.next_step(confirmation, plan) == confirm.PlannedRun(0, 2)
+    assert planned.next_step(confirmation, plan) == planned.PlannedRun(0, 2)
     confirmation.add_trial(
         optuna.trial.create_trial(value=0.9, user_attrs={"source_trial": 0, "seed": 2})
     )
-    assert confirm.next_step(confirmation, plan) is None
+    assert planned.next_step(confirmation, plan) is None
 
 
 def test_a_queued_retry_of_a_planned_run_is_run_not_waited_for():
     # A dead worker's run queued again (by Optuna's heartbeat retry or the journal's clean-up)
     # is WAITING: the next worker runs it instead of waiting for someone else to.
     confirmation = optuna.create_study(direction="maximize")
-    plan = [confirm.PlannedRun(source=0, seed=1)]
+    plan = [planned.PlannedRun(source=0, seed=1)]
     confirmation.enqueue_trial({}, user_attrs={"source_trial": 0, "seed": 1, "retry_of": 0})
-    assert confirm.next_step(confirmation, plan) == "queued"
+    assert planned.next_step(confirmation, plan) == "queued"
 
 
 def test_a_diverged_run_is_given_up_at_once_since_its_seed_would_diverge_again():
     confirmation = optuna.create_study(direction="maximize")
-    plan = [confirm.PlannedRun(source=0, seed=1)]
+    plan = [planned.PlannedRun(source=0, seed=1)]
     confirmation.add_trial(
         optuna.trial.create_trial(
             state=optuna.trial.TrialState.FAIL,
             user_attrs={"source_trial": 0, "seed": 1, "diverged": True},
         )
     )
-    assert confirm.next_step(confirmation, plan) is None
+    assert planned.next_step(confirmation, plan) is None
 
 
 @pytest.mark.parametrize("kind", ["journal", "sqlite"])
