@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from studies.engine import confirm, winner
+from studies.engine import confirm
+from studies.engine import winner_model as winner
 
 
 def write(

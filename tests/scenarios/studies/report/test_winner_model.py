@@ -16,7 +16,8 @@ from conftest import require
 from services import cli
 
 from kerasnn import stats
-from studies.engine import confirm, winner
+from studies.engine import confirm
+from studies.engine import winner_model as winner
 from studies.engine.confirm import Answer, Confirmed
 from studies.run import main
 
