@@ -68,7 +68,7 @@ class ModelConfig:
         rate = self.learning_rate
         if not (_is_number(rate) and 0.0 < rate <= MAX_LEARNING_RATE):
             raise ValueError(
-                f"learning_rate must be a number > 0 and at most {MAX_LEARNING_RATE:g}, "
+                f"learning_rate must be a finite number > 0 and at most {MAX_LEARNING_RATE:g}, "
                 f"got {rate!r}"
             )
 
