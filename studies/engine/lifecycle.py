@@ -62,15 +62,7 @@ def train_trials(
                 # (a trial unnamed for long is taken for a dead worker's: see engine.dead).
                 trial.set_user_attr("worker", worker_id())
                 trial.set_user_attr("population", len(trials))
-            jobs = {}
-            for trial in trials:
-                try:
-                    jobs[trial.number] = prepare(trial)
-                except Exception as error:
-                    if not failures.of_the_run(error):
-                        raise
-                    failures.mark(trial, *failures.of_error(error))
-                    finished[trial.number] = _tell(study, trial, None, TrialState.FAIL)
+            jobs = _prepare(study, trials, prepare, finished)
             ready = [trial for trial in trials if trial.number in jobs]
             outcomes = _train([jobs[trial.number] for trial in ready], ready, stage)
             for trial, outcome in zip(ready, outcomes, strict=True):
@@ -85,6 +77,21 @@ def train_trials(
         raise
     gc.collect()  # As study.optimize(gc_after_trial=True) would: a trial's graphs go now.
     return [finished[trial.number] for trial in trials]
+
+
+def _prepare(study, trials: list, prepare, finished: dict) -> dict[int, Job]:
+    """Each trial's job by number; a trial that steps aside, or whose preparing raised an
+    error of its own (see failures.of_the_run), is told FAIL into `finished` instead."""
+    jobs = {}
+    for trial in trials:
+        try:
+            jobs[trial.number] = prepare(trial)
+        except Exception as error:
+            if not failures.of_the_run(error):
+                raise
+            failures.mark(trial, *failures.of_error(error))
+            finished[trial.number] = _tell(study, trial, None, TrialState.FAIL)
+    return jobs
 
 
 def _ask(study: optuna.Study, queued_only: bool = False) -> optuna.Trial | None:
