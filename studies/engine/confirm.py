@@ -1,12 +1,12 @@
 """The confirmation stage: the search's best configurations re-trained over fresh seeds.
 
 One seed proves nothing about a winner: the top few configurations of a search are often
-tied within seed noise. So after the search, the top K configurations (by the objective;
-in a Pareto study, K front trials by the pick rule) are trained again with N seeds the
-search never used, in a companion study `<name>-confirm` of the same storage: each trial
+tied within seed noise. So after the search, the best `--confirm-top` configurations (by
+the objective; in a Pareto study, front trials by the pick rule) are trained again with
+`--confirm-seeds` seeds the search never used, in a companion study `<name>-confirm` of the same storage: each trial
 there carries its source trial and seed, so an interrupted confirmation finishes only the
 missing runs, workers share them, and the dashboard shows them. The candidates and seeds
-are recorded as the stage's plan when it starts (see engine.planned), and the answer is
+are recorded as the stage's plan when it starts (see engine.plans), and the answer is
 read from the runs of that plan alone. The winner is the best mean objective; the test set
 is evaluated for the winner's runs only, once.
 """

@@ -3,10 +3,11 @@
 The confirmation and the effects stage are the same mechanism. A stage plans its runs
 (each a source trial, a seed and, for the effects, a variant) with the parameters to train;
 each run is queued as a trial of the stage's companion study (`study.companion_name`)
-carrying its identity as user attributes, and trained by the one trial lifecycle. Whatever the storage holds decides
-what is left: an interrupted stage trains only the missing runs, several workers share
-them (a run being trained elsewhere is waited for, a queued retry is taken), and a run
-that keeps failing is given up rather than retried forever.
+carrying its identity as user attributes, and trained by the one trial lifecycle.
+Whatever the storage holds decides what is left: an interrupted stage trains only the
+missing runs, several workers share them (a run being trained elsewhere is waited for, a
+queued retry is taken), and a run that keeps failing is given up rather than retried
+forever.
 
 What a stage decided is stored when it starts, as its recorded plan (engine.plans).
 """

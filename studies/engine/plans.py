@@ -1,8 +1,8 @@
 """Recorded plans: what a stage after the search decided when it started, read, checked
 like input and extended, by the confirmation and the effects stage alike.
 
-A stage records its `Plan` (the search trials it trains again and the seeds) on its
-companion study when it starts, and everything after it (the answer, the report, the
+A stage records its `Plan` (the search trials it trains again, the seeds and, for the
+effects, the design) on its companion study when it starts, and everything after it (the answer, the report, the
 dashboard note, `--workers`' count of work left) reads that record, never the flags of a
 later command. A later command that asks for more extends the plan and says so; one that
 asks for other seeds, or a record that is not a plan a stage wrote, is refused in one line
