@@ -26,9 +26,17 @@ __all__ = sorted(_PUBLIC)
 __version__ = "0.1.0"
 
 
+# The modules that need no Keras; every other one imports it, quietly (see kerasnn.quiet).
+_WITHOUT_KERAS = ("kerasnn.data",)
+
+
 def __getattr__(name: str):
     if name not in _PUBLIC:
         raise AttributeError(f"module 'kerasnn' has no attribute {name!r}")
+    if _PUBLIC[name] not in _WITHOUT_KERAS:
+        from kerasnn.quiet import import_keras
+
+        import_keras()
     return getattr(importlib.import_module(_PUBLIC[name]), name)
 
 

@@ -6,21 +6,34 @@ import math
 import os
 
 import matplotlib
+import matplotlib.image
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # Figures go to files; no display is needed or assumed.
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+# Every figure is a `Figure` with a canvas of its own, never one of pyplot's: a library must
+# leave its user's backend, open figures and style as they are (a notebook's next
+# `plt.show()` included).
+DPI = 90
 
 
-def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.PathLike) -> None:
-    """Training vs validation loss and accuracy per epoch, one row per labelled run.
+def save(figure: Figure, path: str | os.PathLike) -> None:
+    """Writes `figure` to `path` (the format from its suffix)."""
+    figure.savefig(path, dpi=DPI)
+
+
+def plot_curves(
+    histories: dict[str, dict[str, list[float]]], path: str | os.PathLike | None = None
+) -> Figure:
+    """Training vs validation loss and accuracy per epoch, one row per labelled run; saved
+    to `path` when one is given.
 
     Training figures are the inference-mode ones (`train_loss`, `train_accuracy`), so the
     distance between the two lines is the overfitting the objective penalises.
     """
     rows = max(1, len(histories))
-    figure, axes = plt.subplots(rows, 2, figsize=(10, 3.2 * rows), squeeze=False)
+    figure = Figure(figsize=(10, 3.2 * rows))
+    axes = figure.subplots(rows, 2, squeeze=False)
     for (label, history), (loss_axis, accuracy_axis) in zip(histories.items(), axes, strict=False):
         epochs = np.arange(1, len(history["val_loss"]) + 1)
         for axis, metric, name in (
@@ -36,14 +49,20 @@ def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.Pat
         loss_axis.set_title(f"{label}: cross-entropy", fontsize=9)
         accuracy_axis.set_title(f"{label}: accuracy", fontsize=9)
         accuracy_axis.legend(fontsize=8)
+    return _finished(figure, path)
+
+
+def _finished(figure: Figure, path: str | os.PathLike | None) -> Figure:
+    """`figure` laid out, and saved to `path` when one is given."""
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    if path is not None:
+        save(figure, path)
+    return figure
 
 
 def plot_weights(
     kernel: np.ndarray,
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     *,
     title: str = "",
     labels: list[str] | None = None,
@@ -53,10 +72,13 @@ def plot_weights(
 
     Args:
         kernel: the first Dense layer's kernel.
-        path: where the PNG goes.
+        path: where the PNG goes; None saves nothing.
         title: the figure's title.
         labels: one caption per unit (e.g. class names for softmax regression).
         limit: at most this many units are drawn.
+
+    Returns:
+        The figure.
     """
     kernel = np.asarray(kernel, dtype=np.float32)
     if kernel.ndim != 2 or kernel.shape[0] != 784:
@@ -65,9 +87,8 @@ def plot_weights(
     columns = min(units, 8 if units > 10 else units)
     rows = math.ceil(units / columns)
     scale = float(np.abs(kernel[:, :units]).max()) or 1.0
-    figure, axes = plt.subplots(
-        rows, columns, figsize=(1.4 * columns, 1.5 * rows + 0.4), squeeze=False
-    )
+    figure = Figure(figsize=(1.4 * columns, 1.5 * rows + 0.4))
+    axes = figure.subplots(rows, columns, squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < units:
@@ -75,9 +96,7 @@ def plot_weights(
             axis.set_title(labels[index] if labels else f"unit {index}", fontsize=7)
     if title:
         figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    return _finished(figure, path)
 
 
 def save_weight_mosaic(
@@ -103,22 +122,25 @@ def save_weight_mosaic(
         tile = kernel[:, index].reshape(28, 28)
         mosaic[1 + row * 29 : 29 + row * 29, 1 + column * 29 : 29 + column * 29] = tile
     enlarged = np.kron(mosaic, np.ones((3, 3), dtype=np.float32))
-    plt.imsave(path, enlarged, cmap="seismic", vmin=-scale, vmax=scale)
+    matplotlib.image.imsave(path, enlarged, cmap="seismic", vmin=-scale, vmax=scale)
 
 
 def plot_overlaid(
     histories: dict[str, dict[str, list[float]]],
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     *,
     title: str = "",
-) -> None:
+) -> Figure:
     """Several runs on shared axes: accuracy and loss (training dashed, validation solid)
     and the training-minus-validation accuracy gap per epoch, one colour per run.
 
     Meant for a sweep of one hyperparameter, where the question is how the curves separate.
     """
-    figure, axes = plt.subplots(1, 3, figsize=(14, 4))
-    colours = plt.get_cmap("tab10").colors  # Ten distinct colours, enough for any sweep here.
+    figure = Figure(figsize=(14, 4))
+    axes = figure.subplots(1, 3)
+    colours = matplotlib.colormaps[
+        "tab10"
+    ].colors  # Ten distinct colours, enough for any sweep here.
     for index, (label, history) in enumerate(histories.items()):
         colour = colours[index % len(colours)]
         epochs = np.arange(1, len(history["val_loss"]) + 1)
@@ -141,6 +163,4 @@ def plot_overlaid(
     axes[0].legend(fontsize=7)
     if title:
         figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    return _finished(figure, path)

@@ -5,12 +5,15 @@
     result = run_study(subset=2000, trials=3, epochs=2)
     print(result.answer)
     model = result.load_winner()
+    figure = result.figure("curves")
 
 The options are the command line's, as keyword arguments (`--confirm-seeds 2` is
 `confirm_seeds=2`), parsed and checked by the same code: a bad one raises `UsageError` (a
 ValueError) with the line the command line prints, before anything is written. Progress
-lines go to the logger "studies" (see `studies.engine.progress`). Importing this module is
-cheap: TensorFlow and Optuna are imported when a study is run or read.
+goes to the logger "studies" (see `studies.engine.progress`): a bar in a notebook or a
+terminal, lines elsewhere, neither with `progress=False`. In a notebook a result and its
+answer display themselves as summary.md opens. Importing this module is cheap: TensorFlow and
+Optuna are imported when a study is run or read.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class StudyAnswer:
     undecided: list[int]  # Runners-up with fewer than two runs a side.
     seed_noise: float  # The pooled seed standard deviation of the objective.
     configurations: list[Any]  # Every confirmed configuration, winner first (engine's).
+    # The confirmation's answer it was made from, which summary.md's writer words.
+    _answer: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_answer(cls, answer) -> StudyAnswer:
@@ -63,23 +68,25 @@ class StudyAnswer:
             undecided=[c.source for c in answer.undecided],
             seed_noise=answer.seed_noise,
             configurations=list(answer.configurations),
+            _answer=answer,
         )
 
     def __str__(self) -> str:
-        from studies.report.summary import interval
+        """The answer as summary.md opens with it, as plain text."""
+        from studies.report.closing import plain
+        from studies.report.summary import opening_lines
 
-        test = "not evaluated" if self.test_accuracy is None else str(self.test_accuracy)
-        return "\n".join(
-            [
-                f"trial {self.trial}'s configuration, confirmed over {len(self.seeds)} fresh "
-                f"seeds ({', '.join(map(str, self.seeds))}):",
-                f"  objective {self.objective} (95% interval {interval(self.objective)})",
-                f"  validation accuracy {self.val_accuracy}, gap {self.gap}",
-                f"  test accuracy {test}",
-                "  " + ", ".join(f"{name}={value}" for name, value in self.params.items()),
-                "  tied with it: " + (", ".join(f"trial {t}" for t in self.tied) or "none"),
-            ]
-        )
+        return "\n".join(plain(opening_lines(self._answer)))
+
+    def __repr__(self) -> str:
+        tied = ", ".join(map(str, self.tied)) or "none"
+        return f"<StudyAnswer: trial {self.trial}, objective {self.objective}, tied: {tied}>"
+
+    def _repr_markdown_(self) -> str:
+        """A notebook's display: summary.md's opening and the confirmed configurations."""
+        from studies.report.closing import markdown
+
+        return markdown(self._answer)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -97,7 +104,46 @@ class StudyResult:
     trials: Any  # pandas.DataFrame
     confirmation: Any  # pandas.DataFrame
     effects: Any  # pandas.DataFrame
-    report_dir: Path
+    report_dir: Path  # Absolute.
+    # What the study was read with, to draw its figures again.
+    _settings: Any = dataclasses.field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        answer = "none" if self.answer is None else f"trial {self.answer.trial}"
+        return (
+            f"<StudyResult {self.study_name!r}: {len(self.trials)} search trials, answer "
+            f"{answer}, report in {self.report_dir}>"
+        )
+
+    def _repr_markdown_(self) -> str:
+        """A notebook's display: the answer as summary.md opens, and where the rest is."""
+        from studies.report.closing import NO_ANSWER, markdown
+        from studies.report.gallery import FIGURES
+
+        answer = NO_ANSWER if self.answer is None else markdown(self.answer._answer)
+        names = ", ".join(f'"{name}"' for name in FIGURES)
+        return (
+            f"**Study `{self.study_name}`**\n\n{answer}\n\nThe report: "
+            f"`{self.report_dir / 'summary.md'}`; its figures: `.figure(name)`, name one of "
+            f"{names}.\n"
+        )
+
+    def figure(self, name: str):
+        """The report's figure `name` as a matplotlib `Figure`, drawn afresh from the stored
+        runs (not read from its PNG): "history", "importances", "slices", "curves",
+        "weights", "findings", "effects" or, for a Pareto study, "pareto".
+
+        Raises:
+            ValueError for a name the report does not draw, or one this study has no runs
+            for (an effects figure without an effects stage); UsageError when the storage
+            cannot be read any more.
+        """
+        from studies.report import gallery
+
+        gallery.check(name)
+        with _as_a_guest(), _as_the_command_line_says():
+            study, storage = _open(self._settings)
+            return gallery.draw(name, study, storage, self._settings, _module(self._settings))
 
     def load_winner(self):
         """The confirmed winner's network from `report_dir/winner.keras`, as a Keras model.
@@ -116,12 +162,14 @@ class StudyResult:
         return keras.saving.load_model(path)
 
 
-def run_study(name: str = "overfitting", **options) -> StudyResult:
+def run_study(name: str = "overfitting", *, progress: bool = True, **options) -> StudyResult:
     """Runs study `name` as `python -m studies.run NAME --OPTION VALUE ...` does, report
     included, and returns what it found.
 
     Args:
         name: a study (see `python -m studies.run --list`); one study, not a group.
+        progress: False shows no progress, as `--no-progress` (a bar in a notebook or a
+            terminal, lines elsewhere); what goes wrong is still said.
         **options: the command line's options by name (`trials=3`, `confirm_seeds=2`,
             `storage="reports/mine.log"`, `fresh=True`); None or False leave one out.
 
@@ -132,7 +180,9 @@ def run_study(name: str = "overfitting", **options) -> StudyResult:
     """
     from studies import run
 
-    with _as_the_command_line_says():
+    if not progress:
+        options = {**options, "no_progress": True}
+    with _as_a_guest(), _as_the_command_line_says():
         settings = _checked(name, options)
         with warnings.catch_warnings():
             run.quiet_warnings()
@@ -161,8 +211,25 @@ def open_study(name: str = "overfitting", **options) -> StudyResult:
     Raises:
         UsageError for a bad option, a storage that cannot be read or a study it lacks.
     """
-    with _as_the_command_line_says():
+    with _as_a_guest(), _as_the_command_line_says():
         return _read(_checked(name, options, reading=True))
+
+
+@contextlib.contextmanager
+def _as_a_guest():
+    """Leaves the process's Optuna as it was: its log's verbosity, which a run lowers (the
+    progress says what its log would), is restored; tqdm, which Optuna imports, is imported
+    first without its notebook warning."""
+    from studies.engine.progress_bar import import_tqdm_quietly
+
+    import_tqdm_quietly()
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
 
 @contextlib.contextmanager
@@ -204,6 +271,19 @@ def _checked(name: str, options: dict[str, Any], reading: bool = False):
 
 def _read(settings) -> StudyResult:
     """The stored study of `settings`, read only."""
+    study, storage = _open(settings)
+    return _result(study, storage, settings)
+
+
+def _module(settings):
+    from studies import run
+
+    return run.STUDIES[settings.study]
+
+
+def _open(settings):
+    """The stored study of `settings` and its storage, opened for reading; UsageError when
+    either is not there."""
     import optuna
 
     from studies.engine.study import stored_study
@@ -219,8 +299,7 @@ def _read(settings) -> StudyResult:
         raise UsageError(str(error)) from None
     if stored_study(storage, settings.study_name) is None:
         raise UsageError(f"no study {settings.study_name!r} in {redact(settings.storage)}")
-    study = optuna.load_study(study_name=settings.study_name, storage=storage)
-    return _result(study, storage, settings)
+    return optuna.load_study(study_name=settings.study_name, storage=storage), storage
 
 
 def _result(study, storage, settings) -> StudyResult:
@@ -242,5 +321,7 @@ def _result(study, storage, settings) -> StudyResult:
         effects=pd.DataFrame()
         if varied is None
         else planned_table(varied, ["source_trial", "variant", "seed"]),
-        report_dir=settings.folder,
+        report_dir=settings.folder.absolute(),
+        # Absolute, so that its figures are found after a change of working folder.
+        _settings=dataclasses.replace(settings, reports=str(Path(settings.reports).absolute())),
     )

@@ -54,5 +54,7 @@ def _text(value) -> str:
 
 def command(settings: Settings, module) -> str:
     """The command that gives `settings`, safe to store and print (passwords as ***)."""
-    words = arguments(settings, module, fresh=False, report_only=False, no_report=False)
+    words = arguments(
+        settings, module, fresh=False, report_only=False, no_report=False, no_progress=False
+    )
     return shlex.join(["python", "-m", "studies.run", *map(redact, words)])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import os
 import sys
 import time
 import warnings
@@ -21,24 +20,11 @@ from studies.settings import DEFAULT_STORAGE, Settings
 
 
 def import_keras_quietly() -> None:
-    """Imports Keras, and so its backend (TensorFlow or JAX), with the process's stderr
-    pointed at /dev/null.
+    """Imports Keras without TensorFlow's start-up lines (see `kerasnn.quiet`): an error
+    is then the one line on stderr that it should be."""
+    from kerasnn.quiet import import_keras
 
-    TensorFlow writes start-up lines (oneDNN, CUDA drivers) to file descriptor 2 before its
-    logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says; an error would then not be the
-    one line on stderr that it should be. Python errors still reach stderr after it is
-    restored.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import keras  # noqa: F401  (and with it the backend's framework)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    import_keras()
 
 
 def quiet_optuna() -> None:
@@ -171,7 +157,9 @@ def say_how_to_go_on(study, settings: Settings, module, status: int) -> None:
         return
     from studies.engine.progress import Progress
 
-    Progress(settings.study_name, settings.trials, 0).note(timed_out(study, settings, module))
+    # A line, not a bar: whatever the view, this is said.
+    lines = Progress(settings.study_name, settings.trials, settings.trials, view="lines")
+    lines.note(timed_out(study, settings, module))
 
 
 def report_unless_stopped(study, storage, settings: Settings, module) -> int:
@@ -209,7 +197,7 @@ def run_stages(study, storage, settings: Settings, module, dataset) -> int:
     from studies.storage import redact
 
     finished = count(study, FINISHED)
-    progress = Progress(settings.study_name, settings.trials, finished)
+    progress = Progress.of(settings, finished)
     done = f"continuing: {finished} of" if finished else "starting:"
     progress.note(f"{done} {settings.trials} trials")
     progress.note(f"{dataset.describe()}; storage {redact(settings.storage)}")
@@ -237,6 +225,8 @@ def run_stages(study, storage, settings: Settings, module, dataset) -> int:
         progress.note(str(error))
         study.set_user_attr("stopped", "too many failures")
         return 1
+    finally:
+        progress.close()
 
 
 def timed_out(study, settings: Settings, module) -> str:
@@ -282,10 +272,12 @@ def write_report(study, storage, settings: Settings, module, read_only: bool = F
     # The report draws with Keras; imported here first (for --report-only), TensorFlow's
     # start-up lines would precede a failure's one line on stderr.
     import_keras_quietly()
+    from studies.report.closing import say_answer
     from studies.report.write import write_report as write
 
     write(study, storage, settings, module, read_only=read_only)
     print(f"[{shown_name(settings.study_name)}] report written: {settings.folder}", flush=True)
+    say_answer(study, storage, settings.folder)
 
 
 def rebuild_report(settings: Settings, module) -> int:

@@ -137,4 +137,6 @@ def _run_one(settings: Settings, module) -> int:
 
 
 if __name__ == "__main__":
+    # The command line draws into files only: no display is wanted, whatever the machine has.
+    os.environ.setdefault("MPLBACKEND", "Agg")
     sys.exit(main())

@@ -126,6 +126,7 @@ class Settings:
     fresh: bool = False
     report_only: bool = False
     no_report: bool = False
+    no_progress: bool = False  # No bar and no line per trial; what goes wrong is still said.
     scale: str = "unit"  # Pixel scale of the study's data (a study default, no option).
     # "float32" or "bfloat16" (TrainConfig.precision); --precision auto is settled into one of
     # them by `resolve_precision`, so a continued study is never trained in the other.

@@ -259,6 +259,13 @@ def _run_options(p, defaults: Settings) -> None:
         default=None,
         help="leave the report to another process (the workers of --workers do)",
     )
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        default=None,
+        help="show no progress: no bar (shown in a terminal or a notebook) and no line per "
+        "trial (written elsewhere); what goes wrong is still said",
+    )
 
 
 def _worker_options(p, defaults: Settings) -> None:

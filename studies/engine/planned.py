@@ -163,29 +163,30 @@ def train_plan(
     companion: optuna.Study, stage: Stage, runs: dict, stage_name: str, keep_weights: bool
 ) -> None:
     """Trains this process's share of a stage's `runs` (each planned run with the parameters
-    it maps to) in its companion study, until every run is done or given up, saying a line
-    per run ("<stage_name> of trial 3, seed 1: ..."). Past the stage's deadline (--timeout)
-    no further run is started. A run training elsewhere is waited for, said once, until it
-    ends or its worker is found dead (engine.dead, which finds an unnamed or gone worker's
-    trial)."""
-    objective, say = PlannedObjective(stage, runs, keep_weights), stage.progress.note
+    it maps to) in its companion study, until every run is done or given up, showing the
+    stage's progress (a line per run where lines are shown, "<stage_name> of trial 3, seed
+    1: ..."). Past the stage's deadline (--timeout) no further run is started. A run
+    training elsewhere is waited for, said once, until it ends or its worker is found dead
+    (engine.dead, which finds an unnamed or gone worker's trial)."""
+    objective, progress = PlannedObjective(stage, runs, keep_weights), stage.progress
+    progress.begin(stage_name, len(runs), len(runs) - len(standing(companion, runs).open_runs))
     waiting = False
     while (step := next_step(companion, runs)) is not None:
         raise_if_stopped()
         if stage.past_deadline():
-            say(f"timeout reached: no further {stage_name} run is started")
+            progress.note(f"timeout reached: no further {stage_name} run is started")
             break
         if step == "wait":
             if not waiting:
                 running = len(standing(companion, runs).running)
-                say(f"waiting for {running} {stage_name} run(s) training in another process")
+                progress.note(f"waiting for {running} {stage_name} run(s) training elsewhere")
             waiting = True
             time.sleep(2)
         else:
             waiting = False
             for trial in _train_step(companion, stage, objective):
-                say(line(trial, stage_name))
-        dead.reap(companion, stage.storage, say)
+                progress.run(trial, line(trial, stage_name))
+        dead.reap(companion, stage.storage, progress.note)
 
 
 def _train_step(companion, stage: Stage, objective: PlannedObjective) -> list:

@@ -1,15 +1,19 @@
-"""Progress lines: one per finished trial, with elapsed time, ETA and the outcome.
+"""Progress: a bar where a person watches (a terminal, a notebook), else one line per
+finished trial or run with elapsed time, ETA and the outcome; neither with --no-progress.
 
 Every line goes to the logger "studies". It prints to stdout by itself (the command
-line's lines, and a notebook cell's output; Optuna's own logger writes to stderr) and does
-not pass its lines on; a program that routes them elsewhere replaces its handler (and may set
-`propagate`).
+line's lines, and a notebook cell's output, above any bar; Optuna's own logger writes to
+stderr) and does not pass its lines on; a program that routes them elsewhere replaces its
+handler (and may set `propagate`). What goes wrong (a failed trial, a stop) is said
+whatever the view.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+
+from studies.engine import progress_bar
 
 LOGGER = logging.getLogger("studies")
 
@@ -20,7 +24,7 @@ class _Print(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            print(self.format(record), flush=True)
+            progress_bar.write(self.format(record))
         except Exception:  # What logging's own handlers do with a failed write.
             self.handleError(record)
 
@@ -32,14 +36,27 @@ if not LOGGER.handlers:
 
 
 class Progress:
-    """One line per trial: number, state and value, elapsed time, ETA and the best so far."""
+    """The progress of a study's stages: per trial or run, its number, state and value,
+    elapsed time and ETA, as a bar or as lines (`view`: "bar", "lines" or "off"; None
+    chooses a bar where a person watches, lines elsewhere)."""
 
-    def __init__(self, study_name: str, target: int, already: int):
+    def __init__(self, study_name: str, target: int, already: int, view: str | None = None):
         self.name = shown_name(study_name)
         self.target = target
         self.already = already
         self.started = time.monotonic()
         self.waiting = False  # Whether "waiting for other workers" has been said.
+        self.view = view or ("bar" if progress_bar.watched() else "lines")
+        self.bar = progress_bar.Bar(self.name)
+        if self.view == "bar" and already < target:
+            self.bar.begin("search", target, already)
+
+    @classmethod
+    def of(cls, settings, finished: int) -> Progress:
+        """The progress of a run of `settings` with `finished` search trials done: none
+        shown with --no-progress, else as the output allows."""
+        view = "off" if settings.no_progress else None
+        return cls(settings.study_name, settings.trials, finished, view)
 
     def note(self, message: str) -> None:
         # One message, one line, whatever a stored failure reason holds.
@@ -49,10 +66,32 @@ class Progress:
         elapsed = time.monotonic() - self.started
         done_here = max(1, finished - self.already)
         eta = elapsed / done_here * max(0, self.target - finished)
-        self.note(
+        line = (
             f"trial {trial.number:>3} {trial.state.name:<8} {outcome(trial)} | "
             f"{finished}/{self.target} done, elapsed {clock(elapsed)}, ETA {clock(eta)}"
         )
+        self._finished(trial, finished if self.bar.stage == "search" else None, line)
+
+    def begin(self, stage: str, total: int, done: int) -> None:
+        """A stage after the search starts: `done` of its `total` runs are done already."""
+        if self.view == "bar":
+            self.bar.begin(stage, total, done)
+
+    def run(self, trial, line: str) -> None:
+        """A run of the stage begun last finished; `line` says how."""
+        self._finished(trial, self.bar.bar.n + 1 if self.bar.bar is not None else None, line)
+
+    def _finished(self, trial, done: int | None, line: str) -> None:
+        """Says `line` where lines are shown (a failure's everywhere), and moves the bar to
+        `done` (None: the bar shown is another stage's)."""
+        if self.view == "lines" or trial.state.name == "FAIL":
+            self.note(line)
+        if done is not None:
+            self.bar.show(done, short_outcome(trial))
+
+    def close(self) -> None:
+        """Ends the bar, if one is shown."""
+        self.bar.close()
 
 
 # A study's name is shown whole up to this many characters; a longer one is shortened, so
@@ -90,6 +129,13 @@ def outcome(trial) -> str:
     if trial.state.name == "PRUNED":
         return f"pruned after {user.get('epochs', '?')} epochs"
     return f"failed: {user.get('fail_reason', 'see log')}"
+
+
+def short_outcome(trial) -> str:
+    """The outcome of a trial or run beside a bar: its number, state and objective."""
+    value = trial.user_attrs.get("objective")
+    shown = f" {value:.4f}" if isinstance(value, int | float) else ""
+    return f"last: #{trial.number} {trial.state.name.lower()}{shown}"
 
 
 # An estimate beyond this many hours says nothing a person can plan with.

@@ -88,7 +88,7 @@ def run_workers(study, storage, settings, module) -> int:
             file=sys.stderr,
         )
     finished = count(study, FINISHED)
-    progress = Progress(settings.study_name, settings.trials, finished)
+    progress = Progress.of(settings, finished)
     companions = [c for c in _companions(study, storage) if c is not None]
     for each in [study, *companions]:  # A killed worker's runs count as work left.
         dead.reap(each, storage, progress.note)
@@ -109,6 +109,7 @@ def run_workers(study, storage, settings, module) -> int:
         if process.returncode not in (0, None) and status != 130:
             status = status or _worker_failed(index, process.returncode, logs, progress)
     dead.reap(study, storage, progress.note)
+    progress.close()
     return status
 
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.ticker
+from matplotlib.figure import Figure
+from optuna.distributions import CategoricalDistribution
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-from optuna.distributions import CategoricalDistribution  # noqa: E402
-
-from studies.engine.effects import (  # noqa: E402
+from kerasnn.plots import save
+from studies.engine.effects import (
     MEASURES,
     WINNER,
     Difference,
@@ -23,7 +21,7 @@ from studies.engine.effects import (  # noqa: E402
     Point,
     shown,
 )
-from studies.report.markdown import figure, table  # noqa: E402
+from studies.report.markdown import figure, table
 
 LABELS = {"gap": "the gap", "val_accuracy": "validation accuracy"}
 AXES = {"gap": "gap (train - validation)", "val_accuracy": "validation accuracy"}
@@ -182,20 +180,20 @@ def _step_cell(step: Difference) -> str:
     return f"{step.comparison.difference:+.4f} ± {_half(step):.4f} ({step.outcome})"
 
 
-def plot(effects: Effects, path: Path) -> None:
+def plot(effects: Effects, path: Path | None = None) -> Figure:
     """One row per hyperparameter: the gap and validation accuracy (mean ± sd) against its
-    value, the winner's value starred."""
+    value, the winner's value starred; saved to `path` when one is given."""
     names = list(effects.design.sweeps)
-    figure, axes = plt.subplots(
-        max(1, len(names)), 2, figsize=(10, 2.6 * max(1, len(names))), squeeze=False
-    )
+    drawn = Figure(figsize=(10, 2.6 * max(1, len(names))))
+    axes = drawn.subplots(max(1, len(names)), 2, squeeze=False)
     for row, name in enumerate(names):
         for column, key in enumerate(MEASURES):
             _draw_sweep(axes[row][column], effects, name, key)
-    figure.suptitle(f"Each hyperparameter alone around trial {effects.source}", fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    drawn.suptitle(f"Each hyperparameter alone around trial {effects.source}", fontsize=10)
+    drawn.tight_layout()
+    if path is not None:
+        save(drawn, path)
+    return drawn
 
 
 def _draw_sweep(axis, effects: Effects, name: str, key: str) -> None:

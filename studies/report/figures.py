@@ -7,54 +7,88 @@ import warnings
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt  # Only for Optuna's plots, which draw with pyplot.
+import matplotlib.ticker
+import numpy as np
+from matplotlib.figure import Figure
+from optuna.visualization import matplotlib as optuna_plots
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
-from optuna.visualization import matplotlib as optuna_plots  # noqa: E402
-
-from kerasnn.data import CLASS_NAMES  # noqa: E402
-from kerasnn.plots import plot_curves, plot_weights  # noqa: E402
-from studies.storage import artifacts  # noqa: E402
+from kerasnn.data import CLASS_NAMES
+from kerasnn.plots import plot_curves, plot_weights, save
+from studies.storage import artifacts
 
 CURVES_OF_BEST = 3
 
 
-def placeholder(path: Path, message: str) -> None:
-    figure, axis = plt.subplots(figsize=(6, 2))
+def placeholder_figure(message: str) -> Figure:
+    """A figure that says, in words, why the one it stands for is not drawn."""
+    figure = Figure(figsize=(6, 2))
+    axis = figure.subplots()
     axis.axis("off")
     axis.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    return figure
 
 
-def _save_optuna_plot(path: Path, draw, notes: list[str]) -> None:
-    """Saves one of Optuna's matplotlib plots, or a figure saying why it cannot be drawn."""
+def placeholder(path: Path, message: str) -> None:
+    save(placeholder_figure(message), path)
+
+
+def optuna_names(study) -> list[str]:
+    """The names of Optuna's plots a study's report draws."""
+    names = ["history", "importances", "slices"]
+    return names + ["pareto"] if len(study.directions) > 1 else names
+
+
+def optuna_figure(study, name: str, notes: list[str]) -> Figure:
+    """Optuna's plot `name` (see `optuna_names`) of `study`, or a figure saying why it
+    cannot be drawn (said in `notes` too)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            axes = draw()
-        panels = list(np.ravel(axes))
-        figure = panels[0].figure
-        figure.set_size_inches(max(figure.get_size_inches()[0], 8), 5)
-        if len(panels) > 1:
-            # Side by side (the slice plot), log axes' minor labels and long category
-            # names run into each other.
-            for panel in panels:
-                panel.tick_params(axis="x", labelrotation=45, labelsize=8)
-                panel.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        # Optuna's colour bar is an extra axis that tight_layout lays over the last panel.
-        colorbars = [extra for extra in figure.axes if extra not in panels]
-        figure.tight_layout(rect=(0, 0, 0.96 if colorbars else 1, 1))
-        for colorbar in colorbars:
-            colorbar.set_position((0.965, 0.15, 0.008, 0.7))
-        figure.savefig(path, dpi=90)
-        plt.close(figure)
+        axes = _optuna_axes(study, name)
     except Exception as error:  # Optuna raises several types when there is too little data.
-        message = f"{path.name} not drawn: {str(error) or type(error).__name__}"
-        notes.append(message)
-        placeholder(path, message)
+        notes.append(f"{name}.png not drawn: {str(error) or type(error).__name__}")
+        return placeholder_figure(notes[-1])
+    panels = list(np.ravel(axes))
+    figure = panels[0].figure
+    figure.set_size_inches(max(figure.get_size_inches()[0], 8), 5)
+    if len(panels) > 1:
+        # Side by side (the slice plot), log axes' minor labels and long category
+        # names run into each other.
+        for panel in panels:
+            panel.tick_params(axis="x", labelrotation=45, labelsize=8)
+            panel.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    # Optuna's colour bar is an extra axis that tight_layout lays over the last panel.
+    colorbars = [extra for extra in figure.axes if extra not in panels]
+    figure.tight_layout(rect=(0, 0, 0.96 if colorbars else 1, 1))
+    for colorbar in colorbars:
+        colorbar.set_position((0.965, 0.15, 0.008, 0.7))
+    return figure
+
+
+def _optuna_axes(study, name: str):
+    """Draws Optuna's plot `name` and hands its figure over whole, leaving pyplot as it was.
+
+    Optuna's plots draw with pyplot and set its "ggplot" style on the global rcParams: they
+    are drawn in a context that restores the rcParams, with interactive mode off (no window
+    opens), and every figure they opened is closed in pyplot (taken off its list, so a
+    notebook does not show it), the plot's own figure staying usable.
+    """
+    target = _target(study)
+    plots = {
+        "history": lambda: optuna_plots.plot_optimization_history(study, **target),
+        "importances": lambda: optuna_plots.plot_param_importances(study, **target),
+        "slices": lambda: optuna_plots.plot_slice(study, **target),
+        "pareto": lambda: optuna_plots.plot_pareto_front(
+            study, target_names=["val_accuracy", "gap"]
+        ),
+    }
+    opened = set(plt.get_fignums())
+    try:
+        with matplotlib.rc_context(), plt.ioff(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return plots[name]()
+    finally:
+        for number in set(plt.get_fignums()) - opened:
+            plt.close(number)
 
 
 def _target(study):
@@ -67,15 +101,21 @@ def _target(study):
 
 
 def draw_weights(storage, trial, settings, path: Path, notes: list[str]) -> None:
+    save(weights_figure(storage, trial, settings, notes), path)
+
+
+def weights_figure(storage, trial, settings, notes: list[str]) -> Figure:
+    """The first-layer weights of `trial` (the best search trial) as 28x28 images."""
+    if trial is None:
+        notes.append("weights.png not drawn: no trial completed")
+        return placeholder_figure(notes[-1])
     kernel, problem = artifacts.load_kernel(trial, storage, settings.artifact_dir)
     if kernel is None:
         notes.append(f"weights.png not drawn: {problem}")
-        placeholder(path, notes[-1])
-        return
+        return placeholder_figure(notes[-1])
     units = kernel.shape[1]
-    plot_weights(
+    return plot_weights(
         kernel,
-        path,
         title=f"trial {trial.number}: first-layer weights ({units} units, first {min(units, 32)})",
         labels=weight_labels(trial, settings.dataset),
     )
@@ -88,21 +128,17 @@ def weight_labels(trial, dataset: str) -> list[str] | None:
 
 
 def draw_optuna_plots(study, folder: Path, notes: list[str]) -> None:
-    target = _target(study)
-    plots = {
-        "history.png": lambda: optuna_plots.plot_optimization_history(study, **target),
-        "importances.png": lambda: optuna_plots.plot_param_importances(study, **target),
-        "slices.png": lambda: optuna_plots.plot_slice(study, **target),
-    }
-    if len(study.directions) > 1:
-        plots["pareto.png"] = lambda: optuna_plots.plot_pareto_front(
-            study, target_names=["val_accuracy", "gap"]
-        )
-    for name, draw in plots.items():
-        _save_optuna_plot(folder / name, draw, notes)
+    for name in optuna_names(study):
+        save(optuna_figure(study, name, notes), folder / f"{name}.png")
 
 
 def draw_curves(study, frame, folder: Path, notes: list[str]) -> None:
+    save(curves_figure(study, frame, notes), folder / "curves.png")
+
+
+def curves_figure(study, frame, notes: list[str]) -> Figure:
+    """The training curves of the best CURVES_OF_BEST completed trials of the ranked table
+    `frame`."""
     complete = frame[frame["state"] == "COMPLETE"]
     top = [study.trials[number] for number in complete["number"].head(CURVES_OF_BEST)]
     histories = {}
@@ -117,10 +153,9 @@ def draw_curves(study, frame, folder: Path, notes: list[str]) -> None:
         else:
             histories[f"trial {trial.number} (rank {rank})"] = trial.user_attrs["history"]
     if histories:
-        plot_curves(histories, folder / "curves.png")
-    else:
-        notes.append("curves.png not drawn: no trial completed with a readable history")
-        placeholder(folder / "curves.png", notes[-1])
+        return plot_curves(histories)
+    notes.append("curves.png not drawn: no trial completed with a readable history")
+    return placeholder_figure(notes[-1])
 
 
 # A history has a point an epoch; a study trains far fewer epochs than this, so a longer

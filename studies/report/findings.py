@@ -9,14 +9,13 @@ from __future__ import annotations
 import math
 import warnings
 
-import matplotlib
+import matplotlib.ticker
+import optuna
+import pandas as pd
+from matplotlib.figure import Figure
+from optuna.trial import TrialState
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import optuna  # noqa: E402
-import pandas as pd  # noqa: E402
-from optuna.trial import TrialState  # noqa: E402
+from kerasnn.plots import save
 
 MEASURES = {"val_accuracy": "validation accuracy", "gap": "gap (train - validation)"}
 # A group's median says something only over a few trials; smaller groups are left out of
@@ -128,12 +127,14 @@ def importances(study: optuna.Study, scientific: list[str]) -> pd.DataFrame:
     return pd.DataFrame(table).fillna(0.0)
 
 
-def plot_findings(frame: pd.DataFrame, scientific: list[str], confirmed: list[int], path) -> None:
-    """One row per hyperparameter: validation accuracy and gap against it; confirmed ringed."""
+def plot_findings(
+    frame: pd.DataFrame, scientific: list[str], confirmed: list[int], path=None
+) -> Figure:
+    """One row per hyperparameter: validation accuracy and gap against it; confirmed ringed.
+    Saved to `path` when one is given."""
     names = [name for name in scientific if name in frame and frame[name].notna().sum()]
-    figure, axes = plt.subplots(
-        max(1, len(names)), 2, figsize=(10, 2.6 * max(1, len(names))), squeeze=False
-    )
+    figure = Figure(figsize=(10, 2.6 * max(1, len(names))))
+    axes = figure.subplots(max(1, len(names)), 2, squeeze=False)
     for row, name in enumerate(names):
         values = frame[frame[name].notna()]
         numeric = _is_numeric(values[name])
@@ -160,5 +161,6 @@ def plot_findings(frame: pd.DataFrame, scientific: list[str], confirmed: list[in
     if names:
         axes[0][0].legend(loc="lower right", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    if path is not None:
+        save(figure, path)
+    return figure

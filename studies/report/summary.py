@@ -59,6 +59,15 @@ def answer_lines(result, study) -> list[str]:
     """The confirmed answer, first thing in the summary; [] without a confirmation."""
     if result is None:
         return []
+    lines = [*opening_lines(result), "", noise_line(result.seed_noise), ""]
+    lines.append(configurations_table(result))
+    return lines + ["", "Every confirmation run: confirm.csv / confirm.md.", ""]
+
+
+def opening_lines(result) -> list[str]:
+    """The answer's first lines: the winner, its confirmed figures, its test accuracy, its
+    hyperparameters and the configurations tied with it. summary.md opens with them, and
+    the terminal's last lines and a notebook's display of the answer are these lines."""
     winner = result.winner
     spreads = winner.spreads
     lines = [
@@ -77,7 +86,12 @@ def answer_lines(result, study) -> list[str]:
     undecided = ", ".join(f"trial {c.source}" for c in result.undecided)
     if undecided:
         lines.append(f"- undecided (fewer than two runs a side): {undecided}")
-    lines += ["", noise_line(result.seed_noise), ""]
+    return lines
+
+
+def configurations_table(result) -> str:
+    """Every confirmed configuration (winner first) with its figures and its verdict
+    against the winner, as a markdown table."""
     rows = [
         [
             f"trial {c.source}",
@@ -91,8 +105,7 @@ def answer_lines(result, study) -> list[str]:
         for c in result.configurations
     ]
     header = ["configuration", "runs", "objective", "95% interval", "validation accuracy"]
-    lines.append(table([*header, "gap", "against the winner"], rows))
-    return lines + ["", "Every confirmation run: confirm.csv / confirm.md.", ""]
+    return table([*header, "gap", "against the winner"], rows)
 
 
 def noise_line(noise: float) -> str:

@@ -32,6 +32,19 @@ def draw(figure: Figure, folder: Path) -> bool:
     return True
 
 
+def _new(**options):
+    """A matplotlib figure with a canvas of its own (pyplot's state is the user's)."""
+    from matplotlib.figure import Figure as Drawing
+
+    return Drawing(**options)
+
+
+def _save(drawing, path: Path) -> None:
+    from kerasnn.plots import save
+
+    save(drawing, path)
+
+
 def _safe(values) -> list:
     return [math.nan if value is None else value for value in values]
 
@@ -41,11 +54,10 @@ def _trends(panels: list[tuple], path: Path) -> None:
 
     Panels are (title, x values, {label: (seed values, our values)}).
     """
-    import matplotlib.pyplot as plt
-
     columns = 3
     rows = math.ceil(len(panels) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(12, 3.3 * rows), squeeze=False)
+    figure = _new(figsize=(12, 3.3 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False)
     for axis, (title, x_values, lines) in zip(axes.flat, panels, strict=False):
         ours_axis = axis.twinx()
         positions = np.arange(len(x_values))
@@ -64,8 +76,7 @@ def _trends(panels: list[tuple], path: Path) -> None:
     for axis in list(axes.flat)[len(panels) :]:
         axis.axis("off")
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    _save(figure, path)
 
 
 def _same_span(seed_axis, ours_axis, lines: dict) -> None:
@@ -83,11 +94,8 @@ def _same_span(seed_axis, ours_axis, lines: dict) -> None:
 
 def _weight_rows(kernels: dict[str, np.ndarray], path: Path) -> None:
     """Softmax-regression weights: one row per run, one 28x28 image per class."""
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(
-        len(kernels), 10, figsize=(11, 1.25 * len(kernels) + 0.3), squeeze=False
-    )
+    figure = _new(figsize=(11, 1.25 * len(kernels) + 0.3))
+    axes = figure.subplots(len(kernels), 10, squeeze=False)
     for row, (label, kernel) in zip(axes, kernels.items(), strict=False):
         scale = float(np.abs(kernel).max()) or 1.0
         for digit, axis in enumerate(row):
@@ -106,15 +114,13 @@ def _weight_rows(kernels: dict[str, np.ndarray], path: Path) -> None:
                 axis.set_title(str(digit), fontsize=8)
     figure.suptitle("Softmax-regression weights per class (each row on its own colour scale)")
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    _save(figure, path)
 
 
 def _against_strength(strengths, series: dict[str, list], path: Path) -> None:
     """Each series against the L2 strength (log scale), lambda = 0 as a dashed line."""
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(series), figsize=(4.5 * len(series), 3.2), squeeze=False)
+    figure = _new(figsize=(4.5 * len(series), 3.2))
+    axes = figure.subplots(1, len(series), squeeze=False)
     for axis, (label, values) in zip(axes.flat, series.items(), strict=False):
         positive = [(s, v) for s, v in zip(strengths, values, strict=True) if s > 0 and v]
         unregularised = [v for s, v in zip(strengths, values, strict=True) if s == 0 and v]
@@ -128,5 +134,4 @@ def _against_strength(strengths, series: dict[str, list], path: Path) -> None:
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    _save(figure, path)

@@ -86,12 +86,20 @@ def test_run_study_returns_the_answer_its_tables_and_the_winner(finished):
 @pytest.mark.slow
 def test_the_python_call_and_the_command_line_give_the_same_answer(finished, tmp_path):
     _, result = finished
-    assert process([*ARGV, *where_argv(tmp_path)]).code == 0
+    outcome = process([*ARGV, *where_argv(tmp_path)])
+    assert outcome.code == 0
     from_cli = open_study(**where(tmp_path), study_name=NAME).answer
     assert from_cli.trial == result.answer.trial
     assert from_cli.objective == result.answer.objective
     assert from_cli.val_accuracy == result.answer.val_accuracy
     assert from_cli.tied == result.answer.tied
+    # The run ends with the answer as summary.md opens, then where the summary and model are.
+    last = outcome.out.rstrip("\n").splitlines()
+    folder = tmp_path / "reports" / NAME
+    assert last[-2:] == [f"summary: {folder / 'summary.md'}", f"model:   {folder / 'winner.keras'}"]
+    answer = str(from_cli).splitlines()
+    assert last[-3 - len(answer) : -3] == answer and answer[0].startswith("Answer: trial ")
+    assert "- tied with it" in str(from_cli) and "- test accuracy " in str(from_cli)
 
 
 def snapshot(place) -> dict:
@@ -143,6 +151,7 @@ def test_the_python_example_in_the_docs_runs_as_written(tmp_path, monkeypatch, c
     monkeypatch.chdir(tmp_path)  # Its storage and reports land in a folder of the test's.
     exec(compile(example, "docs/python.md", "exec"), {})
     printed = capsys.readouterr().out
-    assert "confirmed over 2 fresh seeds" in printed and "predicted:" in printed
+    assert "Confirmed over 2 fresh seeds" in printed and "predicted:" in printed
     assert printed.rstrip().endswith("True")  # open_study read the same answer.
     assert list((tmp_path / "reports").glob("*/winner.keras"))
+    assert (tmp_path / "curves.svg").read_text().startswith("<?xml")  # result.figure's.
