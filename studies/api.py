@@ -259,8 +259,9 @@ def _checked(name: str, options: dict[str, Any], reading: bool = False):
 
     if not isinstance(name, str):
         raise UsageError(f"a study is named by a string (see --list), got {name!r}")
-    # The name is set after parsing, so one that reads like an option ("-h") is still a name.
-    args = run.parse(command_line(name, options)[1:])
+    # Parsed in a study name's place, set after: a name that reads like an option ("-h") is
+    # still a name, and an option's error reads as the command line's.
+    args = run.parse(command_line("overfitting", options))
     args.study, args.list = name, False
     settings = run.checked(args, reading=reading)
     if len(settings) > 1:
