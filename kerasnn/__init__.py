@@ -26,14 +26,15 @@ __all__ = sorted(_PUBLIC)
 __version__ = "0.1.0"
 
 
-# The modules that need no Keras; every other one imports it, quietly (see kerasnn.quiet).
-_WITHOUT_KERAS = ("kerasnn.data",)
+# The modules that import Keras: it is imported first, quietly (see kerasnn.quiet). The
+# others (data, configs, scores) stay light, so that a command-line parser does not load it.
+_WITH_KERAS = ("kerasnn.models", "kerasnn.population", "kerasnn.training")
 
 
 def __getattr__(name: str):
     if name not in _PUBLIC:
         raise AttributeError(f"module 'kerasnn' has no attribute {name!r}")
-    if _PUBLIC[name] not in _WITHOUT_KERAS:
+    if _PUBLIC[name] in _WITH_KERAS:
         from kerasnn.quiet import import_keras
 
         import_keras()

@@ -74,6 +74,8 @@ class _CompiledNetwork:
         self.template = keras.models.clone_model(model)
         self.dense = mirror.dense_layers(self.template)
         self.weights = self.template.trainable_variables
+        # Values per example: the Flatten layer's output, which the first kernel multiplies.
+        self.inputs = self.dense[0].kernel.shape[0]
         # The first Dense layer's compute dtype is what it casts the images to; the images
         # are kept in it (see `CompiledRun._split`), which halves what each step gathers
         # under bfloat16 and computes the same: casting a gathered batch or gathering from
@@ -102,7 +104,7 @@ class _CompiledNetwork:
 
     def _logits(self, images, step=None):
         """The forward pass; with `step` it is the training pass with dropout masks."""
-        x = tf.reshape(images, (-1, 28 * 28))
+        x = tf.reshape(images, (-1, self.inputs))
         for index, layer in enumerate(self.dense[:-1]):
             x = self._dense(layer, x)
             if step is not None and self.dropout:
@@ -224,7 +226,7 @@ def _compiled(model: keras.Model, batch_size: int, train_size: int) -> _Compiled
 def _program(model: keras.Model) -> tuple:
     """What of `model` is compiled into the program; `start` feeds in the rest as variables.
 
-    That is the layers with their widths, activations and dtype policies, and the optimizer with its
+    That is the example shape, the layers with their widths, activations and dtype policies, and the optimizer with its
     settings (momentum, epsilon, ...) except the learning rate; not the dropout rates, the
     L1/L2 strengths, the learning rate or the weights.
     """
@@ -237,7 +239,8 @@ def _program(model: keras.Model) -> tuple:
         )
         for layer in model.layers
     )
-    return layer_shapes, *mirror.optimizer_settings(model)
+    example_shape = tuple(model.inputs[0].shape[1:])
+    return example_shape, layer_shapes, *mirror.optimizer_settings(model)
 
 
 class CompiledRun:

@@ -22,12 +22,17 @@ MAX_HIDDEN_LAYERS = 8
 MAX_PARAMETERS = 25_000_000
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 60_000  # The largest training set (MNIST's and Fashion-MNIST's).
-MAX_SEED = 2**32 - 1
+MAX_SEED = 2**32 - 1  # NumPy's seeds, which keras.utils.set_random_seed passes on, end here.
 # Far above any rate that trains (a rate of 1e3 already blows SGD up in one epoch), low
 # enough that the optimizer's arithmetic stays finite instead of failing inside Keras.
-MAX_LEARNING_RATE = 1e9  # NumPy's seeds, which keras.utils.set_random_seed passes on, end here.
-IMAGE_PIXELS = 28 * 28
+MAX_LEARNING_RATE = 1e9
+IMAGE_PIXELS = 28 * 28  # One MNIST or Fashion-MNIST image, the default example.
 CLASSES = 10
+# Bounds on the data's side of the network: one example's values and the classes. A run
+# counts as diverged above 3 ln(10) of training cross-entropy (kerasnn.training), which stays
+# well above chance level, ln(classes), only up to about a hundred classes.
+MAX_INPUTS = 1_000_000
+MAX_CLASSES = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,8 +49,15 @@ class ModelConfig:
     optimizer: str = "adam"  # "adam", "sgd" or "rmsprop".
     learning_rate: float = 1e-3
     momentum: float = 0.0  # Used by "sgd" and "rmsprop" only.
+    # What the data fixes (`fitted_to` sets them from a dataset): one example's shape and
+    # the number of classes. The defaults are MNIST's and Fashion-MNIST's.
+    input_shape: tuple[int, ...] = (28, 28)
+    classes: int = CLASSES
 
     def __post_init__(self):
+        # A stored configuration comes back from JSON with the shape as a list.
+        object.__setattr__(self, "input_shape", _check_shape(self.input_shape))
+        _check_int("classes", self.classes, 2, MAX_CLASSES)
         _check_int("hidden_units", self.hidden_units, 0, MAX_HIDDEN_UNITS)
         _check_int("hidden_layers", self.hidden_layers, 1, MAX_HIDDEN_LAYERS)
         if self.parameters() > MAX_PARAMETERS:
@@ -74,11 +86,35 @@ class ModelConfig:
 
     def parameters(self) -> int:
         """The network's weights and biases, as Keras' `count_params` counts them."""
+        inputs = math.prod(self.input_shape)
         if self.hidden_units == 0:
-            return (IMAGE_PIXELS + 1) * CLASSES
+            return (inputs + 1) * self.classes
         units = self.hidden_units
-        first, between = (IMAGE_PIXELS + 1) * units, (units + 1) * units
-        return first + (self.hidden_layers - 1) * between + (units + 1) * CLASSES
+        first, between = (inputs + 1) * units, (units + 1) * units
+        return first + (self.hidden_layers - 1) * between + (units + 1) * self.classes
+
+    def fitted_to(self, dataset) -> ModelConfig:
+        """This configuration with the example shape and classes of `dataset` (a
+        `kerasnn.data.Dataset`): the network follows the data it is trained on."""
+        shape, classes = tuple(dataset.example_shape), dataset.classes
+        if (shape, classes) == (self.input_shape, self.classes):
+            return self
+        return dataclasses.replace(self, input_shape=shape, classes=classes)
+
+
+def _check_shape(shape) -> tuple[int, ...]:
+    """`shape` as a tuple of positive whole numbers holding at most MAX_INPUTS values."""
+    if not isinstance(shape, tuple | list) or not shape:
+        raise ValueError(f"input_shape must be a non-empty tuple of sizes, got {shape!r:.80}")
+    for size in shape:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"input_shape must hold sizes >= 1, got {shape!r:.80}")
+    if math.prod(shape) > MAX_INPUTS:
+        raise ValueError(
+            f"input_shape {tuple(shape)} holds {math.prod(shape):,} values per example; "
+            f"at most {MAX_INPUTS:,} are allowed"
+        )
+    return tuple(shape)
 
 
 def _is_number(value) -> bool:

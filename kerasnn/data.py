@@ -1,8 +1,12 @@
-"""Loading MNIST and Fashion-MNIST into a seeded, stratified train/validation/test split."""
+"""Datasets in a seeded, stratified train/validation/test split: MNIST and Fashion-MNIST by
+name, or a user's own (an .npz file, a folder of IDX files or of CIFAR-10's python batches,
+or arrays), each checked before anything trains on it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import os
 import zlib
@@ -10,6 +14,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from kerasnn import arrays, readers
+from kerasnn.arrays import DataError
 
 DATASETS = {
     # Name used by the API -> folder name under $KERASNN_DATA_DIR.
@@ -63,13 +70,23 @@ PIXEL_PROFILES = {
 }
 
 
-class DataError(ValueError):
-    """A dataset file is missing, truncated or corrupted, or cannot be downloaded."""
+# A user's data without a test split gives up this share of its examples as one; without a
+# validation size, this share of the training split is the validation split (MNIST's).
+TEST_SHARE = 1 / 7
+VALIDATION_SHARE = 1 / 6
+# The named datasets' validation split, as it has always been.
+NAMED_VALIDATION_SIZE = 10_000
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
-    """Images as float32 arrays of shape (n, 28, 28), labels as int32 arrays of shape (n,)."""
+    """Examples as float32 arrays of shape (n, *example_shape), labels as int32 arrays (n,).
+
+    `input_dtype`, `input_scale` and `input_offset` say how the stored examples were turned
+    into these arrays (uint8 pixels: times 1/255, plus 0), so that a model exported for the
+    raw data can apply the same map. `warnings` holds lines a caller should show (values
+    that look unscaled, say); `test_split` says where the test split came from.
+    """
 
     name: str
     x_train: np.ndarray
@@ -81,6 +98,96 @@ class Dataset:
     class_names: tuple[str, ...]
     scale: str = "unit"
     source: str = ""
+    input_dtype: str = "uint8"
+    input_scale: float = 1 / 255
+    input_offset: float = 0.0
+    test_split: str = "given"
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def from_arrays(
+        cls,
+        x_train,
+        y_train,
+        x_test=None,
+        y_test=None,
+        *,
+        name: str = "arrays",
+        validation_size: int | None = None,
+        seed: int = 0,
+        scale: str = "unit",
+        class_names: tuple[str, ...] | None = None,
+        source: str | None = None,
+    ) -> Dataset:
+        """A dataset from arrays, checked, scaled and split as `load_dataset` does a file's.
+
+        Args:
+            x_train, y_train: examples (n, ...) and whole-number labels 0..classes-1, every
+                class present. Unsigned integers are scaled by their type's maximum
+                (uint8 by 1/255); floating-point values are used as given.
+            x_test, y_test: the test split; without them a stratified, seeded share of
+                `TEST_SHARE` is carved out of the training arrays (and recorded as such).
+            name: the dataset's name in study names and reports.
+            validation_size: examples moved from the training split into the validation
+                split (stratified, seeded); None: `VALIDATION_SHARE` of them.
+            seed: seeds both splits.
+            scale: "unit", or "symmetric" to map scaled integers to [-1, 1].
+
+        Raises:
+            DataError naming `source` (or `name`) and the problem: shapes that disagree,
+            labels out of range or a class missing, NaN or infinity, too much memory.
+        """
+        where = source or name
+        x_train, y_train = np.asarray(x_train), np.asarray(y_train)
+        if (x_test is None) != (y_test is None):
+            raise DataError(f"{where}: give both x_test and y_test, or neither")
+        given = x_test is not None
+        x_test = np.asarray(x_test) if given else x_train[:0]
+        y_test = np.asarray(y_test) if given else y_train[:0]
+        parts = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+        arrays.check_size({key: value.shape for key, value in parts.items()}, where)
+        checked = _checked_arrays(parts, where)
+        return _assemble(checked, name, where, given, validation_size, seed, scale, class_names)
+
+    @property
+    def example_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def classes(self) -> int:
+        return len(self.class_names)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """The sha256 of every split's examples and labels, as trained on."""
+        return arrays.fingerprint(
+            {
+                f"{kind}_{split}": getattr(self, f"{kind}_{split}")
+                for split in ("train", "validation", "test")
+                for kind in ("x", "y")
+            }
+        )
+
+    def identity(self) -> dict:
+        """What a study records of its data: name, source, shapes, classes, where the test
+        split came from, how stored examples were scaled, and the fingerprint."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "shapes": {
+                split: list(getattr(self, f"x_{split}").shape)
+                for split in ("train", "validation", "test")
+            },
+            "classes": self.classes,
+            "test_split": self.test_split,
+            # How stored examples become the network's input: x * scale + offset.
+            "input": {
+                "dtype": self.input_dtype,
+                "scale": self.input_scale,
+                "offset": self.input_offset,
+            },
+            "fingerprint": self.fingerprint,
+        }
 
     def subset(self, train_size: int) -> Dataset:
         """The same dataset with only the first `train_size` training images."""
@@ -93,8 +200,92 @@ class Dataset:
     def describe(self) -> str:
         return (
             f"{self.name}: {len(self.y_train)} train, {len(self.y_validation)} validation, "
-            f"{len(self.y_test)} test images ({self.source})"
+            f"{len(self.y_test)} test examples of shape {self.example_shape}, "
+            f"{self.classes} classes ({self.source})"
         )
+
+
+def _checked_arrays(parts: dict[str, np.ndarray], where: str) -> dict:
+    """The arrays with flat int32 labels and float32 examples in [0, 1] for integer input,
+    once every check passed; also the number of classes and how examples were scaled."""
+    x_train, x_test = parts["x_train"], parts["x_test"]
+    y_train = arrays.whole_labels(
+        arrays.check_pair(x_train, parts["y_train"], "train", where), "train", where
+    )
+    y_test = parts["y_test"]
+    if len(y_test) or len(x_test):
+        y_test = arrays.check_pair(x_test, y_test, "test", where)
+        if x_test.shape[1:] != x_train.shape[1:]:
+            raise DataError(
+                f"{where}: x_test's examples have shape {x_test.shape[1:]}, "
+                f"x_train's {x_train.shape[1:]}"
+            )
+        if x_test.dtype != x_train.dtype:
+            raise DataError(f"{where}: x_test is {x_test.dtype} but x_train {x_train.dtype}")
+    y_test = arrays.whole_labels(y_test.reshape(-1), "test", where)
+    classes = arrays.check_classes(y_train, y_test, where)
+    x_train_scaled, factor = arrays.to_unit_floats(x_train, "train", where)
+    x_test_scaled, _ = arrays.to_unit_floats(x_test, "test", where)
+    return {
+        "x_train": x_train_scaled,
+        "y_train": y_train,
+        "x_test": x_test_scaled,
+        "y_test": y_test,
+        "classes": classes,
+        "dtype": str(x_train.dtype),
+        "factor": factor,
+    }
+
+
+def _carve_test(checked: dict, seed: int, where: str) -> dict:
+    """`checked` with a stratified, seeded TEST_SHARE of its training arrays as the test
+    split, said in `test_split`."""
+    x, y = checked["x_train"], checked["y_train"]
+    size = max(1, round(len(y) * TEST_SHARE))
+    arrays.check_split_room(y, size, where)
+    rest, test = arrays.stratified_split(y, size, seed)
+    return {
+        **checked,
+        **{"x_train": x[rest], "y_train": y[rest], "x_test": x[test], "y_test": y[test]},
+        "test_split": f"carved: {size} examples of the training arrays, stratified, seed {seed}",
+    }
+
+
+def _assemble(checked, name, where, given, validation_size, seed, scale, class_names) -> Dataset:
+    """The checked arrays split (test carved out where none was given) into a `Dataset`."""
+    checked = {"test_split": "given", **checked} if given else _carve_test(checked, seed, where)
+    x_train, y_train = checked["x_train"], checked["y_train"]
+    if validation_size is None:
+        validation_size = round(len(y_train) * VALIDATION_SHARE)
+    arrays.check_split_room(y_train, validation_size, where)
+    train_index, validation_index = arrays.stratified_split(y_train, validation_size, seed)
+    integers = np.dtype(checked["dtype"]).kind == "u"
+    symmetric = scale == "symmetric" and integers
+    names = tuple(class_names or (str(label) for label in range(checked["classes"])))
+    if len(names) != checked["classes"]:
+        raise DataError(f"{where}: {len(names)} class names for {checked['classes']} classes")
+    warning = None if integers else arrays.raw_values_warning(x_train, where)
+
+    def scaled(images):
+        return images * np.float32(2.0) - np.float32(1.0) if symmetric else images
+
+    return Dataset(
+        name=name,
+        x_train=scaled(x_train[train_index]),
+        y_train=y_train[train_index],
+        x_validation=scaled(x_train[validation_index]),
+        y_validation=y_train[validation_index],
+        x_test=scaled(checked["x_test"]),
+        y_test=checked["y_test"],
+        class_names=names,
+        scale=scale if integers else "as given",
+        source=where,
+        input_dtype=checked["dtype"],
+        input_scale=checked["factor"] * (2.0 if symmetric else 1.0),
+        input_offset=-1.0 if symmetric else 0.0,
+        test_split=checked["test_split"],
+        warnings=(warning,) if warning else (),
+    )
 
 
 def _parse_idx(path: Path, magic: int) -> np.ndarray:
@@ -134,9 +325,8 @@ def _read_idx(stream: BinaryIO, path: Path, magic: int) -> np.ndarray:
     shape = (count,)
     if magic == _IMAGE_MAGIC:
         rows, columns = int.from_bytes(header[8:12], "big"), int.from_bytes(header[12:16], "big")
-        if (rows, columns) != (28, 28):
-            raise DataError(f"{path} holds {rows}x{columns} images, expected 28x28")
-        shape = (count, 28, 28)
+        shape = (count, rows, columns)
+        arrays.check_size({"images": shape}, str(path))
     body = stream.read(int(np.prod(shape)))
     expected = header_size + int(np.prod(shape))
     if header_size + len(body) < expected:
@@ -159,26 +349,35 @@ def _find(folder: Path, stem: str) -> Path:
     raise DataError(f"missing file {folder / stem}.gz (or without .gz) in the dataset folder")
 
 
-def read_idx_folder(folder: str | os.PathLike) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """Reads the four standard IDX files of `folder` as ((x_train, y_train), (x_test, y_test))."""
+def read_idx_folder(
+    folder: str | os.PathLike, classes: int | None = 10
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Reads the four standard IDX files of `folder` as ((x_train, y_train), (x_test, y_test)).
+
+    Images may have any size; with `classes` (MNIST's 10) a label beyond them is refused
+    here, naming its file; without it the labels are checked with the rest of the arrays.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"dataset folder {folder} does not exist")
-    arrays = {}
+    found = {}
     for key, stem in IDX_FILES.items():
         path = _find(folder, stem)
-        arrays[key] = _parse_idx(path, _IMAGE_MAGIC if key.endswith("images") else _LABEL_MAGIC)
-        if key.endswith("labels") and arrays[key].size and arrays[key].max() > 9:
-            raise DataError(f"{path} holds label {int(arrays[key].max())}; labels must lie in 0-9")
+        found[key] = _parse_idx(path, _IMAGE_MAGIC if key.endswith("images") else _LABEL_MAGIC)
+        checked = key.endswith("labels") and classes and found[key].size
+        if checked and found[key].max() >= classes:
+            raise DataError(
+                f"{path} holds label {int(found[key].max())}; labels must lie in 0-{classes - 1}"
+            )
     for split in ("train", "test"):
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        images, labels = found[f"{split}_images"], found[f"{split}_labels"]
         if len(images) != len(labels):
             raise DataError(
                 f"{folder}: {split} set has {len(images)} images but {len(labels)} labels"
             )
     return (
-        (arrays["train_images"], arrays["train_labels"]),
-        (arrays["test_images"], arrays["test_labels"]),
+        (found["train_images"], found["train_labels"]),
+        (found["test_images"], found["test_labels"]),
     )
 
 
@@ -258,53 +457,45 @@ def _download(name: str):
         ) from None
 
 
-def _stratified_split(labels: np.ndarray, validation_size: int, seed: int):
-    """Indices (train, validation), validation holding each class in proportion."""
-    rng = np.random.default_rng(seed)
-    classes, counts = np.unique(labels, return_counts=True)
-    # Largest-remainder allocation, so the class quotas add up to validation_size exactly.
-    exact = counts * validation_size / len(labels)
-    quota = np.floor(exact).astype(int)
-    shortfall = validation_size - quota.sum()
-    quota[np.argsort(-(exact - quota), kind="stable")[:shortfall]] += 1
-    validation = np.concatenate(
-        [
-            rng.permutation(np.flatnonzero(labels == label))[:take]
-            for label, take in zip(classes, quota, strict=True)
-        ]
-    )
-    mask = np.ones(len(labels), dtype=bool)
-    mask[validation] = False
-    # Shuffle both sides so that neither is ordered by class.
-    return rng.permutation(np.flatnonzero(mask)), rng.permutation(validation)
-
-
 def _scale(images: np.ndarray, scale: str) -> np.ndarray:
     images = images.astype(np.float32) / np.float32(255.0)
     return images * np.float32(2.0) - np.float32(1.0) if scale == "symmetric" else images
 
 
+def dataset_name(spec: str | os.PathLike) -> str:
+    """The short name of a dataset given by name or path: "mnist", or "digits" for
+    "data/digits.npz" and "cifar-10-batches-py" for a folder."""
+    spec = str(spec)
+    if spec in DATASETS:
+        return spec
+    path = Path(spec)
+    return path.stem if path.suffix == ".npz" else path.resolve().name
+
+
 def _check_arguments(name, scale, validation_size) -> None:
     """Refuses a bad argument of `load_dataset`, naming it: a caller passes several of the
     same kind."""
-    if not isinstance(name, str) or name not in DATASETS:
+    if not isinstance(name, str | os.PathLike) or not str(name):
         raise ValueError(
-            f"load_dataset: name must be one of {', '.join(DATASETS)}, got {name!r:.80}"
+            f"load_dataset: name must be one of {', '.join(DATASETS)}, an .npz file or a "
+            f"dataset folder, got {name!r:.80}"
         )
     if not isinstance(scale, str) or scale not in SCALES:
         raise ValueError(
             f"load_dataset: scale must be one of {', '.join(SCALES)}, got {scale!r:.80}"
         )
-    if isinstance(validation_size, bool) or not isinstance(validation_size, int | np.integer):
+    if validation_size is not None and (
+        isinstance(validation_size, bool) or not isinstance(validation_size, int | np.integer)
+    ):
         raise ValueError(
             f"load_dataset: validation_size must be a whole number, got {validation_size!r:.80}"
         )
 
 
 def load_dataset(
-    name: str,
+    name: str | os.PathLike,
     *,
-    validation_size: int = 10_000,
+    validation_size: int | None = None,
     seed: int = 0,
     data_dir: str | os.PathLike | None = None,
     scale: str = "unit",
@@ -312,32 +503,81 @@ def load_dataset(
     """Loads a dataset with a stratified validation split carved out of its training set.
 
     Args:
-        name: "mnist" or "fashion_mnist".
-        validation_size: images moved from the training set into the validation set.
+        name: "mnist" or "fashion_mnist"; or the path of an .npz file (x_train, y_train,
+            and optionally x_test, y_test), or of a folder holding the four standard IDX
+            files (of any image size) or CIFAR-10's python batches (data_batch_1 ...
+            data_batch_5, test_batch, batches.meta). A user's data is checked and scaled
+            as `Dataset.from_arrays` does arrays.
+        validation_size: examples moved from the training set into the validation set;
+            None: 10,000 for the named datasets, `VALIDATION_SHARE` for others.
         seed: seeds the validation split, so the same seed gives the same split.
-        data_dir: a folder holding the four IDX files. Without it the loader looks in
-            $KERASNN_DATA_DIR/<mnist|fashion-mnist>/, then downloads through Keras.
+        data_dir: a folder holding the four IDX files of a named dataset. Without it the
+            loader looks in $KERASNN_DATA_DIR/<mnist|fashion-mnist>/, then downloads
+            through Keras.
         scale: "unit" maps pixels to [0, 1], "symmetric" to [-1, 1].
 
     Returns:
-        A frozen `Dataset`; the test set is the official one, untouched.
+        A frozen `Dataset`; a test set that came with the data is untouched.
     """
     _check_arguments(name, scale, validation_size)
+    if str(name) not in DATASETS:
+        return _load_file(Path(name), validation_size, seed, scale)
+    validation_size = NAMED_VALIDATION_SIZE if validation_size is None else validation_size
+    return _load_named(str(name), validation_size, seed, data_dir, scale)
+
+
+def _load_file(path: Path, validation_size, seed, scale) -> Dataset:
+    """A user's dataset file or folder, read, checked and split."""
+    options = {"name": dataset_name(path), "validation_size": validation_size, "seed": seed}
+    options.update(scale=scale, source=str(path))
+    if path.suffix == ".npz" and path.is_file():
+        return Dataset.from_arrays(**readers.read_npz(path), **options)
+    if path.is_dir() and readers.is_cifar_folder(path):
+        (x_train, y_train), (x_test, y_test), names = readers.read_cifar_folder(path)
+        return Dataset.from_arrays(x_train, y_train, x_test, y_test, class_names=names, **options)
+    if path.is_dir():
+        (x_train, y_train), (x_test, y_test) = read_idx_folder(path, classes=None)
+        return Dataset.from_arrays(x_train, y_train, x_test, y_test, **options)
+    raise DataError(
+        f"load_dataset: name must be one of {', '.join(DATASETS)}, an .npz file or a dataset "
+        f"folder (IDX files or CIFAR-10 batches), got {str(path)!r:.200} (no such file or folder)"
+    )
+
+
+def raw_arrays(name: str, data_dir: str | os.PathLike | None = None):
+    """MNIST's or Fashion-MNIST's arrays as stored, ((x_train, y_train), (x_test, y_test)) with
+    uint8 pixels 0-255, from where `load_dataset` reads them (`data_dir`, KERASNN_DATA_DIR's
+    folder, or Keras' download): the examples an exported winner.keras takes."""
+    return _read_named(name, data_dir)[0]
+
+
+def _read_named(name: str, data_dir):
+    """The named dataset's stored arrays, checked against its name, and where they came
+    from."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if data_dir is None and os.environ.get("KERASNN_DATA_DIR"):
         data_dir = Path(os.environ["KERASNN_DATA_DIR"]) / DATASETS[name]
     if data_dir is not None:
-        (x_train, y_train), (x_test, y_test) = read_idx_folder(data_dir)
+        arrays_read = read_idx_folder(data_dir)
         source = f"IDX files in {data_dir}"
     else:
-        (x_train, y_train), (x_test, y_test) = _download(name)
+        arrays_read = _download(name)
         source = "keras.datasets download"
-    check_contents(name, (x_train, y_train), (x_test, y_test), data_dir)
+    check_contents(name, *arrays_read, data_dir)
+    return arrays_read, source
+
+
+def _load_named(name: str, validation_size: int, seed: int, data_dir, scale: str) -> Dataset:
+    """MNIST or Fashion-MNIST from its IDX files (or Keras' download), checked against its
+    name."""
+    ((x_train, y_train), (x_test, y_test)), source = _read_named(name, data_dir)
     if not 0 < validation_size < len(y_train):
         raise ValueError(
             f"load_dataset: validation_size must lie between 1 and {len(y_train) - 1}, "
             f"got {validation_size}"
         )
-    train_index, validation_index = _stratified_split(y_train, validation_size, seed)
+    train_index, validation_index = arrays.stratified_split(y_train, validation_size, seed)
     return Dataset(
         name=name,
         x_train=_scale(x_train[train_index], scale),
@@ -349,4 +589,6 @@ def load_dataset(
         class_names=CLASS_NAMES[name],
         scale=scale,
         source=source,
+        input_scale=(2 if scale == "symmetric" else 1) / 255,
+        input_offset=-1.0 if scale == "symmetric" else 0.0,
     )

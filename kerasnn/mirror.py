@@ -27,7 +27,7 @@ _UNMIRRORED_OPTIMIZER_OPTIONS = ("use_ema", "loss_scale_factor", "gradient_accum
 def cannot_mirror(model: keras.Model) -> str | None:
     """Why a fast path cannot compute exactly what `model.fit` on `model` would.
 
-    The fast paths mirror a chain Input(28, 28) -> Flatten -> Dense [-> Dropout] ... ->
+    The fast paths mirror a chain Input(one example's fixed shape) -> Flatten -> Dense [-> Dropout] ... ->
     Dense(softmax) in float32 (hidden Dense layers may compute in Keras' mixed_bfloat16
     policy, as `build_model(..., precision="bfloat16")` makes them), whose Dense layers have a bias and at most an L1L2 kernel
     regularizer, compiled with sparse categorical crossentropy and Adam, SGD or RMSprop at a
@@ -48,8 +48,8 @@ def _input_reason(model: keras.Model) -> str | None:
     if len(inputs) != 1 or len(outputs) != 1:
         return "it has more than one input or output"
     shape = tuple(inputs[0].shape)[1:]
-    if shape != (28, 28):
-        return f"its input shape is {shape}, not (28, 28)"
+    if not shape or any(size is None for size in shape):
+        return f"its input shape {shape} is not one fixed example shape"
     if not model.trainable:
         return "it is frozen"
     return None
@@ -93,7 +93,7 @@ def _layer_reason(layer: keras.Layer, previous: keras.Layer | None) -> str | Non
     if kind is layers.Flatten:
         if previous is not None:
             return "is a second Flatten"
-        # On channels_first, Flatten transposes a 28x28 image before flattening it.
+        # On channels_first, Flatten transposes an image before flattening it.
         return None if layer.data_format == "channels_last" else "flattens channels first"
     if kind is layers.Dense:
         return _dense_reason(layer)

@@ -1,4 +1,4 @@
-"""The fixed-shape network: Flatten(28x28) -> Dense -> Dropout -> Dense(10, softmax)."""
+"""The network: Flatten(one example) -> Dense -> Dropout -> Dense(classes, softmax)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def build_model(
     losses can be compared undistorted by regularisation.
 
     Args:
-        config: the architecture and optimiser.
+        config: the architecture and optimiser; its `input_shape` and `classes` are the
+            data's (`ModelConfig.fitted_to`).
         precision: "float32", or "bfloat16": the hidden Dense layers get Keras'
             mixed_bfloat16 policy (their products and activations in bfloat16, their weights
             float32). The output layer stays float32, so the softmax and the loss are
@@ -44,7 +45,7 @@ def build_model(
     """
     config = config or ModelConfig()
     check_precision(precision)
-    inputs = keras.Input(shape=(28, 28), name="image")
+    inputs = keras.Input(shape=config.input_shape, name="image")
     x = layers.Flatten(name="flatten")(inputs)
     if config.hidden_units > 0:
         for index in range(config.hidden_layers):
@@ -58,7 +59,10 @@ def build_model(
             )(x)
             x = layers.Dropout(config.dropout_rate, name=f"dropout{suffix}")(x)
     outputs = layers.Dense(
-        10, activation="softmax", kernel_regularizer=_regularizer(config, "output"), name="output"
+        config.classes,
+        activation="softmax",
+        kernel_regularizer=_regularizer(config, "output"),
+        name="output",
     )(x)
     model = keras.Model(inputs, outputs, name="kerasnn")
     model.compile(

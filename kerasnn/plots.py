@@ -1,4 +1,4 @@
-"""Figures the seed reports show: learning curves and first-layer weights as 28x28 images."""
+"""Figures the seed reports show: learning curves and first-layer weights as images."""
 
 from __future__ import annotations
 
@@ -60,6 +60,28 @@ def _finished(figure: Figure, path: str | os.PathLike | None) -> Figure:
     return figure
 
 
+def _checked_kernel(kernel) -> np.ndarray:
+    kernel = np.asarray(kernel, dtype=np.float32)
+    if kernel.ndim != 2 or 0 in kernel.shape:
+        raise ValueError(f"kernel must have shape (inputs, units), got {kernel.shape}")
+    return kernel
+
+
+def weight_image(column: np.ndarray) -> np.ndarray:
+    """One unit's input weights as a 2-D image: a square image as itself (MNIST's 28x28),
+    a square colour image as its three channels side by side, other inputs (features) as
+    a square filled row by row, zero-padded."""
+    size = len(column)
+    side = math.isqrt(size)
+    if side * side == size:
+        return column.reshape(side, side)
+    side = math.isqrt(size // 3)
+    if size % 3 == 0 and side * side * 3 == size:
+        return column.reshape(side, side, 3).transpose(0, 2, 1).reshape(side, 3 * side)
+    side = math.isqrt(size - 1) + 1
+    return np.pad(column, (0, side * side - size)).reshape(side, side)
+
+
 def plot_weights(
     kernel: np.ndarray,
     path: str | os.PathLike | None = None,
@@ -68,7 +90,8 @@ def plot_weights(
     labels: list[str] | None = None,
     limit: int = 32,
 ) -> None:
-    """Draws the columns of a (784, units) kernel as 28x28 images on a shared colour scale.
+    """Draws the columns of an (inputs, units) kernel as images on a shared colour scale
+    (28x28 for MNIST's; see `weight_image`).
 
     Args:
         kernel: the first Dense layer's kernel.
@@ -80,9 +103,7 @@ def plot_weights(
     Returns:
         The figure.
     """
-    kernel = np.asarray(kernel, dtype=np.float32)
-    if kernel.ndim != 2 or kernel.shape[0] != 784:
-        raise ValueError(f"kernel must have shape (784, units), got {kernel.shape}")
+    kernel = _checked_kernel(kernel)
     units = min(kernel.shape[1], limit)
     columns = min(units, 8 if units > 10 else units)
     rows = math.ceil(units / columns)
@@ -92,7 +113,7 @@ def plot_weights(
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < units:
-            axis.imshow(kernel[:, index].reshape(28, 28), cmap="seismic", vmin=-scale, vmax=scale)
+            axis.imshow(weight_image(kernel[:, index]), cmap="seismic", vmin=-scale, vmax=scale)
             axis.set_title(labels[index] if labels else f"unit {index}", fontsize=7)
     if title:
         figure.suptitle(title, fontsize=9)
@@ -102,25 +123,25 @@ def plot_weights(
 def save_weight_mosaic(
     kernel: np.ndarray, path: str | os.PathLike, *, limit: int = 32, columns: int = 8
 ) -> None:
-    """The first `limit` columns of a (784, units) kernel as 28x28 tiles in one PNG.
+    """The first `limit` columns of an (inputs, units) kernel as tiles in one PNG (28x28
+    for MNIST's; see `weight_image`).
 
     The quick sibling of `plot_weights` (no captions, no axes, no layout pass), cheap enough
     for every trial of a study to store one for the dashboard.
     Blue is negative, red positive, on a scale shared by all tiles.
     """
-    kernel = np.asarray(kernel, dtype=np.float32)
-    if kernel.ndim != 2 or kernel.shape[0] != 784:
-        raise ValueError(f"kernel must have shape (784, units), got {kernel.shape}")
+    kernel = _checked_kernel(kernel)
     units = min(kernel.shape[1], limit)
     columns = min(units, columns)
     rows = math.ceil(units / columns)
     scale = float(np.abs(kernel[:, :units]).max()) or 1.0
+    height, width = weight_image(kernel[:, 0]).shape
     # One pixel of white (zero) between tiles.
-    mosaic = np.zeros((rows * 29 + 1, columns * 29 + 1), dtype=np.float32)
+    mosaic = np.zeros((rows * (height + 1) + 1, columns * (width + 1) + 1), dtype=np.float32)
     for index in range(units):
         row, column = divmod(index, columns)
-        tile = kernel[:, index].reshape(28, 28)
-        mosaic[1 + row * 29 : 29 + row * 29, 1 + column * 29 : 29 + column * 29] = tile
+        top, left = 1 + row * (height + 1), 1 + column * (width + 1)
+        mosaic[top : top + height, left : left + width] = weight_image(kernel[:, index])
     enlarged = np.kron(mosaic, np.ones((3, 3), dtype=np.float32))
     matplotlib.image.imsave(path, enlarged, cmap="seismic", vmin=-scale, vmax=scale)
 

@@ -150,6 +150,8 @@ def train_population(
     than `model.fit` draws, and its masks depend on the program's padded shape too. A batch
     size larger than the training set is clamped as in `train`.
 
+    Each network takes its example shape and classes from `dataset` (`ModelConfig.fitted_to`).
+
     Members stop on their own (epochs done, diverged, out of patience, or stopped by
     `on_epoch`) without changing what the others compute.
 
@@ -172,7 +174,10 @@ def train_population(
     """
     _check_arguments(runs, dataset, on_epoch, fixed_shapes)
     train_size = len(dataset.y_train)
-    members = [_member(index, *run, train_size) for index, run in enumerate(runs)]
+    members = [
+        _member(index, model_config.fitted_to(dataset), train_config, train_size)
+        for index, (model_config, train_config) in enumerate(runs)
+    ]
     clock = Clock()
     for group in _groups(members, fixed_shapes):
         program = _program(group, train_size, clock, fixed_shapes)
@@ -325,6 +330,8 @@ def _program(
         dropout=(fixed is not None and bool(hidden))
         or any(rate > 0 for model in models for rate in mirror.dropout_rates(model)),
         train_size=train_size,
+        input_shape=tuple(models[0].inputs[0].shape[1:]),
+        classes=mirror.dense_layers(models[0])[-1].units,
     )
     if spec not in _PROGRAMS:
         _PROGRAMS[spec] = Program(spec, models[0])

@@ -55,6 +55,8 @@ class Spec:
     activations: tuple  # The hidden activations members choose among.
     dropout: bool  # Whether any member drops units (else no masks are drawn).
     train_size: int
+    input_shape: tuple = (28, 28)  # One example's shape, the data's.
+    classes: int = 10  # The output layer's width, the data's.
 
 
 # Executables JAX loaded from its persistent compilation cache in this process, counted
@@ -89,6 +91,8 @@ class Program:
             hidden_units=spec.width,
             hidden_layers=max(1, spec.hidden_layers),
             activation="linear",
+            input_shape=spec.input_shape,
+            classes=spec.classes,
         )
         self.template = build_model(config)
         if [type(layer) for layer in self.template.layers] != [
@@ -351,7 +355,7 @@ def device_split(dataset: Dataset, split: str) -> tuple[jax.Array, jax.Array]:
         images = getattr(dataset, f"x_{split}")
         labels = getattr(dataset, f"y_{split}")
         padding = -len(labels) % EVALUATION_CHUNK
-        images = np.pad(images, [(0, padding), (0, 0), (0, 0)])
+        images = np.pad(images, [(0, padding)] + [(0, 0)] * (images.ndim - 1))
         labels = np.pad(labels.astype(np.int32), (0, padding), constant_values=-1)
         splits[split] = (jnp.asarray(images, jnp.float32), jnp.asarray(labels))
     return splits[split]

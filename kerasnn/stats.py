@@ -48,7 +48,8 @@ def spread(values: Sequence[float]) -> Spread:
     if n == 1:
         return Spread(mean, math.nan, 1, math.nan, math.nan)
     sd = math.sqrt(sum((value - mean) ** 2 for value in values) / (n - 1))
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / math.sqrt(n)
+    # A plain float (SciPy's is NumPy's), so that a Spread reads as numbers.
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
     return Spread(mean, sd, n, mean - half, mean + half)
 
 

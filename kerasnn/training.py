@@ -211,7 +211,8 @@ def train(
     `model.stop_training`.
 
     Args:
-        model_config: the network and optimiser.
+        model_config: the network and optimiser; its example shape and classes are taken
+            from `dataset` (`ModelConfig.fitted_to`).
         train_config: batch size, epochs, shuffling, early stopping and seed.
         dataset: the data; training never reads files.
         callbacks: Keras callbacks, called after kerasnn's own measurement each epoch;
@@ -233,7 +234,7 @@ def train(
     # Python's own collector frees the previous run's models soon enough.
     keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(train_config.seed)
-    model = build_model(model_config, precision=train_config.precision)
+    model = build_model(model_config.fitted_to(dataset), precision=train_config.precision)
     train_config = clamp_batch_size(train_config, len(dataset.y_train))
     run = _run_type(model)(model, train_config, dataset)
     callback_list = keras.callbacks.CallbackList(

@@ -117,10 +117,10 @@ class StudyResult:
 
     def _repr_markdown_(self) -> str:
         """A notebook's display: the answer as summary.md opens, and where the rest is."""
-        from studies.report.closing import NO_ANSWER, markdown
+        from studies.report.closing import NO_ANSWER
         from studies.report.gallery import FIGURES
 
-        answer = NO_ANSWER if self.answer is None else markdown(self.answer._answer)
+        answer = NO_ANSWER if self.answer is None else self.answer._repr_markdown_()
         names = ", ".join(f'"{name}"' for name in FIGURES)
         return (
             f"**Study `{self.study_name}`**\n\n{answer}\n\nThe report: "
@@ -161,6 +161,19 @@ class StudyResult:
             )
         return keras.saving.load_model(path)
 
+    def answer_json(self) -> dict | None:
+        """The report's answer.json (the answer as data, see docs/studies.md), checked; None
+        when the report has none.
+
+        Raises:
+            UsageError when the file was edited or damaged.
+        """
+        from studies.report import answer_file
+
+        if not (self.report_dir / answer_file.FILENAME).is_file():
+            return None
+        return answer_file.read(self.report_dir)
+
 
 def run_study(name: str = "overfitting", *, progress: bool = True, **options) -> StudyResult:
     """Runs study `name` as `python -m studies.run NAME --OPTION VALUE ...` does, report
@@ -172,6 +185,8 @@ def run_study(name: str = "overfitting", *, progress: bool = True, **options) ->
             terminal, lines elsewhere); what goes wrong is still said.
         **options: the command line's options by name (`trials=3`, `confirm_seeds=2`,
             `storage="reports/mine.log"`, `fresh=True`); None or False leave one out.
+            `dataset` is a name, a path, or a `kerasnn.Dataset` (`Dataset.from_arrays`),
+            which the study trains on as given (its name names the study).
 
     Raises:
         UsageError (a ValueError) with the command line's message for a bad option, before
@@ -183,10 +198,11 @@ def run_study(name: str = "overfitting", *, progress: bool = True, **options) ->
     if not progress:
         options = {**options, "no_progress": True}
     with _as_a_guest(), _as_the_command_line_says():
+        arrays = options.get("dataset") if _is_dataset(options.get("dataset")) else None
         settings = _checked(name, options)
         with warnings.catch_warnings():
             run.quiet_warnings()
-            status = run.run_settings([settings])
+            status = run.run_settings([settings], dataset=arrays)
         if status == 130:
             raise KeyboardInterrupt(f"study {settings.study_name!r} was interrupted")
         if status:
@@ -259,6 +275,9 @@ def _checked(name: str, options: dict[str, Any], reading: bool = False):
 
     if not isinstance(name, str):
         raise UsageError(f"a study is named by a string (see --list), got {name!r}")
+    arrays = options.get("dataset") if _is_dataset(options.get("dataset")) else None
+    if arrays is not None:
+        options = {**options, "dataset": None}
     # Parsed in a study name's place, set after: a name that reads like an option ("-h") is
     # still a name, and an option's error reads as the command line's.
     args = run.parse(command_line("overfitting", options))
@@ -267,7 +286,35 @@ def _checked(name: str, options: dict[str, Any], reading: bool = False):
     if len(settings) > 1:
         members = ", ".join(one.study for one in settings)
         raise UsageError(f"{name!r} is a group of studies; run each in turn: {members}")
-    return settings[0]
+    if arrays is None:
+        return settings[0]
+    return _on_arrays(settings[0], arrays, named="study_name" in options)
+
+
+def _is_dataset(value) -> bool:
+    from kerasnn.data import Dataset
+
+    return isinstance(value, Dataset)
+
+
+def _on_arrays(settings, arrays, *, named: bool):
+    """`settings` for a study of a `Dataset` given in memory: named after it (unless
+    `study_name` was given); its workers could not share the arrays, so there is one."""
+    from studies import run
+    from studies.settings import default_study_name, study_defaults
+
+    if settings.workers > 1:
+        raise UsageError(
+            "workers are processes of their own and cannot share arrays given in memory: "
+            "save them with numpy.savez and pass the file's path as dataset"
+        )
+    settings = dataclasses.replace(settings, dataset=arrays.name)
+    if named:
+        return settings
+    defaults = dataclasses.replace(
+        study_defaults(run.STUDIES[settings.study]), study=settings.study
+    )
+    return dataclasses.replace(settings, study_name=default_study_name(settings, defaults))
 
 
 def _read(settings) -> StudyResult:

@@ -35,19 +35,22 @@ def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
-def load_data(settings: Settings):
-    """The study's dataset (cut to `--subset`); bad or missing files are a UsageError."""
+def load_data(settings: Settings, given=None):
+    """The study's dataset (cut to `--subset`), or the `given` one; bad or missing files
+    are a UsageError, and the data's warnings are said on stderr."""
     from kerasnn.data import DataError, load_dataset
 
     # The files are read (NumPy, no TensorFlow) while TensorFlow imports, which shortens the
     # wait before the first trial (benchmarks/startup.py measures it).
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        reading = pool.submit(load_dataset, settings.dataset, scale=settings.scale)
+        reading = pool.submit(lambda: given or load_dataset(settings.dataset, scale=settings.scale))
         import_keras_quietly()
     try:
         dataset = reading.result()
     except (DataError, ValueError) as error:
         raise UsageError(str(error)) from None
+    for line in dataset.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     if settings.subset:
         available = len(dataset.y_train)
         if settings.subset > available:
@@ -87,20 +90,23 @@ def connect(settings: Settings, *, write: bool) -> tuple[Settings, object]:
     return settings, storage
 
 
-def run(settings: Settings, module) -> int:
-    """Runs the study's search (and confirmation) and writes its report; returns the exit status."""
+def run(settings: Settings, module, given_dataset=None) -> int:
+    """Runs the study's search (and confirmation) and writes its report; returns the exit
+    status. `given_dataset`: arrays given in memory, trained on instead of `settings.dataset`."""
     quiet_optuna()
     check_storage(settings)
-    dataset = load_data(settings)
-    settings, storage = checked_study(settings)
+    dataset = load_data(settings, given_dataset)
+    settings, storage = checked_study(settings, dataset)
     # Every check has passed; from here on the storage and the reports folder are written.
     # The engine is imported here, not with this module, and after the cheap checks: the
     # confirmation it holds imports Keras, whose start-up lines must not precede an error.
+    from studies import dataset_identity
     from studies.engine import study as opening
 
     note_folder(settings)
     settings.folder.mkdir(parents=True, exist_ok=True)
     study = opening.open_study(settings, storage, getattr(module, "SEARCH_SPACE", None))
+    dataset_identity.record(study, dataset)
     record_command(study, settings, module)
     status = work_on(study, storage, settings, module, dataset)
     say_how_to_go_on(study, settings, module, status)
@@ -121,14 +127,16 @@ def check_storage(settings: Settings) -> None:
         raise UsageError(str(error)) from None
 
 
-def checked_study(settings: Settings) -> tuple[Settings, object]:
-    """The storage opened, and a stored study's identity and recorded plans checked; the
-    settings with the stored study's heartbeat interval (see `connect`)."""
+def checked_study(settings: Settings, dataset) -> tuple[Settings, object]:
+    """The storage opened, and a stored study's identity, data and recorded plans checked;
+    the settings with the stored study's heartbeat interval (see `connect`)."""
+    from studies import dataset_identity
     from studies.engine import plans
     from studies.engine import study as opening
 
     settings, storage = connect(settings, write=True)
     opening.check_continuation(settings, storage)
+    dataset_identity.check(opening.stored_study(storage, settings.study_name), settings, dataset)
     plans.check_plans(storage, settings)
     return settings, storage
 
@@ -260,6 +268,11 @@ def record_command(study, settings: Settings, module) -> None:
     line = command(settings, module)
     if "question" not in study.user_attrs:
         study.set_user_attr("question", module.QUESTION)
+    if "machine" not in study.user_attrs:
+        # The machine that made the study, for its report: its digits are this machine's.
+        from studies.report import machine
+
+        study.set_user_attr("machine", machine.description())
     if "command" not in study.user_attrs:
         study.set_user_attr("command", line)
     elif line != study.user_attrs["command"]:

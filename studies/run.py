@@ -57,6 +57,10 @@ def usage_error(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     quiet_warnings()
+    if argv[:1] == ["replicate"]:
+        from studies.replication import main as replicate
+
+        return replicate(argv[1:])
     try:
         args = parse(argv)
         if args.list:
@@ -107,13 +111,16 @@ def checked(args, *, reading: bool = False) -> list[Settings]:
     return settings
 
 
-def run_settings(settings: list[Settings]) -> int:
-    """Runs each checked study in turn (stopping at the first that fails); the exit status."""
+def run_settings(settings: list[Settings], dataset=None) -> int:
+    """Runs each checked study in turn (stopping at the first that fails); the exit status.
+
+    `dataset`: a `kerasnn.Dataset` given in memory (`studies.run_study`), trained on
+    instead of the one the settings name."""
     for warning in {precision_warning(one) for one in settings} - {None}:
         print(warning, file=sys.stderr)
     status = 0
     for one in settings:
-        status = _run_one(one, STUDIES[one.study])
+        status = _run_one(one, STUDIES[one.study], dataset)
         if status:
             break
     if any(one.study.startswith("reproduce-") for one in settings) and not settings[0].no_report:
@@ -126,14 +133,14 @@ def run_settings(settings: list[Settings]) -> int:
     return status
 
 
-def _run_one(settings: Settings, module) -> int:
+def _run_one(settings: Settings, module, dataset=None) -> int:
     """One study: its report alone with --report-only, else the whole pipeline."""
     from studies import pipeline
 
     with faults_as_one_line():
         if settings.report_only:
             return pipeline.rebuild_report(settings, module)
-        return pipeline.run(settings, module)
+        return pipeline.run(settings, module, dataset)
 
 
 if __name__ == "__main__":

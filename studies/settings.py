@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from kerasnn.config import MAX_EPOCHS
+from kerasnn.data import dataset_name
 from kerasnn.precision import PRECISIONS, native_bfloat16
 from kerasnn.scoring import DEFAULT_GAP_WEIGHT, DIRECTION, PARETO_DIRECTIONS
 from studies import machine
@@ -174,13 +175,13 @@ def folder_name(study_name: str) -> str:
 
 
 def default_study_name(settings: Settings, study_defaults: Settings) -> str:
-    """STUDY-DATASET plus every identity setting that differs from the study's defaults.
+    """STUDY-DATASET (the dataset's short name: "digits" for digits.npz) plus every identity setting that differs from the study's defaults.
 
     So a smoke run (`--subset 2000 --epochs 2`) is `overfitting-fashion_mnist-subset2000-
     epochs2`, and a run with other pruning (`--pruner none`) `...-prunernone`: neither lands
     on, or is refused by, the default study.
     """
-    name = f"{settings.study}-{settings.dataset}"
+    name = f"{settings.study}-{dataset_name(settings.dataset)}"
     if settings.objective == "pareto":
         name += "-pareto"
     for key in ("subset", "epochs", "gap_weight", *PRUNING):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from kerasnn.data import DATASETS
 from studies.errors import UsageError, one_line
@@ -35,6 +36,18 @@ def _number(convert, minimum, maximum=float("inf"), *, what: str):
 
 
 positive_int = _number(int, 1, what="a positive integer")
+
+
+def dataset(text: str) -> str:
+    """A dataset's name, or the path of an .npz file or a dataset folder (read, and every
+    problem with it refused, before anything is written)."""
+    path = Path(text)
+    if text in DATASETS or path.suffix == ".npz" or path.exists():
+        return text
+    raise argparse.ArgumentTypeError(
+        f"expected {', '.join(DATASETS)}, an .npz file or a dataset folder, got {text!r:.200} "
+        "(no such file or folder)"
+    )
 
 
 def at_most(key: str):
@@ -94,6 +107,8 @@ def parser(*, raising: bool = False) -> argparse.ArgumentParser:
         prog="python -m studies.run",
         description="Run an Optuna study of kerasnn networks, confirm its best configurations "
         "over fresh seeds and write its report.",
+        epilog="python -m studies.run replicate REPORT_FOLDER trains a report's answer again on "
+        "this machine and says whether it replicates (see its --help).",
         # Each help text names its default itself: the study's own may differ.
         # Options are matched exactly: a prefix such as --work would otherwise be --workers.
         allow_abbrev=False,
@@ -115,7 +130,14 @@ def parser(*, raising: bool = False) -> argparse.ArgumentParser:
 
 
 def _study_options(p, defaults: Settings) -> None:
-    p.add_argument("--dataset", choices=tuple(DATASETS), help="dataset (default: the study's)")
+    p.add_argument(
+        "--dataset",
+        type=dataset,
+        metavar="NAME|PATH",
+        help=f"dataset: {' or '.join(DATASETS)}, an .npz file (x_train, y_train[, x_test, "
+        "y_test]), or a folder of the four IDX files or of CIFAR-10's python batches "
+        "(default: the study's)",
+    )
     p.add_argument(
         "--trials",
         type=at_most("trials"),

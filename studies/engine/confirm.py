@@ -190,6 +190,16 @@ def evaluate_winner(stage: Stage, confirmation: optuna.Study) -> None:
         )
 
 
+def run_test_accuracy(confirmation: optuna.Study, source: int, seed: int) -> float | None:
+    """The test accuracy of source trial `source`'s confirmation run with `seed`, as the
+    winner's evaluation stored it; None for a run it did not evaluate (any runner-up's)."""
+    tested = confirmation.user_attrs.get("winner_test", {})
+    if tested.get("source_trial") != source:
+        return None
+    found = dict(zip(tested.get("seeds", []), tested.get("test_accuracy", []), strict=False))
+    return found.get(seed)
+
+
 def _test_accuracy(trial, stage: Stage) -> float:
     model = stored_model(trial, stage.storage, stage.settings.artifact_dir)
     scores = model.evaluate(

@@ -6,6 +6,7 @@ instead. tqdm comes with Optuna.
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
@@ -31,10 +32,14 @@ def in_notebook() -> bool:
 
 
 def watched() -> bool:
-    """Whether a person watches the output as it comes: a terminal or a notebook's cell."""
+    """Whether a person watches the output as it comes: a terminal or a notebook's cell.
+
+    A terminal that says it is no column wide (a pseudo-terminal a program opened without
+    a size) counts as none: tqdm would draw nothing there.
+    """
     try:
-        terminal = sys.stdout.isatty()
-    except (AttributeError, ValueError):  # A replaced or closed stdout.
+        terminal = sys.stdout.isatty() and os.get_terminal_size(sys.stdout.fileno()).columns > 0
+    except (AttributeError, ValueError, OSError):  # A replaced, closed or odd stdout.
         terminal = False
     return terminal or in_notebook()
 

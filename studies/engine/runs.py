@@ -147,7 +147,7 @@ def record(trial: optuna.Trial, result) -> None:
 
 
 def first_layer_kernel(model: keras.Model) -> np.ndarray:
-    """The kernel of the model's first Dense layer, (784, units)."""
+    """The kernel of the model's first Dense layer, (inputs, units)."""
     dense = next(layer for layer in model.layers if isinstance(layer, keras.layers.Dense))
     return dense.kernel.numpy()
 

@@ -45,7 +45,7 @@ class SearchObjective:
         model_config, train_config = self.module.suggest(trial, self.base)
         refuse_duplicate(trial)
         return Job(
-            model_config,
+            model_config.fitted_to(self.dataset),  # The data's example shape and classes.
             train_config,
             gap_weight=self.settings.gap_weight,
             objective=self.settings.objective,

@@ -35,6 +35,10 @@ class StudyFailing(RuntimeError):
     """Too many trials in a row failed."""
 
 
+# The user attribute that says, on optuna-dashboard's page of a study, what the study is.
+ABOUT = "about"
+
+
 def make_sampler(settings: Settings, search_space: dict | None, trials_so_far: int = 0):
     """The sampler of this run of the study.
 
@@ -223,6 +227,11 @@ def open_study(settings: Settings, storage, search_space=None) -> optuna.Study:
     # A worker that raced another's creation checks the identity the other one stored.
     check_identity(study.user_attrs, study.directions, settings)
     if "study" not in study.user_attrs:
+        # First, so that the dashboard's table of the study's attributes (five rows a page,
+        # in the order they were set) opens with what the study is; its report words it.
+        study.set_user_attr(
+            ABOUT, "the search; the confirmed answer, once there is one, is on the Note tab"
+        )
         for key, value in settings.identity().items():
             study.set_user_attr(key, value)
         study.set_user_attr("heartbeat", settings.heartbeat)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import optuna
 
+from kerasnn.export import RawInput, taking_raw_input
 from studies.engine import confirm
 from studies.engine.runs import stored_model
 from studies.storage import artifacts
@@ -43,8 +44,12 @@ def median_run(
     return ranked[(len(ranked) - 1) // 2]
 
 
-def save(run: optuna.trial.FrozenTrial, storage, artifact_dir: Path, path: Path) -> None:
-    """Writes the run's network with its best epoch's weights to `path` (Keras' format).
+def save(
+    run: optuna.trial.FrozenTrial, storage, artifact_dir: Path, path: Path, raw: RawInput
+) -> None:
+    """Writes the run's network with its best epoch's weights to `path` (Keras' format),
+    behind first layers that take the examples as the study's data stored them (`raw`) and
+    scale them as training did: see `kerasnn.export`.
 
     The optimizer is built before saving (its state fresh, as after `compile`): an
     unbuilt one would make every load warn that its variables do not match.
@@ -60,8 +65,7 @@ def save(run: optuna.trial.FrozenTrial, storage, artifact_dir: Path, path: Path)
             f"confirmation run {run.number} has no usable model_config "
             f"({type(error).__name__}: {error})"
         ) from None
-    model.optimizer.build(model.trainable_variables)
-    model.save(path)
+    taking_raw_input(model, raw).save(path)
 
 
 def attach(search: optuna.Study, artifact_dir: Path, run, saved: Path) -> None:

@@ -131,28 +131,6 @@ def _half(step: Difference) -> float:
     return (step.comparison.high - step.comparison.low) / 2
 
 
-def headline(effects: Effects | None) -> list[str]:
-    """Per hyperparameter, its largest step in the gap beyond seed noise: the dashboard note."""
-    if effects is None:
-        return []
-    result = [
-        f"Effects around trial {effects.source} ({len(effects.seeds)} fresh seeds a variant):"
-    ]
-    for name in effects.design.sweeps:
-        clear = [
-            (abs(point.versus_winner["gap"].comparison.difference), value, point)
-            for value, point in effects.sweep(name)
-            if point.versus_winner and point.versus_winner["gap"].outcome in ("higher", "lower")
-        ]
-        if not clear:
-            result.append(f"- {name}: no step changes the gap beyond seed noise")
-            continue
-        _, value, point = max(clear, key=lambda item: item[0])
-        winner_value = effects.winner.variant.params[name]
-        result.append(f"- {sentence(name, value, winner_value, point)}")
-    return result
-
-
 def effects_table(effects: Effects) -> str:
     header = ["hyperparameter", "value", "runs", "gap", "validation accuracy"]
     header += ["gap − winner", "validation accuracy − winner"]

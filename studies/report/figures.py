@@ -124,7 +124,8 @@ def weights_figure(storage, trial, settings, notes: list[str]) -> Figure:
 def weight_labels(trial, dataset: str) -> list[str] | None:
     """The class names for a softmax regression's kernel (a column per class), else None."""
     regression = trial.user_attrs.get("model_config", {}).get("hidden_units") == 0
-    return list(CLASS_NAMES[dataset]) if regression else None
+    names = CLASS_NAMES.get(dataset)  # A user's dataset shows units by number.
+    return list(names) if regression and names else None
 
 
 def draw_optuna_plots(study, folder: Path, notes: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -42,3 +43,47 @@ def backend() -> tuple[list[str], str]:
 
     gpus = tf.config.list_physical_devices("GPU")
     return [gpu.name for gpu in gpus], f"TensorFlow {tf.__version__}"
+
+
+# The libraries whose versions decide a study's digits, by their distribution names.
+LIBRARIES = {
+    "TensorFlow": "tensorflow",
+    "Keras": "keras",
+    "JAX": "jax",
+    "Optuna": "optuna",
+    "NumPy": "numpy",
+}
+
+
+def versions() -> dict[str, str]:
+    """Python's version and each library's installed one ("not installed" when absent), read
+    from the installed packages' metadata: nothing is imported."""
+    from importlib import metadata
+
+    found = {"Python": platform.python_version()}
+    for name, distribution in LIBRARIES.items():
+        try:
+            found[name] = metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def description() -> dict:
+    """This machine as a study records it: processor, bfloat16 support, cores and versions."""
+    return {
+        "processor": processor(),
+        "bfloat16": bfloat16(),
+        "cores": os.cpu_count(),
+        "versions": versions(),
+    }
+
+
+def lines(machine: dict) -> list[str]:
+    """The summary's lines naming a machine `description` recorded."""
+    named = ", ".join(f"{name} {version}" for name, version in machine["versions"].items())
+    return [
+        f"- machine: {machine['processor']} ({machine['cores']} cores; bfloat16 "
+        f"{machine['bfloat16']})",
+        f"- versions: {named}",
+    ]

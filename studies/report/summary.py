@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from studies import dataset_identity
 from studies.report import markdown
 from studies.report.markdown import figure, table
 
@@ -31,7 +32,8 @@ def header(study) -> list[str]:
         "",
         f"Question: {attrs.get('question', '')}",
         "",
-        f"- dataset: {attrs.get('dataset')} (training subset: {attrs.get('subset') or 'all'})",
+        f"- dataset: {dataset_identity.describe(dataset_identity.identity(attrs), attrs.get('dataset'))}"
+        f" (training subset: {attrs.get('subset') or 'all'})",
         f"- objective: {attrs.get('objective')} ({', '.join(attrs.get('directions', []))}); "
         f"gap weight {attrs.get('gap_weight')}",
         f"- epochs per trial at most: {attrs.get('epochs')}",
@@ -40,7 +42,21 @@ def header(study) -> list[str]:
         + (", ".join(f"{count} {state}" for state, count in states.items()) or "none")
         + (f"; stopped: {attrs['stopped']}" if "stopped" in attrs else ""),
         *TIMED_OUT * (attrs.get("stopped") == "timeout"),
+        *machine_lines(attrs),
         "",
+    ]
+
+
+def machine_lines(attrs: dict) -> list[str]:
+    """The machine and library versions the study ran on, as it recorded them; a study that
+    recorded none is said to, and this report's machine is named instead."""
+    from studies.report import machine
+
+    if isinstance(attrs.get("machine"), dict):
+        return machine.lines(attrs["machine"])
+    return [
+        "- machine: not recorded by the study; this report was written on:",
+        *("  " + line for line in machine.lines(machine.description())),
     ]
 
 

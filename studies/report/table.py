@@ -6,6 +6,8 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from studies.engine.confirm import run_test_accuracy
+
 # The measures the tables show. Machine timings (seconds) stay on the trials and out of the
 # committed tables, so a rerun of a study rewrites them identically.
 RESULT_COLUMNS = [
@@ -101,6 +103,20 @@ def planned_table(companion: optuna.Study, identity: list[str]) -> pd.DataFrame:
     keys = [[_sort_key(value) for value in frame[key]] for key in identity]
     rows = sorted(range(len(frame)), key=lambda r: ([k[r] for k in keys], frame["number"].iloc[r]))
     return frame.iloc[rows]
+
+
+def confirmation_table(confirmation: optuna.Study) -> pd.DataFrame:
+    """Every confirmation run (confirm.csv): its identity, results and, for the winner's runs,
+    the test accuracy its evaluation stored (empty for every other run)."""
+    frame = planned_table(confirmation, ["source_trial", "seed"])
+    if frame.empty:
+        return frame
+    tested = [
+        run_test_accuracy(confirmation, source, seed)
+        for source, seed in zip(frame["source_trial"], frame["seed"], strict=True)
+    ]
+    frame.insert(frame.columns.get_loc("fail_reason"), "test_accuracy", tested)
+    return frame
 
 
 def _sort_key(value) -> tuple:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from kerasnn.export import RawInput, contract, model_name
+from studies import dataset_identity
 from studies.engine import confirm
 from studies.engine import winner_model as winner
 
@@ -22,10 +24,12 @@ def write(
     """
     if result is None:
         return []
-    run = winner.median_run(study, confirm.load_confirmation(storage, study.study_name), result)
+    confirmation = confirm.load_confirmation(storage, study.study_name)
+    run = winner.median_run(study, confirmation, result)
     path = folder / winner.FILENAME
+    raw = raw_input(study, settings)
     try:
-        winner.save(run, storage, settings.artifact_dir, path)
+        winner.save(run, storage, settings.artifact_dir, path, raw)
     except (FileNotFoundError, ValueError) as error:  # Missing weights, an edited run.
         path.unlink(missing_ok=True)
         notes.append(f"{winner.FILENAME} not written: {error}")
@@ -34,13 +38,30 @@ def write(
     if not read_only:
         winner.attach(study, settings.artifact_dir, run, path)
     attached = study.user_attrs.get(winner.ATTACHED, {}).get("confirmation_run") == run.number
-    return lines(result, run, attached)
+    tested = confirm.run_test_accuracy(
+        confirmation, result.winner.source, int(run.user_attrs["seed"])
+    )
+    return lines(result, run, attached, tested, raw)
 
 
-def lines(result, run, attached: bool) -> list[str]:
-    """The summary's section on winner.keras: which run, its seed and figures, and whether
-    the dashboard offers the network too."""
+def raw_input(study, settings) -> RawInput:
+    """What the study's exported network takes: the examples as its data stored them."""
+    return RawInput.of(dataset_identity.identity(study.user_attrs), settings.scale)
+
+
+def stated_contract(run, raw: RawInput) -> tuple[str, str]:
+    """The contract of the network of `run` in words, and the exported model's name."""
+    config = run.user_attrs.get("model_config", {})
+    shape = tuple(config.get("input_shape", (28, 28)))
+    return contract(raw, shape, int(config.get("classes", 10))), model_name(raw, shape)
+
+
+def lines(result, run, attached: bool, tested: float | None, raw: RawInput) -> list[str]:
+    """The summary's section on winner.keras: which run, its seed and figures (its own test
+    accuracy among them), the images it takes, and whether the dashboard offers it too."""
     user = run.user_attrs
+    stated = stated_contract(run, raw)
+    test = "not evaluated" if tested is None else f"{tested:.4f}"
     where = (
         f"the dashboard offers the same network as {winner.attached_name(run)}, an artifact "
         "of this study"
@@ -50,6 +71,14 @@ def lines(result, run, attached: bool) -> list[str]:
     )
     return [
         "## The winner as a Keras model",
+        "",
+        f"`{winner.FILENAME}`: validation accuracy {user['val_accuracy']:.4f}, test accuracy "
+        f"{test} (its own run's).",
+        "",
+        f"It {stated[0]}. Feed it the examples as read from the data's files "
+        "(`model.predict(examples)`), not kerasnn's scaled ones. The file says so itself: its "
+        f"input layer is `{raw.input_name()}` ({raw.dtype}) and the model is named "
+        f"`{stated[1]}`.",
         "",
         f"`{winner.FILENAME}` is trial {result.winner.source}'s network as trained by "
         f"confirmation run {run.number} (seed {user['seed']}), the median of the winner's "

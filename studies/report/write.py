@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import optuna
@@ -12,8 +13,8 @@ import optuna
 from studies.engine import confirm, effects, plans
 from studies.engine.progress import shown_name
 from studies.engine.ranking import recommended
+from studies.report import answer_file, dashboard, findings, markdown, summary
 from studies.report import effects as effects_report
-from studies.report import findings, markdown, summary
 from studies.report import winner as winner_report
 from studies.report.figures import (
     draw_curves,
@@ -22,7 +23,7 @@ from studies.report.figures import (
     placeholder,
 )
 from studies.report.markdown import frame_table
-from studies.report.table import planned_table, ranked_table
+from studies.report.table import confirmation_table, planned_table, ranked_table
 
 # What other steps write into a study's report folder (the logs of --workers); a new report
 # keeps it. Everything else in the folder is the report's and is replaced whole.
@@ -38,8 +39,10 @@ def write_report(study: optuna.Study, storage, settings, module, read_only: bool
     report as it was.
     """
     with staged(settings.folder) as folder:
-        notes = _write_files(study, storage, settings, module, folder, read_only)
-    _dashboard_notes(study, *notes, read_only)
+        note, effects_section, companion, result = _write_files(
+            study, storage, settings, module, folder, read_only
+        )
+    _dashboard_notes(study, storage, note, effects_section, companion, result, read_only)
     return settings.folder
 
 
@@ -63,11 +66,14 @@ def _write_files(study, storage, settings, module, folder: Path, read_only: bool
     measured, companion = _effects(study, storage, module, folder)
     findings = _findings(study, module, result, folder)
     answer = summary.answer_lines(result, study) or summary.no_answer_lines(runs)
+    effects_section = effects_report.lines(measured, result)
+    winner_section = winner_report.write(study, storage, settings, result, folder, notes, read_only)
+    _answer_file(study, storage, settings, result, folder, notes)
     parts = [
         summary.header(study),
         answer,
-        winner_report.write(study, storage, settings, result, folder, notes, read_only),
-        effects_report.lines(measured, result),
+        winner_section,
+        effects_section,
         summary.best_lines(study, frame, best),
         findings,
         summary.figures_lines(folder),
@@ -76,7 +82,7 @@ def _write_files(study, storage, settings, module, folder: Path, read_only: bool
     ]
     (folder / "summary.md").write_text("\n".join(line for part in parts for line in part))
     note = answer or summary.best_lines(study, frame, best)
-    return note, companion, measured
+    return note, effects_section, companion, result
 
 
 @contextlib.contextmanager
@@ -119,8 +125,24 @@ def _replace(folder: Path, staging: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _dashboard_notes(study, note: list[str], companion, measured, read_only: bool) -> None:
-    """The answer on the search's dashboard note, the effects on their study's; a read-only
+def _answer_file(study, storage, settings, result, folder: Path, notes: list[str]) -> None:
+    """answer.json of the confirmed answer. Without one, or when its runs lack what trains
+    them again (an edited storage: one warning line and a note), an earlier file is removed:
+    it would belong to another answer."""
+    path = folder / answer_file.FILENAME
+    if result is None:
+        path.unlink(missing_ok=True)
+        return
+    try:
+        answer_file.write(folder, answer_file.record(study, storage, settings, result, folder))
+    except (KeyError, TypeError, ValueError) as error:
+        path.unlink(missing_ok=True)
+        notes.append(f"{answer_file.FILENAME} not written: a confirmation run lacks {error}")
+        print(f"warning: {notes[-1]}", file=sys.stderr, flush=True)
+
+
+def _dashboard_notes(study, storage, note, effects_section, companion, result, read_only):
+    """The answer and the effects on the dashboard, as summary.md words them; a read-only
     report says it left them as they are."""
     if read_only:
         print(
@@ -129,9 +151,11 @@ def _dashboard_notes(study, note: list[str], companion, measured, read_only: boo
             flush=True,
         )
         return
-    _dashboard_note(study, note + effects_report.headline(measured))
-    if measured is not None:
-        _dashboard_note(companion, effects_report.headline(measured))
+    companions = {
+        "confirm": confirm.load_confirmation(storage, study.study_name),
+        "effects": companion,
+    }
+    dashboard.publish(study, companions, note, effects_section, result)
 
 
 def _confirmation(study, storage, folder: Path):
@@ -140,7 +164,7 @@ def _confirmation(study, storage, folder: Path):
     confirmation = confirm.load_confirmation(storage, study.study_name)
     if confirmation is None:
         return None, None
-    table = planned_table(confirmation, ["source_trial", "seed"])
+    table = confirmation_table(confirmation)
     table.to_csv(folder / "confirm.csv", index=False)
     (folder / "confirm.md").write_text(
         f"# Confirmation runs of {markdown.inline(study.study_name)}\n\n{frame_table(table)}\n"
@@ -206,10 +230,3 @@ def _findings(study, module, result, folder: Path) -> list[str]:
         f"findings.png: {caption}.",
         "",
     ]
-
-
-def _dashboard_note(study, lines: list[str]) -> None:
-    """The answer as the study's note in optuna-dashboard, so a browsing user sees it first."""
-    import optuna_dashboard
-
-    optuna_dashboard.save_note(study, "\n".join(lines))

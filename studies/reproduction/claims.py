@@ -78,6 +78,7 @@ class Section:
     blocks: list = dataclasses.field(default_factory=list)
     findings: list[Text] = dataclasses.field(default_factory=list)
     command: str | None = None  # The stored command that ran this section's runs.
+    data: list[str] = dataclasses.field(default_factory=list)  # What its runs trained on.
 
     def verdicts(self) -> list[str]:
         return [
@@ -92,6 +93,7 @@ def begin(seed: str, study: ModuleType, did: str, not_matched: str, runs) -> Sec
     """A seed's section with the command of its runs; it says NOT_RUN when there are none."""
     result = Section(seed, study, [study.DEFAULTS["dataset"]], did, not_matched)
     result.command = runs.command
+    result.data = [runs.data] if runs.data else []
     if not runs.ran:
         result.blocks = [Text(NOT_RUN)]
     return result

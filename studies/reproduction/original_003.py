@@ -130,6 +130,7 @@ def section(runs: Runs, mnist: Runs | None = None, tuned: Effects | None = None)
     datasets = [study.DEFAULTS["dataset"]] + (["mnist"] if mnist and mnist.ran else [])
     result = Section(NUMBER, study, datasets, DID, NOT_MATCHED)
     result.command = runs.command
+    result.data = [one.data for one in (runs, mnist) if one and one.data]
     computed = cross_entropy_table()
     result.blocks = _cross_entropy_blocks(computed)
     result.findings = [_cross_entropy_finding(computed)]

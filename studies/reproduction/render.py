@@ -137,7 +137,10 @@ def overview(sections: list[Section]) -> list[str]:
 
 def render_section(section: Section, folder: Path) -> list[str]:
     lines = [f"## Seed {section.seed}", "", section.did, ""]
-    lines += ["**Settings we used.** " + settings_text(section.study), "", section.not_matched, ""]
+    lines += ["**Settings we used.** " + settings_text(section.study), ""]
+    if section.data:
+        lines += ["**Data.** " + "; and ".join(section.data), ""]
+    lines += [section.not_matched, ""]
     for block in section.blocks:
         lines += render_block(block, folder)
     regenerate = f"**Regenerate:** `python -m studies.run reproduce-{section.seed}`"

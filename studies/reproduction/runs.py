@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from studies import variants
+from studies import dataset_identity, variants
 from studies.reproduction.verdicts import Sample
 from studies.storage import artifacts
 
@@ -78,6 +78,7 @@ class Runs:
     command: str | None = None  # The command that ran the study.
     storage: object = None  # The Optuna storage, for the stored weights.
     artifact_dir: Path | None = None
+    data: str | None = None  # Which data the study ran on, in one line (dataset_identity).
 
     @property
     def ran(self) -> bool:
@@ -138,7 +139,11 @@ def load_runs(
     by_setting: dict[str, list[Run]] = {}
     for point in sorted(trials, key=variants.split):  # Each setting's runs in order of seed.
         by_setting.setdefault(variants.split(point)[0], []).append(_run(trials[point]))
-    return Runs(by_setting, loaded.user_attrs.get("command"), storage, artifact_dir)
+    attributes = loaded.user_attrs
+    data = dataset_identity.describe(
+        dataset_identity.identity(attributes), attributes.get("dataset", stored)
+    )
+    return Runs(by_setting, attributes.get("command"), storage, artifact_dir, data)
 
 
 def _study_name(names: list[str], study: str, dataset: str) -> str | None:

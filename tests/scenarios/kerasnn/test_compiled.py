@@ -311,7 +311,6 @@ UNMIRRORABLE = {
         lambda: chain(output=layers.Dense(10, activation="sigmoid", name="out")),
         "'out' has no softmax activation",
     ),
-    "flat_input": (lambda: chain(input_shape=(784,)), "input shape is (784,)"),
     "dropout_on_pixels": (lambda: chain(layers.Dropout(0.2)), "does not follow a Dense"),
     "mixed_precision": (
         lambda: chain(layers.Dense(32, dtype="mixed_float16")),

@@ -1,4 +1,5 @@
-"""optuna-dashboard on a study we ran: its HTTP API and the page a headless Chromium renders."""
+"""optuna-dashboard on a study we ran: its HTTP API and the pages a headless Chromium renders:
+the study list, the studies' pages and their notes, which say what summary.md says."""
 
 from __future__ import annotations
 
@@ -70,12 +71,12 @@ def dashboard(tmp_path_factory, data_dir):
         [sys.executable, "-m", "studies.run", "--dataset", "mnist", "--subset", "1000"]
         + ["--trials", "2", "--epochs", "1", "--pruner", "none", "--study-name", STUDY]
         + ["--storage", storage, "--reports", str(reports)]
-        + ["--confirm-top", "1", "--confirm-seeds", "2"],
+        + ["--confirm-top", "1", "--confirm-seeds", "2", "--effects-seeds", "1"],
         cwd=ROOT,
         env=worker_environment(),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     port = free_port()
@@ -97,9 +98,9 @@ def dashboard(tmp_path_factory, data_dir):
         server.wait(timeout=30)
 
 
-def study_detail(base: str) -> dict:
+def study_detail(base: str, name: str = STUDY) -> dict:
     summaries = json.loads(get(f"{base}/api/studies"))["study_summaries"]
-    [summary] = [study for study in summaries if study["study_name"] == STUDY]
+    [summary] = [study for study in summaries if study["study_name"] == name]
     return json.loads(get(f"{base}/api/studies/{summary['study_id']}")) | {
         "study_id": summary["study_id"]
     }
@@ -172,3 +173,75 @@ def test_headless_chromium_renders_the_study_page_and_a_trial_with_its_curves(da
     assert "Trial 0" in page and "Trial 1" in page
     assert "curves-trial-0.png" in page  # The trial's artifact card.
     assert "val_accuracy" in page  # The trial's user attributes.
+
+
+def section(summary: str, heading: str) -> list[str]:
+    """The lines of summary.md's section that opens with `heading`, up to the next section,
+    without its figures (which a note cannot show)."""
+    lines = summary.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return [line for line in lines[start:end] if not line.startswith("![")]
+
+
+def summary_of(folder: Path) -> str:
+    [path] = folder.glob("reports/*/summary.md")
+    return path.read_text()
+
+
+def test_every_note_says_what_summary_md_says_with_one_effects_seed_undecided(dashboard):
+    base, folder = dashboard
+    summary = summary_of(folder)
+    answer = "\n".join(section(summary, "## Answer: trial"))
+    effects = "\n".join(section(summary, "## Effects around the winner"))
+    assert "(undecided: fewer than two runs a side)" in effects  # One seed a variant.
+    notes = {
+        suffix: study_detail(base, STUDY + suffix)["note"]["body"]
+        for suffix in ("", "-confirm", "-effects")
+    }
+    assert answer in notes[""] and effects in notes[""]
+    assert answer in notes["-confirm"]
+    assert effects in notes["-effects"]
+    assert all("beyond seed noise" not in note for note in notes.values())
+    assert "Best Trial card" in notes[""] and "one seed" in notes[""]
+
+
+def test_the_companions_say_what_they_are_and_whose_they_are(dashboard):
+    base, _ = dashboard
+    for suffix, what in (("-confirm", "the confirmation of"), ("-effects", "the effects stage of")):
+        attributes = {
+            item["key"]: item["value"] for item in study_detail(base, STUDY + suffix)["user_attrs"]
+        }
+        assert attributes["about"].startswith(f"{what} study {STUDY}:")
+    search = {item["key"]: item["value"] for item in study_detail(base)["user_attrs"]}
+    assert search["about"].startswith("the search; confirmed answer: trial ")
+
+
+def test_chromium_shows_the_study_list_the_companions_labels_and_the_notes(dashboard, tmp_path):
+    require(Path(CHROMIUM).exists(), "Chromium is not installed (apt-get install chromium)")
+    base, folder = dashboard
+    listing = chromium(f"{base}/dashboard", tmp_path / "profile-list", "--dump-dom")
+    for name in (STUDY, STUDY + "-confirm", STUDY + "-effects"):
+        assert f". {name}<" in listing  # Each card: "<id>. <name>".
+    winner = answer_file_winner(folder)
+    for suffix, label, verdict in (
+        ("-confirm", "the confirmation of study", f"Answer: trial {winner}'s configuration"),
+        ("-effects", "the effects stage of study", "(undecided: fewer than two runs a side)"),
+        ("", "the search; confirmed answer", f"Answer: trial {winner}'s configuration"),
+    ):
+        study_id = study_detail(base, STUDY + suffix)["study_id"]
+        page = chromium(
+            f"{base}/dashboard/studies/{study_id}", tmp_path / f"profile{suffix}-page", "--dump-dom"
+        )
+        assert label in page  # The study's user attributes, on its page.
+        note = chromium(
+            f"{base}/dashboard/studies/{study_id}/note",
+            tmp_path / f"profile{suffix}-note",
+            "--dump-dom",
+        )
+        assert verdict in note.replace("&#x27;", "'").replace("&#39;", "'")
+
+
+def answer_file_winner(folder: Path) -> int:
+    [path] = folder.glob("reports/*/answer.json")
+    return json.loads(path.read_text())["winner"]

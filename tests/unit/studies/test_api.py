@@ -76,6 +76,7 @@ def test_an_answer_reprs_in_one_short_line_without_numpy_types(result):
     assert "\n" not in shown and len(shown) < 120 and "np.float64" not in shown
     assert shown.startswith("<StudyAnswer: trial 0, objective 0.8480 ± 0.0042")
     assert "tied: 1" in shown
+    assert "np.float64" not in repr(result.answer.objective)  # A Spread of plain floats.
     assert "\n" not in repr(result) and "answer trial 0" in repr(result)
 
 
@@ -172,7 +173,7 @@ def where(place) -> dict[str, str]:
 
 
 def test_a_run_that_ends_with_status_1_raises_a_runtime_fault(tmp_path, monkeypatch):
-    monkeypatch.setattr(run, "run_settings", lambda settings: 1)
+    monkeypatch.setattr(run, "run_settings", lambda settings, **given: 1)
     with pytest.raises(RuntimeFault, match="exit status 1"):
         api.run_study("overfitting", **where(tmp_path))
 

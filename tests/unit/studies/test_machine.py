@@ -18,7 +18,7 @@ def jax_accelerator(monkeypatch, tmp_path):
     monkeypatch.setattr(machine, "backend", lambda: "jax")
     monkeypatch.setattr(machine, "_jax_sees_an_accelerator", lambda: True)
     ran = []
-    monkeypatch.setattr(pipeline, "run", lambda settings, module: ran.append(settings) or 0)
+    monkeypatch.setattr(pipeline, "run", lambda settings, module, *rest: ran.append(settings) or 0)
     return ran
 
 

@@ -31,7 +31,7 @@ def test_a_population_on_another_keras_backend_is_a_usage_error(tmp_path, capsys
 def test_ctrl_c_while_starting_up_is_one_line_and_status_130(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
 
-    def starting(settings, module):
+    def starting(settings, module, *rest):
         raise KeyboardInterrupt  # As Ctrl-C while TensorFlow imports.
 
     from studies import pipeline

@@ -1,5 +1,6 @@
 """winner.keras: the median confirmation run's network, loadable without kerasnn, on the
-TensorFlow and JAX backends, predicting what its run measured; written by --report-only."""
+TensorFlow and JAX backends, taking images as the datasets ship them (uint8, 0-255) and
+predicting what its run measured; written by --report-only."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import sys
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 from conftest import require
 from services import cli
 
 from kerasnn import stats
+from kerasnn.export import RawInput, contract, model_name
 from studies.engine import confirm
 from studies.engine import winner_model as winner
 from studies.engine.confirm import Answer, Confirmed
+from studies.report import answer_file
 from studies.run import main
 
 NAME = "overfitting-mnist-subset1000-epochs2"
@@ -58,27 +62,28 @@ import keras
 import numpy as np
 model = keras.saving.load_model(sys.argv[1])
 x, y = np.load(sys.argv[2]), np.load(sys.argv[3])
+assert x.dtype == np.uint8  # The images as the datasets ship them.
 predicted = model.predict(x, batch_size=2048, verbose=0).argmax(axis=1)
 try:
     import kerasnn  # noqa: F401
     importable = True
 except ImportError:
     importable = False
-print(json.dumps({"backend": keras.backend.backend(), "accuracy": float((predicted == y).mean()),
-                  "kerasnn": importable}))
+print(json.dumps({"backend": keras.backend.backend(), "correct": int((predicted == y).sum()),
+                  "kerasnn": importable, "name": model.name,
+                  "first": type(model.layers[1]).__name__, "input": str(model.inputs[0].dtype)}))
 """
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_winner_keras_loads_without_kerasnn_and_reproduces_its_runs_validation_accuracy(
-    study, backend, mnist, tmp_path
-):
-    require(importlib.util.find_spec(backend) is not None, f"{backend} is not installed")
-    place, run = study
-    np.save(tmp_path / "x.npy", mnist.x_validation)
-    np.save(tmp_path / "y.npy", mnist.y_validation)
-    model = place / "reports" / NAME / "winner.keras"
+def raw(images: np.ndarray) -> np.ndarray:
+    """The uint8 pixels the loaded images were scaled from (0-1 floats, each a pixel / 255)."""
+    return np.rint(images * 255).astype(np.uint8)
+
+
+def predicted(model, x, y, backend: str, tmp_path) -> dict:
+    """What winner.keras, loaded by a process without kerasnn on `backend`, makes of x."""
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
     done = subprocess.run(
         [
             sys.executable,
@@ -95,9 +100,44 @@ def test_winner_keras_loads_without_kerasnn_and_reproduces_its_runs_validation_a
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_winner_keras_loads_without_kerasnn_and_reproduces_its_runs_validation_accuracy(
+    study, backend, mnist, tmp_path
+):
+    require(importlib.util.find_spec(backend) is not None, f"{backend} is not installed")
+    place, run = study
+    model = place / "reports" / NAME / "winner.keras"
+    x, y = raw(mnist.x_validation), mnist.y_validation
+    found = predicted(model, x, y, backend, tmp_path)
     assert found["backend"] == backend and not found["kerasnn"]
-    assert found["accuracy"] == pytest.approx(run.user_attrs["val_accuracy"], abs=1e-6)
+    assert found["correct"] == round(run.user_attrs["val_accuracy"] * len(y))
+    # The file states its input itself.
+    assert found["input"] == "uint8" and found["first"] == "Normalization"
+    assert found["name"] == model_name(RawInput(), (28, 28))
+
+
+@pytest.mark.slow
+def test_winner_keras_fed_raw_test_images_scores_its_runs_stored_test_accuracy(
+    study, mnist, tmp_path
+):
+    place, run = study
+    folder = place / "reports" / NAME
+    seed = run.user_attrs["seed"]
+    confirmations = pd.read_csv(folder / "confirm.csv")
+    [row] = confirmations[confirmations["number"] == run.number].to_dict("records")
+    assert row["seed"] == seed and row["val_accuracy"] == pytest.approx(
+        run.user_attrs["val_accuracy"]
+    )
+    x, y = raw(mnist.x_test), mnist.y_test
+    found = predicted(folder / "winner.keras", x, y, "tensorflow", tmp_path)
+    assert found["correct"] == round(row["test_accuracy"] * len(y))
+    summary = (folder / "summary.md").read_text()
+    assert f"test accuracy {row['test_accuracy']:.4f} (its own run's)" in summary
+    assert contract(RawInput(), (28, 28), 10) in summary
 
 
 @pytest.mark.slow
@@ -122,7 +162,7 @@ def test_summary_names_the_median_run_and_the_study_carries_its_network(study):
 
 
 @pytest.mark.slow
-def test_report_only_writes_winner_keras_from_the_stored_weights_without_training(
+def test_report_only_writes_winner_keras_and_answer_json_from_the_storage_without_training(
     study, monkeypatch, capsys
 ):
     place, _ = study
@@ -134,8 +174,13 @@ def test_report_only_writes_winner_keras_from_the_stored_weights_without_trainin
 
     monkeypatch.setattr("kerasnn.training.train", no_training)
     monkeypatch.setattr("studies.engine.runs.train", no_training)
+    (path.parent / "answer.json").unlink()
     assert cli(options(place, "--report-only"), capsys).code == 0
     assert path.stat().st_size > 0
+    # The answer as data and the machine the study ran on, from the storage alone too.
+    assert answer_file.read(path.parent)["winner_file"]["name"] == "winner.keras"
+    summary = (path.parent / "summary.md").read_text()
+    assert "- machine: " in summary and "- versions: Python " in summary
 
 
 @pytest.mark.slow

@@ -10,7 +10,11 @@ from services import POSTGRES_PASSWORD, free_port, refuses
     ("arguments", "expected"),
     [
         (["no-such-study"], "unknown study 'no-such-study'"),
-        (["--dataset", "cifar10"], "argument --dataset: invalid choice: 'cifar10'"),
+        (
+            ["--dataset", "cifar10"],
+            "argument --dataset: expected mnist, fashion_mnist, an .npz file or a dataset "
+            "folder, got 'cifar10' (no such file or folder)",
+        ),
         (["--sampler", "annealing"], "argument --sampler: invalid choice"),
         (["--pruner", "sometimes"], "argument --pruner: invalid choice"),
         (["--objective", "loss"], "argument --objective: invalid choice"),

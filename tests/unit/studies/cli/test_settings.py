@@ -38,7 +38,7 @@ def recorded(monkeypatch):
     """Replaces running a study by recording the settings it would run with."""
     calls: list[Settings] = []
 
-    def record(settings, module):
+    def record(settings, module, dataset=None):
         calls.append(settings)
         return 0
 

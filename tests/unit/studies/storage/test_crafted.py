@@ -181,7 +181,11 @@ def test_progress_lines_show_a_study_name_on_one_short_line(name, capsys):
 @pytest.mark.parametrize(
     ("arguments", "named"),
     [
-        ({"name": "mnistt"}, "name must be one of mnist, fashion_mnist, got 'mnistt'"),
+        (
+            {"name": "mnistt"},
+            "name must be one of mnist, fashion_mnist, an .npz file or a dataset folder "
+            "(IDX files or CIFAR-10 batches), got 'mnistt'",
+        ),
         ({"name": ["mnist"]}, "name must be one of"),
         ({"name": "mnist", "scale": "weird"}, "scale must be one of unit, symmetric"),
         ({"name": "mnist", "validation_size": "10"}, "validation_size must be a whole number"),
