@@ -101,7 +101,7 @@ class PlannedObjective:
         if self.runs.get(run) != trial.params:
             raise PlanMismatch(f"mismatch: trial {trial.number} does not train the plan's {run}")
         return Job(
-            model_config.fitted_to(self.dataset),  # The data's example shape and classes.
+            model_config.fitted_to(self.stage.dataset),  # The data's example shape and classes.
             train_config,
             gap_weight=settings.gap_weight,
             prunable=False,

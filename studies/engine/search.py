@@ -22,7 +22,7 @@ class SearchObjective:
 
     def __init__(self, stage: Stage):
         settings = self.settings = stage.settings
-        self.module = stage.module
+        self.module, self.dataset = stage.module, stage.dataset
         self.code_version = code_version()
         # --early-stopping-patience stops a trial once its validation accuracy, which picks
         # the epoch the objective is scored at, has not improved for that many epochs: a
