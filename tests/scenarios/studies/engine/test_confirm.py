@@ -95,11 +95,11 @@ def test_an_interrupted_confirmation_finishes_only_the_missing_runs(
 
     def stopped_in_the_third_confirmation_run(*args, **kwargs):
         calls["count"] += 1
-        if calls["count"] == 4 + 3:  # Four search trials, then the confirmation runs.
+        if calls["count"] == 2 + 3:  # Two search trials, then the confirmation runs.
             raise KeyboardInterrupt("SIGINT")  # What the SIGINT handler raises mid-training.
         return original(*args, **kwargs)
 
-    arguments = options(tmp_path, "--confirm-top", "2", "--confirm-seeds", "2")
+    arguments = options(tmp_path, "--trials", "2", "--confirm-top", "2", "--confirm-seeds", "2")
     monkeypatch.setattr(trial_steps, "train", stopped_in_the_third_confirmation_run)
     assert main(arguments) == 130
     first = {t.number: t.value for t in load(tmp_path, NAME + confirm.SUFFIX).trials if t.value}
@@ -117,7 +117,7 @@ def test_an_interrupted_confirmation_finishes_only_the_missing_runs(
 
 
 def test_confirm_top_zero_skips_the_stage(tmp_path, data_dir):
-    assert main(options(tmp_path, "--confirm-top", "0")) == 0
+    assert main(options(tmp_path, "--trials", "1", "--confirm-top", "0")) == 0
     names = optuna.get_all_study_names(f"sqlite:///{tmp_path}/s.db")
     assert names == [NAME]
     assert not (tmp_path / "reports" / NAME / "confirm.csv").exists()
@@ -126,48 +126,12 @@ def test_confirm_top_zero_skips_the_stage(tmp_path, data_dir):
 
 def test_every_planned_run_trains_to_the_end_even_where_a_pruner_would_stop_it(tmp_path, data_dir):
     # Nine runs of two epochs: Optuna's default pruner would judge the sixth on.
-    arguments = options(tmp_path, "--confirm-top", "3", "--confirm-seeds", "3", "--epochs", "2")
+    arguments = options(tmp_path, "--trials", "3", "--confirm-top", "3", "--confirm-seeds", "3")
+    arguments += ["--epochs", "2"]
     assert main(arguments) == 0
     name = "overfitting-mnist-subset1000-epochs2" + confirm.SUFFIX
     states = [trial.state.name for trial in load(tmp_path, name).trials]
     assert states == ["COMPLETE"] * 9
-
-
-def test_a_run_that_keeps_failing_is_given_up_rather_than_retried_forever():
-    confirmation = optuna.create_study(direction="maximize")
-    plan = [planned.PlannedRun(source=0, seed=1), planned.PlannedRun(source=0, seed=2)]
-    for state in (optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED):
-        confirmation.add_trial(
-            optuna.trial.create_trial(
-                state=state, user_attrs={"source_trial": 0, "seed": 1, "fail_reason": "diverged"}
-            )
-        )
-    assert planned.next_step(confirmation, plan) == planned.PlannedRun(0, 2)
-    confirmation.add_trial(
-        optuna.trial.create_trial(value=0.9, user_attrs={"source_trial": 0, "seed": 2})
-    )
-    assert planned.next_step(confirmation, plan) is None
-
-
-def test_a_queued_retry_of_a_planned_run_is_run_not_waited_for():
-    # A dead worker's run queued again (by Optuna's heartbeat retry or the journal's clean-up)
-    # is WAITING: the next worker runs it instead of waiting for someone else to.
-    confirmation = optuna.create_study(direction="maximize")
-    plan = [planned.PlannedRun(source=0, seed=1)]
-    confirmation.enqueue_trial({}, user_attrs={"source_trial": 0, "seed": 1, "retry_of": 0})
-    assert planned.next_step(confirmation, plan) == "queued"
-
-
-def test_a_diverged_run_is_given_up_at_once_since_its_seed_would_diverge_again():
-    confirmation = optuna.create_study(direction="maximize")
-    plan = [planned.PlannedRun(source=0, seed=1)]
-    confirmation.add_trial(
-        optuna.trial.create_trial(
-            state=optuna.trial.TrialState.FAIL,
-            user_attrs={"source_trial": 0, "seed": 1, "diverged": True},
-        )
-    )
-    assert planned.next_step(confirmation, plan) is None
 
 
 @pytest.mark.parametrize("kind", ["journal", "sqlite"])
@@ -175,7 +139,8 @@ def test_a_confirmation_killed_hard_finishes_on_the_next_run(tmp_path, kind, dat
     # SIGKILL just after the first confirmation run: the run in flight is left RUNNING (or
     # queued), and the same command again must finish every planned run and exit 0.
     storage = str(tmp_path / "j.log") if kind == "journal" else f"sqlite:///{tmp_path}/s.db"
-    command = [sys.executable, "-m", "studies.run", *options(tmp_path, "--confirm-top", "2")]
+    command = [sys.executable, "-m", "studies.run", *options(tmp_path, "--trials", "2")]
+    command += ["--confirm-top", "2"]
     command = [c if not c.startswith("sqlite:///") else storage for c in command]
     command += ["--confirm-seeds", "2", "--epochs", "2", "--heartbeat", "2"]
     first = subprocess.Popen(

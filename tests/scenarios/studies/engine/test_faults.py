@@ -11,7 +11,6 @@ from optuna.trial import TrialState
 
 from kerasnn import ModelConfig
 from studies import run
-from studies.engine import runs as trial_steps
 from studies.storage import open_storage
 
 pytestmark = pytest.mark.slow
@@ -91,35 +90,3 @@ def test_consecutive_failures_stop_the_study_and_its_report_says_every_trial_fai
     assert table["rank"].isna().all()
     for plot in ("history.png", "curves.png", "weights.png"):
         assert (tmp_path / "faulty" / plot).stat().st_size > 0
-
-
-class AlwaysPrune:
-    """A stand-in trial whose pruner wants every trial pruned."""
-
-    def __init__(self):
-        self.reported = []
-
-    def report(self, value, step):
-        self.reported.append((step, value))
-
-    def should_prune(self):
-        return True
-
-
-@pytest.mark.parametrize(
-    "losses",
-    [
-        {"loss": float("nan"), "train_loss": float("nan"), "val_loss": float("nan")},
-        {"loss": 400.0, "train_loss": 715.0, "val_loss": 700.0},
-    ],
-    ids=["nan", "finite-blow-up"],
-)
-def test_a_diverged_epoch_is_left_to_fail_with_its_reason_rather_than_pruned(losses):
-    trial = AlwaysPrune()
-    callback = trial_steps._Prune(trial, "objective")
-    callback.on_epoch_end(3, {**losses, "objective": 0.1})  # No TrialPruned raised.
-    assert trial.reported == []
-    with pytest.raises(optuna.TrialPruned):
-        callback.on_epoch_end(
-            3, {"loss": 0.5, "train_loss": 0.4, "val_loss": 0.5, "objective": 0.1}
-        )

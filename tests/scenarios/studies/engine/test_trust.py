@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import signal
 import sqlite3
 
@@ -15,6 +16,7 @@ import pytest
 from services import cli, fill, process, start_worker, stop, tmpfs, wait_for
 
 from studies.engine import confirm
+from studies.run import main
 from studies.storage import StorageError, open_for_reading
 
 pytestmark = pytest.mark.slow
@@ -38,11 +40,32 @@ def fingerprint(tmp_path, storage: str) -> str:
         return "\n".join(connection.iterdump())
 
 
+@pytest.fixture(scope="module")
+def finished_once(tmp_path_factory, data_dir):
+    """The study run to its end once per storage (a folder holding the storage and the
+    reports); the tests that start from a finished study work on copies of it."""
+    folders = {}
+
+    def folder(storage: str):
+        if storage not in folders:
+            place = tmp_path_factory.mktemp(storage.replace(".", "-"))
+            assert main(options(place, storage)) == 0
+            folders[storage] = place
+        return folders[storage]
+
+    return folder
+
+
+def finished(tmp_path, finished_once, storage: str = "j.log"):
+    """Puts a copy of the finished study, its storage and its reports, into `tmp_path`."""
+    shutil.copytree(finished_once(storage), tmp_path, dirs_exist_ok=True)
+
+
 @pytest.mark.parametrize("storage", ["j.log", "s.db"])
 def test_report_only_with_other_flags_states_the_same_answer_and_writes_nothing_stored(
-    tmp_path, capsys, data_dir, storage
+    tmp_path, capsys, finished_once, storage
 ):
-    assert cli(options(tmp_path, storage), capsys).code == 0
+    finished(tmp_path, finished_once, storage)
     summary = tmp_path / "reports" / NAME / "summary.md"
     before, stored = summary.read_bytes(), fingerprint(tmp_path, storage)
     other = ["--confirm-seeds", "1", "--confirm-top", "1", "--seed", "5", "--effects-seeds", "2"]
@@ -54,9 +77,9 @@ def test_report_only_with_other_flags_states_the_same_answer_and_writes_nothing_
 
 
 def test_a_rerun_over_other_seeds_is_refused_and_more_seeds_extend_the_recorded_plan(
-    tmp_path, capsys, data_dir
+    tmp_path, capsys, finished_once
 ):
-    assert cli(options(tmp_path), capsys).code == 0
+    finished(tmp_path, finished_once)
     stored = fingerprint(tmp_path, "j.log")
     refused = cli([*options(tmp_path), "--seed", "5"], capsys)
     assert refused.code == 2
@@ -73,9 +96,9 @@ def test_a_rerun_over_other_seeds_is_refused_and_more_seeds_extend_the_recorded_
 
 
 def test_fresh_deletes_every_stage_so_no_run_of_the_old_study_is_in_the_answer(
-    tmp_path, capsys, data_dir
+    tmp_path, capsys, finished_once
 ):
-    assert cli(options(tmp_path), capsys).code == 0
+    finished(tmp_path, finished_once)
     again = [*options(tmp_path), "--fresh", "--subset", "2000"]
     done = cli(again, capsys)
     assert done.code == 0, done.err
@@ -94,15 +117,28 @@ def test_fresh_deletes_every_stage_so_no_run_of_the_old_study_is_in_the_answer(
 
 
 def test_fresh_is_refused_while_another_process_works_on_the_study(tmp_path, data_dir):
-    first = start_worker([*options(tmp_path), "--trials", "50"], tmp_path / "first.log")
+    # Three hundred epochs: the first trial still trains when --fresh looks at the journal.
+    arguments = [*options(tmp_path), "--trials", "50", "--epochs", "300"]
+    first = start_worker(arguments, tmp_path / "first.log")
     try:
-        wait_for(lambda: "1/50 done" in (tmp_path / "first.log").read_text(), 240, "a trial")
-        refused = process([*options(tmp_path), "--fresh"])
+        wait_for(lambda: training_search_trial(tmp_path / "j.log"), 240, "a trial")
+        refused = process([*arguments, "--fresh"])
         assert refused.code == 2
+        assert "has 1 trial(s) running in another process" in refused.err
         assert "before --fresh deletes the study and its stages" in refused.err
         assert first.poll() is None
     finally:
         stop(first)
+
+
+def training_search_trial(journal):
+    """A search trial that has started training, or None."""
+    try:
+        study = optuna.load_study(study_name=NAME, storage=open_for_reading(str(journal)))
+    except (KeyError, StorageError):  # No journal or no study yet.
+        return None
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    return next((trial for trial in running if "model_config" in trial.user_attrs), None)
 
 
 def test_a_timeout_mid_search_exits_0_and_says_how_to_go_on(tmp_path, capsys, data_dir):

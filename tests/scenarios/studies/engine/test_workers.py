@@ -284,19 +284,34 @@ def trial_running_for(storage_url: str, name: str, pid: int, seconds: float):
     return trial if time.time() - started >= seconds else None
 
 
-def test_passwords_stay_out_of_the_study_its_report_and_the_worker_logs(postgres, data, tmp_path):
+def test_workers_on_postgresql_follow_every_stage_and_keep_passwords_out_of_all_they_write(
+    postgres, data, tmp_path
+):
     url = create_database(postgres, "secret_study")
     reports = tmp_path / "reports"
+    arguments = [*SMALL, "--storage", url, "--study-name", "secret", "--trials", "2"]
+    arguments += ["--confirm-top", "1", "--confirm-seeds", "2", "--effects-seeds", "2"]
     code = finish(
-        [*SMALL, "--storage", url, "--study-name", "secret", "--trials", "2"]
-        + ["--reports", str(reports), "--workers", "2"],
+        [*arguments, "--reports", str(reports), "--workers", "2"],
         tmp_path / "parent.log",
-        timeout=400,
+        timeout=600,
     )
-    assert code == 0, read(tmp_path / "parent.log")
+    output = read(tmp_path / "parent.log")
+    assert code == 0, output
+    # The parent follows the confirmation and the effects stage its workers train.
+    assert output.count("confirmation of trial") == 2
+    stage = load(url, "secret-effects")
+    assert len(stage.trials) > 2 and output.count("effects of trial") == len(stage.trials)
+    # The parent's report attached the winner's network once, not each worker a copy.
     study = load(url, "secret")
+    names = [meta.filename for meta in optuna.artifacts.get_all_artifact_meta(study)]
+    assert [name for name in names if name.startswith("winner-")] == [
+        f"winner-confirmation-run-{study.user_attrs['winner_model']['confirmation_run']}.keras"
+    ]
+
     assert "postgresql://postgres:***@" in study.user_attrs["command"]
-    stored = repr(study.user_attrs) + repr([trial.user_attrs for trial in study.trials])
+    stages = [study, load(url, "secret-confirm"), stage]
+    stored = repr([s.user_attrs for s in stages]) + repr([t.user_attrs for t in study.trials])
     assert POSTGRES_PASSWORD not in stored
     written = [tmp_path / "parent.log", *reports.rglob("*")]
     assert len(list((reports / "secret" / "workers").glob("worker-*.log"))) == 2
@@ -306,34 +321,40 @@ def test_passwords_stay_out_of_the_study_its_report_and_the_worker_logs(postgres
             assert POSTGRES_PASSWORD not in read(path), path
 
 
-def test_a_report_with_a_short_heartbeat_leaves_a_live_workers_trial_alone(data, tmp_path):
+def test_a_report_and_fresh_leave_a_live_workers_trial_alone_whatever_their_heartbeat(
+    data, tmp_path
+):
     url = f"sqlite:///{tmp_path / 'study.db'}"
+    reports = tmp_path / "reports"
     arguments = [*SMALL, "--storage", url, "--study-name", "beating", "--trials", "1"]
-    arguments += ["--reports", str(tmp_path / "reports")]
+    arguments += ["--reports", str(reports), "--epochs", "400"]
     # 30 s between heartbeats: the trial counts as dead only after 120 s without one. Its
     # 400 epochs take far longer than the 4 s a 1 s heartbeat would allow.
-    worker = start_worker(
-        [*arguments, "--heartbeat", "30", "--epochs", "400"], tmp_path / "worker.log"
-    )
+    worker = start_worker([*arguments, "--heartbeat", "30"], tmp_path / "worker.log")
     try:
         trial = wait_for(
             lambda: trial_running_for(url, "beating", worker.pid, 6), 180, "a trial running 6 s"
         )
         report = start_worker(
-            [*arguments, "--epochs", "400", "--report-only", "--heartbeat", "1"],
-            tmp_path / "report.log",
+            [*arguments, "--report-only", "--heartbeat", "1"], tmp_path / "report.log"
         )
         assert report.wait(timeout=180) == 0, read(tmp_path / "report.log")
         # Still running when the report is done: the report did look at a live trial.
         assert load(url, "beating").trials[trial.number].state == TrialState.RUNNING
+        fresh = start_worker([*arguments, "--fresh"], tmp_path / "fresh.log")
+        assert fresh.wait(timeout=180) == 2
         code = worker.wait(timeout=400)
     finally:
         stop(worker)
+    said = read(tmp_path / "fresh.log")
+    assert said.count("\n") == 1 and "has 1 trial(s) running in another process" in said, said
     assert code == 0, read(tmp_path / "worker.log")
     study = load(url, "beating")
+    assert [t.number for t in study.trials] == [trial.number]
     assert [t.state for t in study.trials] == [TrialState.COMPLETE]
     assert study.user_attrs["heartbeat"] == 30
     assert "died" not in read(tmp_path / "report.log")
+    assert (reports / "beating" / "summary.md").is_file()
 
 
 def test_two_workers_started_with_the_same_command_never_train_one_configuration_twice(
@@ -355,28 +376,6 @@ def test_two_workers_started_with_the_same_command_never_train_one_configuration
     configurations = [tuple(sorted(trial.params.items())) for trial in complete]
     assert len(set(configurations)) == len(configurations), configurations
     assert len({trial.user_attrs["worker"] for trial in study.trials}) == 2
-
-
-def test_fresh_is_refused_while_another_process_runs_the_study(data, tmp_path):
-    journal = str(tmp_path / "study.log")
-    reports = tmp_path / "reports"
-    arguments = [*SMALL, "--storage", journal, "--study-name", "busy", "--trials", "1"]
-    arguments += ["--reports", str(reports), "--epochs", "300"]
-    worker = start_worker(arguments, tmp_path / "worker.log")
-    try:
-        trial = wait_for(lambda: running_trial_of(journal, "busy", worker.pid), 180, "a trial")
-        fresh = start_worker([*arguments, "--fresh"], tmp_path / "fresh.log")
-        assert fresh.wait(timeout=180) == 2
-        code = worker.wait(timeout=400)
-    finally:
-        stop(worker)
-    said = read(tmp_path / "fresh.log")
-    assert said.count("\n") == 1 and "has 1 trial(s) running in another process" in said, said
-    assert code == 0, read(tmp_path / "worker.log")
-    study = load(journal, "busy")
-    assert [t.number for t in study.trials] == [trial.number]
-    assert study.trials[0].state == TrialState.COMPLETE
-    assert (reports / "busy" / "summary.md").is_file()
 
 
 def test_workers_are_capped_by_the_trials_still_to_run(data, tmp_path):
@@ -403,7 +402,7 @@ def test_workers_are_capped_by_the_trials_still_to_run(data, tmp_path):
 def test_a_worker_killed_hard_is_status_1_and_the_others_finish_the_confirmation(data, tmp_path):
     journal = str(tmp_path / "study.log")
     reports = tmp_path / "reports"
-    arguments = [*SMALL, "--storage", journal, "--study-name", "hard", "--trials", "6"]
+    arguments = [*SMALL, "--storage", journal, "--study-name", "hard", "--trials", "3"]
     arguments += ["--epochs", "2", "--reports", str(reports), "--workers", "2"]
     arguments += ["--confirm-top", "1", "--confirm-seeds", "2"]
     parent = start_worker(arguments, tmp_path / "parent.log")
@@ -428,23 +427,3 @@ def test_a_worker_killed_hard_is_status_1_and_the_others_finish_the_confirmation
     assert output.count("confirmation of trial") == 2  # The parent follows the confirmation.
     confirmation = pd.read_csv(reports / "hard" / "confirm.csv")
     assert (confirmation["state"] == "COMPLETE").sum() == 2
-
-
-@pytest.mark.slow
-def test_the_workers_parent_follows_the_confirmation_and_the_effects_stage(data, tmp_path):
-    journal = tmp_path / "study.log"
-    arguments = [*SMALL, "--storage", str(journal), "--study-name", "knobs", "--trials", "2"]
-    arguments += ["--confirm-top", "1", "--confirm-seeds", "2", "--effects-seeds", "2"]
-    arguments += ["--reports", str(tmp_path / "reports"), "--workers", "2"]
-    code = finish(arguments, tmp_path / "parent.log", timeout=600)
-    output = read(tmp_path / "parent.log")
-    assert code == 0, output
-    assert output.count("confirmation of trial") == 2
-    stage = load(str(journal), "knobs-effects")
-    assert len(stage.trials) > 2 and output.count("effects of trial") == len(stage.trials)
-    # The parent's report attached the winner's network once, not each worker a copy.
-    search = load(str(journal), "knobs")
-    names = [meta.filename for meta in optuna.artifacts.get_all_artifact_meta(search)]
-    assert [name for name in names if name.startswith("winner-")] == [
-        f"winner-confirmation-run-{search.user_attrs['winner_model']['confirmation_run']}.keras"
-    ]

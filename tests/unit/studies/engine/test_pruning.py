@@ -7,6 +7,7 @@ import pytest
 from optuna.trial import TrialState
 
 from studies import run
+from studies.engine import runs as trial_steps
 from studies.engine.pruning import make_pruner
 from studies.settings import Settings
 
@@ -91,3 +92,35 @@ def test_pruning_options_out_of_range_are_usage_errors(options, message, capsys)
 
 
 # A tiny study run through the command line, as a user runs it.
+
+
+class AlwaysPrune:
+    """A stand-in trial whose pruner wants every trial pruned."""
+
+    def __init__(self):
+        self.reported = []
+
+    def report(self, value, step):
+        self.reported.append((step, value))
+
+    def should_prune(self):
+        return True
+
+
+@pytest.mark.parametrize(
+    "losses",
+    [
+        {"loss": float("nan"), "train_loss": float("nan"), "val_loss": float("nan")},
+        {"loss": 400.0, "train_loss": 715.0, "val_loss": 700.0},
+    ],
+    ids=["nan", "finite-blow-up"],
+)
+def test_a_diverged_epoch_is_left_to_fail_with_its_reason_rather_than_pruned(losses):
+    trial = AlwaysPrune()
+    callback = trial_steps._Prune(trial, "objective")
+    callback.on_epoch_end(3, {**losses, "objective": 0.1})  # No TrialPruned raised.
+    assert trial.reported == []
+    with pytest.raises(optuna.TrialPruned):
+        callback.on_epoch_end(
+            3, {"loss": 0.5, "train_loss": 0.4, "val_loss": 0.5, "objective": 0.1}
+        )
