@@ -146,7 +146,7 @@ def runs_of(storage: Path) -> dict:
 
     opened = open_for_reading(str(storage))
     search = optuna.load_study(study_name="benchmark", storage=opened)
-    confirmation = optuna.load_study(study_name="benchmark" + confirm.SUFFIX, storage=opened)
+    confirmation = confirm.load_confirmation(opened, "benchmark")
     trials = [
         trial
         for study in (search, confirmation)

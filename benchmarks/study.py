@@ -104,7 +104,7 @@ def measures(storage: Path, args) -> dict:
 
     opened = open_for_reading(str(storage))
     search = optuna.load_study(study_name="benchmark", storage=opened)
-    confirmation = optuna.load_study(study_name="benchmark" + confirm.SUFFIX, storage=opened)
+    confirmation = confirm.load_confirmation(opened, "benchmark")
     states = optuna.trial.TrialState
     finished = search.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED))
     answer = confirm.answer(search, confirmation)

@@ -23,6 +23,9 @@ MAX_PARAMETERS = 25_000_000
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 60_000  # The largest training set (MNIST's and Fashion-MNIST's).
 MAX_SEED = 2**32 - 1  # NumPy's seeds, which keras.utils.set_random_seed passes on, end here.
+# Far above any rate that trains (a rate of 1e3 already blows SGD up in one epoch), low
+# enough that the optimizer's arithmetic stays finite instead of failing inside Keras.
+MAX_LEARNING_RATE = 1e9
 IMAGE_PIXELS = 28 * 28  # One MNIST or Fashion-MNIST image, the default example.
 CLASSES = 10
 # Bounds on the data's side of the network: one example's values and the classes. A run
@@ -67,17 +70,18 @@ class ModelConfig:
         _check_choice("regularize", self.regularize, PLACEMENTS)
         if not (_is_number(self.dropout_rate) and 0.0 <= self.dropout_rate < 1.0):
             raise ValueError(f"dropout_rate must lie in [0, 1), got {self.dropout_rate!r}")
-        for name in ("l1", "l2", "momentum"):
+        for name in ("l1", "l2"):
             value = getattr(self, name)
             if not (_is_number(value) and math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if not (
-            _is_number(self.learning_rate)
-            and math.isfinite(self.learning_rate)
-            and self.learning_rate > 0.0
-        ):
+        # Keras' SGD and RMSprop take a momentum in [0, 1]; 1 never forgets, so it is left out.
+        if not (_is_number(self.momentum) and 0.0 <= self.momentum < 1.0):
+            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
+        rate = self.learning_rate
+        if not (_is_number(rate) and 0.0 < rate <= MAX_LEARNING_RATE):
             raise ValueError(
-                f"learning_rate must be a finite number > 0, got {self.learning_rate!r}"
+                f"learning_rate must be a finite number > 0 and at most {MAX_LEARNING_RATE:g}, "
+                f"got {rate!r}"
             )
 
     def parameters(self) -> int:

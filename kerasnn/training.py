@@ -225,6 +225,11 @@ def train(
     Returns:
         A `TrainResult` whose model holds the weights of the best epoch.
     """
+    if not (isinstance(model_config, ModelConfig) and isinstance(train_config, TrainConfig)):
+        raise TypeError(
+            "train takes a ModelConfig, then a TrainConfig; got "
+            f"{type(model_config).__name__}, then {type(train_config).__name__}"
+        )
     # No forced garbage collection: it costs a quarter of a second per run here, and
     # Python's own collector frees the previous run's models soon enough.
     keras.backend.clear_session(free_memory=False)

@@ -205,6 +205,12 @@ def run_study(name: str = "overfitting", *, progress: bool = True, **options) ->
             status = run.run_settings([settings], dataset=arrays)
         if status == 130:
             raise KeyboardInterrupt(f"study {settings.study_name!r} was interrupted")
+        if status:
+            raise RuntimeFault(
+                f"study {settings.study_name!r} ended with exit status {status}: too many "
+                "trials failed in a row, no configuration could be confirmed, or a worker "
+                "failed (its progress lines say which)"
+            )
         return _read(settings)
 
 
@@ -267,11 +273,15 @@ def _checked(name: str, options: dict[str, Any], reading: bool = False):
     them; UsageError for anything it refuses, and for a group of studies."""
     from studies import run
 
+    if not isinstance(name, str):
+        raise UsageError(f"a study is named by a string (see --list), got {name!r}")
     arrays = options.get("dataset") if _is_dataset(options.get("dataset")) else None
     if arrays is not None:
         options = {**options, "dataset": None}
-    args = run.parse(command_line(name, options))
-    args.study, args.list = name, False  # A name that reads like an option is still a name.
+    # Parsed in a study name's place, set after: a name that reads like an option ("-h") is
+    # still a name, and an option's error reads as the command line's.
+    args = run.parse(command_line("overfitting", options))
+    args.study, args.list = name, False
     settings = run.checked(args, reading=reading)
     if len(settings) > 1:
         members = ", ".join(one.study for one in settings)
@@ -343,12 +353,12 @@ def _open(settings):
 def _result(study, storage, settings) -> StudyResult:
     import pandas as pd
 
-    from studies.engine import confirm, effects, planned
+    from studies.engine import confirm, effects, plans
     from studies.report.table import planned_table, ranked_table
 
     confirmation = confirm.load_confirmation(storage, study.study_name)
     answer = None if confirmation is None else confirm.answer(study, confirmation)
-    varied = planned.load_companion(storage, study.study_name, effects.SUFFIX)
+    varied = plans.load_companion(storage, study.study_name, effects.STAGE_NAME)
     return StudyResult(
         study_name=study.study_name,
         answer=None if answer is None else StudyAnswer.from_answer(answer),

@@ -38,68 +38,6 @@ def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
-def choose_population(settings: Settings) -> Settings:
-    """Settles --population and the Keras backend it needs, before Keras is imported.
-
-    A population trains on Keras' JAX backend: asked for (K > 1), it selects that backend
-    unless KERAS_BACKEND names another, which is a usage error, as is JAX missing. Left to
-    the machine, it is DEFAULT_GPU_POPULATION where KERAS_BACKEND=jax and JAX sees a GPU,
-    and 1 (one run at a time, on any backend) everywhere else.
-    """
-    import importlib.util
-
-    from studies.settings import DEFAULT_GPU_POPULATION
-
-    use_compilation_cache()
-    asked = settings.population
-    if asked is None:
-        on_gpu = os.environ.get("KERAS_BACKEND") == "jax" and _jax_sees_a_gpu()
-        return dataclasses.replace(settings, population=DEFAULT_GPU_POPULATION if on_gpu else 1)
-    if asked > 1:
-        backend = os.environ.get("KERAS_BACKEND", "jax")
-        keras = sys.modules.get("keras")
-        if keras is not None:
-            backend = keras.backend.backend()
-        if backend != "jax":
-            raise UsageError(
-                f"--population {asked} trains on Keras' JAX backend, but this process runs "
-                f"{backend!r}; set KERAS_BACKEND=jax (or use --population 1)"
-            )
-        if importlib.util.find_spec("jax") is None:
-            raise UsageError("--population needs JAX: pip install -e '.[jax]'")
-        shapes = os.environ.get("KERASNN_FIXED_SHAPES", "")
-        if shapes not in ("", "0", "1"):
-            raise UsageError(f"KERASNN_FIXED_SHAPES must be 1, 0 or unset, got {shapes!r}")
-        os.environ["KERAS_BACKEND"] = "jax"
-    return settings
-
-
-def use_compilation_cache() -> None:
-    """Points JAX's persistent compilation cache at kerasnn's folder of the user's cache
-    ($XDG_CACHE_HOME, else ~/.cache), unless JAX_COMPILATION_CACHE_DIR names one already.
-
-    A population's programs take seconds each to compile (the dominant cost of a study on a
-    GPU); with the cache, a later study (or worker) of the same shapes loads them instead.
-    Set before JAX is imported, which reads it then; JAX_ENABLE_COMPILATION_CACHE=false
-    turns the cache off.
-    """
-    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        os.environ["JAX_COMPILATION_CACHE_DIR"] = os.path.join(base, "kerasnn", "jax")
-    # JAX keeps only programs that took a second or more to compile; a study's smaller ones
-    # (selecting the best weights, a test pass) would be compiled again by every run.
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-
-
-def _jax_sees_a_gpu() -> bool:
-    try:
-        import jax
-
-        return any(device.platform != "cpu" for device in jax.devices())
-    except Exception:  # No JAX, or no usable device: one run at a time.
-        return False
-
-
 def load_data(settings: Settings, given=None):
     """The study's dataset (cut to `--subset`), or the `given` one; bad or missing files
     are a UsageError, and the data's warnings are said on stderr."""
@@ -158,42 +96,68 @@ def connect(settings: Settings, *, write: bool) -> tuple[Settings, object]:
 def run(settings: Settings, module, given_dataset=None) -> int:
     """Runs the study's search (and confirmation) and writes its report; returns the exit
     status. `given_dataset`: arrays given in memory, trained on instead of `settings.dataset`."""
+    quiet_optuna()
+    check_storage(settings)
+    dataset = load_data(settings, given_dataset)
+    settings, storage = checked_study(settings, dataset)
+    # Every check has passed; from here on the storage and the reports folder are written.
     # The engine is imported here, not with this module, and after the cheap checks: the
     # confirmation it holds imports Keras, whose start-up lines must not precede an error.
-    from studies.storage import StorageError, check
-
-    quiet_optuna()
-    if settings.storage == DEFAULT_STORAGE:
-        # The default storage lives in the default reports folder: created like it, where
-        # the settings' check found it can be.
-        Path(DEFAULT_STORAGE.removeprefix("sqlite:///")).parent.mkdir(exist_ok=True)
-    try:
-        check(settings.storage, write=True)  # Cheap, and needs no TensorFlow: first.
-    except StorageError as error:
-        raise UsageError(str(error)) from None
-    settings = choose_population(settings)
-    dataset = load_data(settings, given_dataset)
     from studies import dataset_identity
-    from studies.engine import confirm, workers
     from studies.engine import study as opening
 
-    settings, storage = connect(settings, write=True)
-    opening.check_continuation(settings, storage)
-    dataset_identity.check(opening.stored_study(storage, settings.study_name), settings, dataset)
-    confirm.check_plans(storage, settings)
-    # Every check has passed; from here on the storage and the reports folder are written.
     note_folder(settings)
     settings.folder.mkdir(parents=True, exist_ok=True)
     study = opening.open_study(settings, storage, getattr(module, "SEARCH_SPACE", None))
     dataset_identity.record(study, dataset)
     record_command(study, settings, module)
-    with opening.working_on(study), startup_objects_frozen():
+    status = work_on(study, storage, settings, module, dataset)
+    say_how_to_go_on(study, settings, module, status)
+    return status
+
+
+def check_storage(settings: Settings) -> None:
+    """The storage's cheap check, which needs no TensorFlow: first of all."""
+    from studies.storage import StorageError, check
+
+    if settings.storage == DEFAULT_STORAGE:
+        # The default storage lives in the default reports folder: created like it, where
+        # the settings' check found it can be.
+        Path(DEFAULT_STORAGE.removeprefix("sqlite:///")).parent.mkdir(exist_ok=True)
+    try:
+        check(settings.storage, write=True)
+    except StorageError as error:
+        raise UsageError(str(error)) from None
+
+
+def checked_study(settings: Settings, dataset) -> tuple[Settings, object]:
+    """The storage opened, and a stored study's identity, data and recorded plans checked;
+    the settings with the stored study's heartbeat interval (see `connect`)."""
+    from studies import dataset_identity
+    from studies.engine import plans
+    from studies.engine import study as opening
+
+    settings, storage = connect(settings, write=True)
+    opening.check_continuation(settings, storage)
+    dataset_identity.check(opening.stored_study(storage, settings.study_name), settings, dataset)
+    plans.check_plans(storage, settings)
+    return settings, storage
+
+
+def work_on(study, storage, settings: Settings, module, dataset) -> int:
+    """This process's work on the study, its report included; the exit status. The study
+    is marked in use until the last write, so that --fresh elsewhere cannot delete it
+    under the report."""
+    from studies.engine import workers
+    from studies.engine.study import working_on
+
+    with working_on(study), startup_objects_frozen():
         if settings.workers > 1:
             status = workers.run_workers(study, storage, settings, module)
         else:
-            status = search(study, storage, settings, module, dataset)
-    if not settings.no_report:
-        write_report(study, storage, settings, module)
+            status = run_stages(study, storage, settings, module, dataset)
+        if not settings.no_report:
+            status = report_unless_stopped(study, storage, settings, module) or status
     return status
 
 
@@ -211,7 +175,37 @@ def startup_objects_frozen():
         gc.unfreeze()
 
 
-def search(study, storage, settings: Settings, module, dataset) -> int:
+def say_how_to_go_on(study, settings: Settings, module, status: int) -> None:
+    """After a run that --timeout ended, the last line (after the report's): what it did,
+    and the command that goes on."""
+    if status or settings.timeout is None or study.user_attrs.get("stopped") != "timeout":
+        return
+    from studies.engine.progress import Progress
+
+    # A line, not a bar: whatever the view, this is said.
+    lines = Progress(settings.study_name, settings.trials, settings.trials, view="lines")
+    lines.note(timed_out(study, settings, module))
+
+
+def report_unless_stopped(study, storage, settings: Settings, module) -> int:
+    """Writes the report; 130 when a stop signal ended the writing (the earlier report,
+    written whole, stays as it was: see report.write), said in one line."""
+    from studies.engine.stopping import stopping_on_signals
+
+    try:
+        with stopping_on_signals():
+            write_report(study, storage, settings, module)
+    except KeyboardInterrupt as interrupt:
+        print(
+            f"[{shown_name(settings.study_name)}] interrupted ({interrupt or 'SIGINT'}) while "
+            "writing the report; the earlier one is left as it was (--report-only rebuilds it)",
+            flush=True,
+        )
+        return 130
+    return 0
+
+
+def run_stages(study, storage, settings: Settings, module, dataset) -> int:
     """This process's share of the search, then of the confirmation and the effects; the
     exit status.
 
@@ -220,10 +214,10 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     in a row or no configuration could be confirmed (every run of the confirmation failed).
     """
     from studies.engine.progress import Progress
-    from studies.engine.search import SearchObjective, run_trials
+    from studies.engine.search import run_trials
     from studies.engine.stage import Stage
     from studies.engine.stopping import stopping_on_signals
-    from studies.engine.study import FINISHED, StudyFailing, code_version, count
+    from studies.engine.study import FINISHED, StudyFailing, count
     from studies.storage import redact
 
     finished = count(study, FINISHED)
@@ -231,20 +225,18 @@ def search(study, storage, settings: Settings, module, dataset) -> int:
     done = f"continuing: {finished} of" if finished else "starting:"
     progress.note(f"{done} {settings.trials} trials")
     progress.note(f"{dataset.describe()}; storage {redact(settings.storage)}")
-    objective = SearchObjective(module, settings, dataset, code_version())
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
     stage = Stage(study, storage, settings, module, dataset, progress, deadline)
     try:
         with stopping_on_signals():
-            reason = run_trials(stage, objective)
+            reason = run_trials(stage)
             study.set_user_attr("stopped", reason)
             if settings.confirm_top and not stage.past_deadline():
                 status = planned_stages(stage, module)
                 if status:
                     return status
         if stage.past_deadline():
-            study.set_user_attr("stopped", "timeout")
-            progress.note(timed_out(study, settings, module))
+            study.set_user_attr("stopped", "timeout")  # Said last, by `run`: `timed_out`.
         return 0
     except KeyboardInterrupt as interrupt:
         progress.note(f"interrupted ({interrupt or 'SIGINT'}); the running trial is marked FAIL")

@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeFault as error:
         print(f"python -m studies.run: error: {one_line(str(error))}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Before a study's own handling: while starting up, say.
+        print("python -m studies.run: interrupted", file=sys.stderr)
+        return 130
 
 
 def quiet_warnings() -> None:

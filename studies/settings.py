@@ -16,7 +16,10 @@ from kerasnn.config import MAX_EPOCHS
 from kerasnn.data import dataset_name
 from kerasnn.precision import PRECISIONS, native_bfloat16
 from kerasnn.scoring import DEFAULT_GAP_WEIGHT, DIRECTION, PARETO_DIRECTIONS
+from studies import machine
 from studies.errors import UsageError
+from studies.machine import DEFAULT_GPU_POPULATION  # noqa: F401  (named by --help)
+from studies.storage.files import is_writable
 from studies.storage.heartbeat import HEARTBEAT_INTERVAL
 
 SAMPLERS = ("tpe", "random", "qmc", "grid", "nsga2")
@@ -55,9 +58,6 @@ LIMITS = {
     "population": 64,
     "max_failures": 100_000,
 }
-# The population size where it pays: on a GPU, where one network at a time leaves it idle.
-# Not measured on a GPU by this project yet (see docs/studies.md, "Studies as populations").
-DEFAULT_GPU_POPULATION = 8
 # Pruning options and the pruners they act on; given for another pruner they would change
 # nothing, so they are refused rather than stored as if they had taken effect.
 PRUNING_OPTIONS = {
@@ -122,7 +122,7 @@ class Settings:
     # share of the cores' threads; None: one per core (studies.engine.workers).
     stage_processes: int | None = None
     # Runs trained together as one population (kerasnn.population, the JAX backend); None:
-    # decided by the machine (see studies.pipeline.choose_population).
+    # left to the machine, which `from_arguments` settles (studies.machine.population).
     population: int | None = None
     confirm_top: int = 3  # Configurations re-trained over fresh seeds after the search.
     confirm_seeds: int = 3  # Fresh seeds per confirmed configuration.
@@ -224,7 +224,14 @@ def from_arguments(name: str, module, args, *, reading: bool = False) -> Setting
         given["storage"] = os.environ[STORAGE_VARIABLE]
     if "study_name" in given and not given["study_name"].strip():
         raise UsageError("--study-name must name the study (got an empty string)")
-    given["precision"] = resolve_precision(name, getattr(args, "precision", None), given)
+    by_machine = "population" not in given
+    if not reading:
+        # The machine, once, in order: the backend, then K, then the precision.
+        given["population"] = machine.population(given.get("population"))
+    population = given.get("population") or 1
+    given["precision"] = resolve_precision(
+        name, getattr(args, "precision", None), population, by_machine
+    )
     settings = dataclasses.replace(defaults, study=name, **given)
     _refuse_ineffective(settings, given)
     if not settings.study_name:
@@ -236,16 +243,15 @@ def from_arguments(name: str, module, args, *, reading: bool = False) -> Setting
     return settings
 
 
-def resolve_precision(name: str, asked: str | None, given: dict) -> str:
+def resolve_precision(name: str, asked: str | None, population: int, by_machine: bool) -> str:
     """The precision study `name` trains in, for --precision `asked` (None: auto).
 
     auto is bfloat16 only where it pays (`BFLOAT16_PAYS`, on a CPU with native bfloat16,
     one run at a time on the TensorFlow backend that the benchmark measured), float32
     elsewhere and always for the reproduce studies. bfloat16 asked for where it cannot
-    apply is refused.
+    apply is refused (`by_machine`: the machine chose K, and the refusal says so).
     """
     asked = asked or "auto"
-    population = given.get("population") or 1
     if name.startswith(FLOAT32_STUDIES_PREFIX):
         if asked == "bfloat16":
             raise UsageError(
@@ -254,10 +260,14 @@ def resolve_precision(name: str, asked: str | None, given: dict) -> str:
             )
         return "float32"
     if asked == "bfloat16" and population > 1:
-        raise UsageError(f"--precision bfloat16: --population {population} trains in float32 only")
+        chosen = " (this machine's choice; --population 1 trains in bfloat16)"
+        raise UsageError(
+            f"--precision bfloat16: --population {population} trains in float32 only"
+            + (chosen if by_machine else "")
+        )
     if asked != "auto":
         return asked
-    tensorflow = os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"
+    tensorflow = machine.backend() == "tensorflow"
     pays = BFLOAT16_PAYS and tensorflow and population == 1 and native_bfloat16()
     return "bfloat16" if pays else "float32"
 
@@ -318,6 +328,10 @@ def check(settings: Settings, module, reading: bool = False) -> None:
         )
     if not settings.reports.strip():
         raise UsageError("--reports must name a folder (got an empty string)")
+    for key in ("reports", "storage"):
+        problem = too_long(getattr(settings, key))
+        if problem:
+            raise UsageError(f"{option(key)}: {problem}")
     if settings.report_only:
         clashes = {"workers": settings.workers > 1, "fresh": settings.fresh}
         clashes["no_report"] = settings.no_report
@@ -344,6 +358,24 @@ def _check_search(settings: Settings) -> None:
         )
 
 
+# What Linux file systems allow: a name of 255 bytes, a path of 4096.
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+
+
+def too_long(path: str) -> str | None:
+    """Why `path` (or a storage URL) is too long for a file system to hold, or None."""
+    if len(path.encode()) >= MAX_PATH_BYTES:
+        return f"a path of {len(path.encode())} bytes is longer than the {MAX_PATH_BYTES} allowed"
+    longest = max(path.split("/"), key=lambda name: len(name.encode()))
+    if len(longest.encode()) > MAX_NAME_BYTES:
+        return (
+            f"a name of {len(longest.encode())} bytes ({longest[:20]}...) is longer than the "
+            f"{MAX_NAME_BYTES} a file system allows"
+        )
+    return None
+
+
 def unwritable(folder: Path, what: str = "reports folder") -> str | None:
     """Why `folder` cannot be created or written, or None; creates nothing."""
     if folder.is_symlink() and not folder.exists():
@@ -353,7 +385,8 @@ def unwritable(folder: Path, what: str = "reports folder") -> str | None:
         existing = existing.parent
     if not existing.is_dir():
         return f"{what} {folder} cannot be created: {existing} is not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
+    # is_writable, not os.access alone: to root, os.access says yes even to /proc.
+    if not (is_writable(existing) and os.access(existing, os.X_OK)):
         return f"{what} {folder} cannot be written: {existing} is read-only"
     if folder.exists() and not folder.is_dir():
         return f"{what} {folder} is a file"

@@ -192,7 +192,8 @@ def _stage_options(p, defaults: Settings) -> None:
         type=_number(
             int, 0, LIMITS["confirm_top"], what=f"a whole number from 0 to {LIMITS['confirm_top']}"
         ),
-        help=f"re-train the best K configurations over fresh seeds; 0 skips ({defaults.confirm_top})",
+        help="re-train this many of the best configurations over fresh seeds; 0 skips "
+        f"({defaults.confirm_top})",
     )
     p.add_argument(
         "--confirm-seeds",

@@ -1,12 +1,12 @@
 """The confirmation stage: the search's best configurations re-trained over fresh seeds.
 
 One seed proves nothing about a winner: the top few configurations of a search are often
-tied within seed noise. So after the search, the top K configurations (by the objective;
-in a Pareto study, K front trials by the pick rule) are trained again with N seeds the
-search never used, in a companion study `<name>-confirm` of the same storage: each trial
+tied within seed noise. So after the search, the best `--confirm-top` configurations (by
+the objective; in a Pareto study, front trials by the pick rule) are trained again with
+`--confirm-seeds` seeds the search never used, in a companion study `<name>-confirm` of the same storage: each trial
 there carries its source trial and seed, so an interrupted confirmation finishes only the
 missing runs, workers share them, and the dashboard shows them. The candidates and seeds
-are recorded as the stage's plan when it starts (see engine.planned), and the answer is
+are recorded as the stage's plan when it starts (see engine.plans), and the answer is
 read from the runs of that plan alone. The winner is the best mean objective; the test set
 is evaluated for the winner's runs only, once.
 """
@@ -20,29 +20,22 @@ import optuna
 
 from kerasnn import stats
 from studies.engine import planned as planned_runs
-from studies.engine.planned import Plan, PlannedRun, next_step, run_of  # noqa: F401
+from studies.engine import plans
+from studies.engine.planned import PlannedRun
+from studies.engine.plans import Plan
 from studies.engine.ranking import best_trials
 from studies.engine.runs import stored_model
 from studies.engine.stage import Stage
-from studies.engine.study import code_version
-from studies.settings import Settings
+from studies.engine.study import COMPANIONS
 
-SUFFIX = "-confirm"
+STAGE_NAME = "confirmation"
+SUFFIX = COMPANIONS[STAGE_NAME]
 MEASURES = ("objective", "val_accuracy", "gap")
 
 
 def candidates(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
     """The search's best `top` configurations, best first, by the report's rule."""
     return best_trials(study, top)
-
-
-def asked_plan(search: optuna.Study, settings: Settings, effects_plan: Plan | None) -> Plan:
-    """What this command asks the confirmation for: the search's best `--confirm-top`
-    configurations over `--confirm-seeds` seeds that neither the search nor the effects use."""
-    taken = effects_plan.seeds if effects_plan else ()
-    seeds = planned_runs.fresh_seeds(search, settings, settings.confirm_seeds, taken)
-    sources = [trial.number for trial in candidates(search, settings.confirm_top)]
-    return Plan(tuple(sources), tuple(seeds))
 
 
 def runs_of(search: optuna.Study, plan: Plan) -> dict[PlannedRun, dict]:
@@ -56,37 +49,26 @@ def runs_of(search: optuna.Study, plan: Plan) -> dict[PlannedRun, dict]:
 
 def load_confirmation(storage, search_name: str) -> optuna.Study | None:
     """The stored confirmation of study `search_name`, or None when there is none yet."""
-    return planned_runs.load_companion(storage, search_name, SUFFIX)
+    return plans.load_companion(storage, search_name, STAGE_NAME)
 
 
 def confirm(stage: Stage) -> Answer | None:
     """Runs this process's share of the confirmation; returns its answer (None when no
     configuration has a complete run). Past the stage's deadline (--timeout) no further
     run is started."""
-    settings, search = stage.settings, stage.search
-    confirmation = planned_runs.open_companion(stage.storage, settings, SUFFIX)
-    effects_plan = planned_runs.recorded_plan(
-        planned_runs.load_companion(stage.storage, settings.study_name, "-effects")
+    search = stage.search
+    effects_plan = plans.recorded_plan(
+        plans.load_companion(stage.storage, search.study_name, "effects")
     )
-    plan = planned_runs.start(confirmation, asked_plan(search, settings, effects_plan), stage)
+    asked = plans.asked_confirmation(search, stage.settings, effects_plan)
+    confirmation, plan = planned_runs.start(stage, STAGE_NAME, asked)
     runs = runs_of(search, plan)
-    objective = planned_runs.PlannedObjective(
-        stage.module, settings, stage.dataset, code_version(), keep_weights=True, plan=runs
-    )
     stage.progress.note(
         f"confirming the best {len(plan.sources)} configurations over {len(plan.seeds)} "
         f"fresh seeds each: {len(runs)} runs"
     )
-    planned_runs.train_plan(
-        confirmation,
-        stage.storage,
-        runs,
-        objective,
-        stage.progress,
-        "confirmation",
-        stage.deadline,
-    )
-    evaluate_winner(search, confirmation, stage.storage, settings, stage.dataset)
+    planned_runs.train_plan(confirmation, stage, runs, STAGE_NAME, keep_weights=True)
+    evaluate_winner(stage, confirmation)
     return answer(search, confirmation)
 
 
@@ -129,7 +111,7 @@ def runs_by_source(
     """The complete runs of the recorded plan by source trial, one per seed; a run whose
     stored configuration is not its source's is left out (an edited storage). A
     confirmation stored before plans were recorded counts every complete run."""
-    plan = planned_runs.recorded_plan(confirmation)
+    plan = plans.recorded_plan(confirmation)
     grouped: dict[int, list[optuna.trial.FrozenTrial]] = {}
     for run, trial in planned_runs.complete_runs(confirmation, MEASURES):
         planned = plan is None or (run.source in plan.sources and run.seed in plan.seeds)
@@ -172,11 +154,12 @@ def answer(search: optuna.Study, confirmation: optuna.Study | None) -> Answer | 
     return Answer(configurations, noise, test)
 
 
-def evaluate_winner(search, confirmation, storage, settings: Settings, dataset) -> None:
+def evaluate_winner(stage: Stage, confirmation: optuna.Study) -> None:
     """Evaluates the test set with the winner's confirmation runs, once; stores the result.
 
     Nothing else ever sees the test set, so it cannot have been used to choose.
     """
+    search = stage.search
     result = answer(search, confirmation)
     if result is None:
         return
@@ -193,7 +176,7 @@ def evaluate_winner(search, confirmation, storage, settings: Settings, dataset) 
     measured = []
     for trial in runs:
         try:
-            measured.append((trial, _test_accuracy(trial, storage, settings, dataset)))
+            measured.append((trial, _test_accuracy(trial, stage)))
         except FileNotFoundError as error:  # Its weights were never written whole.
             print(f"warning: no test accuracy of run {trial.number}: {error}", file=sys.stderr)
     if measured:
@@ -217,37 +200,9 @@ def run_test_accuracy(confirmation: optuna.Study, source: int, seed: int) -> flo
     return found.get(seed)
 
 
-def _test_accuracy(trial, storage, settings: Settings, dataset) -> float:
-    model = stored_model(trial, storage, settings.artifact_dir)
+def _test_accuracy(trial, stage: Stage) -> float:
+    model = stored_model(trial, stage.storage, stage.settings.artifact_dir)
     scores = model.evaluate(
-        dataset.x_test, dataset.y_test, batch_size=2048, verbose=0, return_dict=True
+        stage.dataset.x_test, stage.dataset.y_test, batch_size=2048, verbose=0, return_dict=True
     )
     return float(scores["accuracy"])
-
-
-def check_plans(storage, settings: Settings) -> None:
-    """Refuses, before anything is written, a command that would plan the stored study's
-    stages over other seeds than the plans they recorded (another --seed, say): its answer
-    would not be the study's. Asking for more (seeds, candidates) passes, and extends them."""
-    from studies.engine import effects
-    from studies.errors import UsageError
-
-    search_name = settings.study_name
-    if settings.fresh or planned_runs.stored_study(storage, search_name) is None:
-        return
-    search = optuna.load_study(study_name=search_name, storage=storage)
-    confirmed = planned_runs.recorded_plan(load_confirmation(storage, search_name))
-    measured = planned_runs.recorded_plan(
-        planned_runs.load_companion(storage, search_name, effects.SUFFIX)
-    )
-    try:
-        if settings.confirm_top and confirmed is not None:
-            planned_runs.settle(confirmed, asked_plan(search, settings, measured))
-        if settings.effects_seeds and measured is not None and measured.sources:
-            asked = effects.asked_plan(measured.sources[0], search, settings, confirmed)
-            planned_runs.settle(measured, asked)
-    except UsageError as error:
-        raise UsageError(
-            f"study {search_name!r}: {error}; use another --study-name for a new study, or "
-            "--fresh to start this one again"
-        ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import warnings
 from collections.abc import Callable
@@ -13,6 +14,11 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from studies.storage.retry import MAX_RETRIES, retry
+
+# A worker names itself on its trials ("worker") the moment it has them; a RUNNING trial
+# still unnamed this long after it started has no owner to wait for: its process died, or
+# its disk filled, before it could say who it is.
+UNCLAIMED_SECONDS = 60.0
 
 
 def reap(study: optuna.Study, storage, say: Callable[[str], None] | None = None) -> list[int]:
@@ -37,8 +43,10 @@ def fail_dead_trials(study: optuna.Study, storage) -> list[tuple[int, bool]]:
     for the grace period is failed and retried by Optuna's retry callback (see
     studies.storage), from whichever machine notices first. A journal file has no heartbeat,
     so this checks the worker's process instead: a RUNNING trial whose worker ran on this
-    host under a pid that no longer exists (or now belongs to a younger process) is failed.
-    Workers on other hosts cannot be checked that way; a journal file is for one host.
+    host under a pid that no longer exists (or now belongs to a younger process) is failed,
+    as is one that names no worker UNCLAIMED_SECONDS after it started, whatever else its
+    process managed to write. Workers on other hosts cannot be checked that way; a journal
+    file is for one host.
 
     Returns:
         The numbers of the trials this call failed, each with whether it was queued again
@@ -53,8 +61,9 @@ def fail_dead_trials(study: optuna.Study, storage) -> list[tuple[int, bool]]:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not _worker_died(trial):
             continue
-        worker = trial.user_attrs["worker"]
-        if _fail(storage, trial, f"worker {worker} died while running it"):
+        worker = trial.user_attrs.get("worker")
+        said = f"worker {worker} died" if worker else "its worker died before naming itself"
+        if _fail(storage, trial, f"{said} while running it"):
             # Only the worker whose FAIL won gets here, so the run is queued once.
             failed.append((trial.number, retry(study, trial)))
     return failed
@@ -72,8 +81,13 @@ def dead_trials(study: optuna.Study, storage) -> set[int]:
 
 
 def _worker_died(trial) -> bool:
-    """Whether the worker of a journal's RUNNING trial ran on this host and is gone."""
-    return gone(str(trial.user_attrs.get("worker", "")), trial.datetime_start)
+    """Whether the worker of a journal's RUNNING trial ran on this host and is gone, or never
+    named itself in UNCLAIMED_SECONDS."""
+    worker = trial.user_attrs.get("worker")
+    if worker is None:
+        started = trial.datetime_start or datetime.datetime.now()
+        return (datetime.datetime.now() - started).total_seconds() >= UNCLAIMED_SECONDS
+    return gone(str(worker), trial.datetime_start)
 
 
 def on_this_host(worker: str) -> bool:

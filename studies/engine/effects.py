@@ -5,7 +5,10 @@ So after the confirmation, each hyperparameter the study names in `SCIENTIFIC` i
 with every other one held at the winner's values, and each variant is trained with fresh
 seeds that neither the search nor the confirmation used, in a companion study
 `<name>-effects` (planned runs: resumable, shared by workers, shown on the dashboard).
-The test set is never evaluated here.
+The test set is never evaluated here. The design (the variants with their parameters, the
+sweeps and what they skipped) is recorded in the stage's plan when it starts
+(`to_record`), and the runs, the workers' count and the report read it from there
+(`design_of`), so a later change of this code does not change what a stored study says.
 
 How the variants are chosen, from the study's own `suggest` (its search space is never
 written twice): the winner's parameters are replayed through `suggest` by a `Probe`, which
@@ -25,17 +28,25 @@ import dataclasses
 import math
 
 import optuna
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    distribution_to_json,
+    json_to_distribution,
+)
 
 from kerasnn import TrainConfig, stats
 from kerasnn.training import clamp_batch_size
 from studies.engine import planned as planned_runs
-from studies.engine.planned import Plan, PlannedRun
+from studies.engine import plans
+from studies.engine.planned import PlannedRun
+from studies.engine.plans import Plan
 from studies.engine.stage import Stage
-from studies.engine.study import code_version
-from studies.settings import Settings
+from studies.engine.study import COMPANIONS
 
-SUFFIX = "-effects"
+STAGE_NAME = "effects"
+SUFFIX = COMPANIONS[STAGE_NAME]
 MEASURES = ("gap", "val_accuracy")
 WINNER = "winner"  # The variant that changes nothing: the baseline of every comparison.
 # Values per numeric sweep, the winner's among them. Four span a range at its ends and
@@ -181,6 +192,51 @@ def design(winner_params: dict, module, train_size: int | None = None) -> Design
     return Design(variants, sweeps, skipped, references, distributions, merged, train_size)
 
 
+def to_record(found: Design) -> dict:
+    """The design as its plan records it (plain JSON): what the effects stage trains and
+    the report reads, so a later change of `design`'s code changes neither."""
+    return {
+        "variants": [dataclasses.asdict(variant) for variant in found.variants],
+        "sweeps": found.sweeps,
+        "skipped": found.skipped,
+        "references": found.references,
+        "distributions": {
+            name: distribution_to_json(distribution)
+            for name, distribution in found.distributions.items()
+        },
+        "merged": found.merged,
+        "train_size": found.train_size,
+    }
+
+
+def from_record(record: dict) -> Design:
+    """The design a plan recorded (see `to_record`); KeyError, TypeError or ValueError for a
+    record that is not one."""
+    return Design(
+        variants=[Variant(**variant) for variant in record["variants"]],
+        sweeps={name: list(values) for name, values in record["sweeps"].items()},
+        skipped=list(record["skipped"]),
+        references=dict(record["references"]),
+        distributions={
+            name: json_to_distribution(text) for name, text in record["distributions"].items()
+        },
+        merged=dict(record["merged"]),
+        train_size=record["train_size"],
+    )
+
+
+def design_of(recorded: Plan, search: optuna.Study, module) -> Design | None:
+    """The design of an effects plan: the one it recorded; for a plan recorded before designs
+    were (an older study), the one today's code makes around its winner, here alone. None
+    for a recorded design that is not one (an edited storage)."""
+    if recorded.design is None:
+        return design(search.trials[recorded.sources[0]].params, module, training_images(search))
+    try:
+        return from_record(recorded.design)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def _trained_as(module, params: dict, train_size: int | None) -> str:
     """What a run of `params` trains, as text to compare: the study's configurations with
     the batch clamped to the training set as kerasnn clamps it."""
@@ -197,14 +253,6 @@ def training_images(search: optuna.Study) -> int | None:
     return subset if type(subset) is int and subset > 0 else None
 
 
-def asked_plan(source: int, search: optuna.Study, settings: Settings, confirmed: Plan | None):
-    """What this command asks the effects stage for: the variants around trial `source`
-    over `--effects-seeds` seeds that neither the search nor the confirmation used."""
-    taken = confirmed.seeds if confirmed else ()
-    run_seeds = planned_runs.fresh_seeds(search, settings, settings.effects_seeds, taken)
-    return Plan((source,), tuple(run_seeds))
-
-
 def plan(source: int, variants: list[Variant], run_seeds: list[int]) -> dict[PlannedRun, dict]:
     """Every variant at every seed, seed by seed: an interrupted stage has seen them all."""
     return {
@@ -217,33 +265,36 @@ def plan(source: int, variants: list[Variant], run_seeds: list[int]) -> dict[Pla
 def measure(answer, stage: Stage) -> None:
     """Runs this process's share of the effects stage around the confirmed winner of
     `answer`. Past the stage's deadline (--timeout) no run is started."""
-    settings, search = stage.settings, stage.search
+    search = stage.search
     source = answer.winner.source
-    effects = planned_runs.open_companion(stage.storage, settings, SUFFIX)
-    confirmed = planned_runs.recorded_plan(
-        planned_runs.load_companion(stage.storage, settings.study_name, "-confirm")
+    _forget_an_old_winner(stage, source)
+    confirmed = plans.recorded_plan(
+        plans.load_companion(stage.storage, search.study_name, "confirmation")
     )
-    recorded = planned_runs.recorded_plan(effects)
+    around = design(search.trials[source].params, stage.module, training_images(search))
+    asked = plans.asked_effects(source, search, stage.settings, confirmed)
+    asked = dataclasses.replace(asked, design=to_record(around))
+    effects, plan_now = planned_runs.start(stage, STAGE_NAME, asked)
+    variants = from_record(plan_now.design).variants  # The recorded design binds.
+    runs = plan(source, variants, list(plan_now.seeds))
+    stage.progress.note(
+        f"effects around trial {source}: {len(variants)} variants over {len(plan_now.seeds)} "
+        f"fresh seeds each: {len(runs)} runs"
+    )
+    planned_runs.train_plan(effects, stage, runs, STAGE_NAME, keep_weights=False)
+
+
+def _forget_an_old_winner(stage: Stage, source: int) -> None:
+    """Drops the recorded plan of the effects around another winner than trial `source`
+    (the confirmation was extended and crowned another), saying so: they start anew."""
+    effects = plans.load_companion(stage.storage, stage.search.study_name, STAGE_NAME)
+    recorded = plans.recorded_plan(effects)
     if recorded is not None and recorded.sources != (source,):
-        # The confirmation was extended and crowned another winner: its effects start anew.
         stage.progress.note(
             f"the confirmed winner is now trial {source}, no longer trial "
             f"{recorded.sources[0]}; the effects stage plans around it"
         )
         effects.set_user_attr("plan", None)
-    plan_now = planned_runs.start(effects, asked_plan(source, search, settings, confirmed), stage)
-    variants = design(search.trials[source].params, stage.module, training_images(search)).variants
-    runs = plan(source, variants, list(plan_now.seeds))
-    objective = planned_runs.PlannedObjective(
-        stage.module, settings, stage.dataset, code_version(), keep_weights=False, plan=runs
-    )
-    stage.progress.note(
-        f"effects around trial {source}: {len(variants)} variants over {len(plan_now.seeds)} "
-        f"fresh seeds each: {len(runs)} runs"
-    )
-    planned_runs.train_plan(
-        effects, stage.storage, runs, objective, stage.progress, "effects", stage.deadline
-    )
 
 
 # Outcomes that do not tell two values apart.
@@ -306,13 +357,15 @@ class Effects:
 
 def results(effects: optuna.Study, search: optuna.Study, module) -> Effects | None:
     """The effects from the stored runs of the recorded plan, or None before any plan."""
-    recorded = planned_runs.recorded_plan(effects)
+    recorded = plans.recorded_plan(effects)
     if recorded is None or len(recorded.sources) != 1:
         return None
     if not 0 <= recorded.sources[0] < len(search.trials):
         return None
     source, run_seeds = recorded.sources[0], list(recorded.seeds)
-    shape = design(search.trials[source].params, module, training_images(search))
+    shape = design_of(recorded, search, module)
+    if shape is None:
+        return None
     values: dict[str, dict[str, list[float]]] = {}
     for run, trial in planned_runs.complete_runs(effects, MEASURES):
         if run.source == source and run.seed in run_seeds and run.variant is not None:
@@ -332,7 +385,7 @@ def results(effects: optuna.Study, search: optuna.Study, module) -> Effects | No
 
 def stored(storage, study_name: str, module) -> Effects | None:
     """The effects stored for study `study_name` in `storage`, or None."""
-    effects = planned_runs.load_companion(storage, study_name, SUFFIX)
+    effects = plans.load_companion(storage, study_name, STAGE_NAME)
     if effects is None:
         return None
     search = optuna.load_study(study_name=study_name, storage=storage)

@@ -70,6 +70,13 @@ def of_error(error: BaseException) -> tuple[str, str]:
     return "error", f"{type(error).__name__}: {error}"
 
 
+def of_the_run(error: BaseException) -> bool:
+    """Whether `error`, raised while preparing or training a run, fails that run alone (a
+    step aside, a divergence, an unexpected error of its configuration) rather than the
+    whole study: a stop signal and a failure of the machine (an OSError) end the study."""
+    return isinstance(error, Exception) and not isinstance(error, OSError)
+
+
 # How the reasons of trials stored before kinds existed began, by kind.
 _LEGACY_PREFIXES = {
     "duplicate": "duplicate",

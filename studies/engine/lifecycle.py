@@ -13,13 +13,13 @@ import gc
 import os
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
 from studies.engine import failures, threads
-from studies.engine.runs import Job, Outcome, alone, execute_together
+from studies.engine.runs import Job, Outcome, alone, execute_together, program_shapes
+from studies.engine.stage import Stage
 
 
 def worker_id() -> str:
@@ -27,43 +27,45 @@ def worker_id() -> str:
     return f"{os.uname().nodename}:{os.getpid()}"
 
 
+def together(stage: Stage, left: int | None = None) -> int:
+    """How many trials train together: K (`--population`), at most the `left` still to
+    run where that is known, and at least one."""
+    size = stage.settings.population or 1
+    return max(1, size if left is None else min(size, left))
+
+
 def train_trials(
     study: optuna.Study,
-    storage,
+    stage: Stage,
     prepare: Callable[[optuna.Trial], Job],
     size: int,
-    dataset,
-    artifact_dir: Path,
-    fixed_shapes=None,
+    queued_only: bool = False,
 ) -> list[optuna.trial.FrozenTrial]:
-    """Asks `size` trials (queued ones first), turns each into a Job with `prepare(trial)`,
-    trains the jobs (alone when `size` is 1, else as one population, of `fixed_shapes`
-    where given: see runs.program_shapes) and tells Optuna how each ended; returns the
-    trials, finished.
+    """Asks `size` trials of `study` (the stage's search, or its companion) (queued ones
+    first; with `queued_only` queued ones alone, so fewer or none when other workers took
+    them), turns each into a Job with `prepare(trial)`, trains the jobs (alone at K = 1,
+    else as one population, of the study's program shapes: see runs.program_shapes) and
+    tells Optuna how each ended; returns the trials, finished.
 
     A trial that steps aside in `prepare` (a surplus, a repeat, a planned run whose stored
     configuration is not its plan's) ends FAIL with its kind, untrained, as does a diverged
-    run; anything else, or a stop signal, fails every trial not yet told and is raised.
+    run or one that raised an unexpected error (counted as a failure of its own); a failure
+    of the machine (an OSError) or a stop signal fails every trial not yet told and is raised.
     """
-    trials = [_ask(study) for _ in range(size)]
+    asked = (_ask(study, queued_only) for _ in range(size))
+    trials = [trial for trial in asked if trial is not None]
     finished: dict[int, optuna.trial.FrozenTrial] = {}
     try:
-        with _heartbeats(trials, storage):
-            jobs = {}
+        with _heartbeats(trials, stage.storage):
             for trial in trials:
-                # First of all, so that a worker killed at any later moment can be recognised.
+                # First of all, so that a worker killed at any later moment can be recognised
+                # (a trial unnamed for long is taken for a dead worker's: see engine.dead).
                 trial.set_user_attr("worker", worker_id())
-                trial.set_user_attr("population", size)
+                trial.set_user_attr("population", len(trials))
                 trial.set_user_attr("threads", threads.configured())  # Its last digits.
-                try:
-                    jobs[trial.number] = prepare(trial)
-                except failures.StepAside as step:
-                    failures.mark(trial, step.kind, str(step))
-                    finished[trial.number] = _tell(study, trial, None, TrialState.FAIL)
+            jobs = _prepare(study, trials, prepare, finished)
             ready = [trial for trial in trials if trial.number in jobs]
-            outcomes = _train(
-                [jobs[trial.number] for trial in ready], ready, dataset, artifact_dir, fixed_shapes
-            )
+            outcomes = _train([jobs[trial.number] for trial in ready], ready, stage)
             for trial, outcome in zip(ready, outcomes, strict=True):
                 finished[trial.number] = _tell(study, trial, outcome.values, outcome.state)
     except BaseException as error:
@@ -78,9 +80,33 @@ def train_trials(
     return [finished[trial.number] for trial in trials]
 
 
-def _ask(study: optuna.Study) -> optuna.Trial:
+def _prepare(study, trials: list, prepare, finished: dict) -> dict[int, Job]:
+    """Each trial's job by number; a trial that steps aside, or whose preparing raised an
+    error of its own (see failures.of_the_run), is told FAIL into `finished` instead."""
+    jobs = {}
+    for trial in trials:
+        try:
+            jobs[trial.number] = prepare(trial)
+        except Exception as error:
+            if not failures.of_the_run(error):
+                raise
+            failures.mark(trial, *failures.of_error(error))
+            finished[trial.number] = _tell(study, trial, None, TrialState.FAIL)
+    return jobs
+
+
+def _ask(study: optuna.Study, queued_only: bool = False) -> optuna.Trial | None:
     """`study.ask`, without Optuna's warning that heartbeats are meant for `study.optimize`:
-    this lifecycle keeps each trial's heartbeat itself (`_heartbeats`)."""
+    this lifecycle keeps each trial's heartbeat itself (`_heartbeats`).
+
+    `queued_only`: a queued trial, or None when none is left. `study.ask` would make a fresh
+    trial when another worker took the last queued one first; a planned stage's fresh
+    trial names no run and could only step aside, a spurious FAIL row. Only Optuna's private
+    `Study._pop_waiting_trial_id` claims a queued trial alone (watch it on upgrades).
+    """
+    if queued_only:
+        trial_id = study._pop_waiting_trial_id()
+        return None if trial_id is None else optuna.Trial(study, trial_id)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
         return study.ask()
@@ -98,12 +124,14 @@ def _tell(study: optuna.Study, trial, values, state) -> optuna.trial.FrozenTrial
         return study.get_trials(deepcopy=False)[trial.number]
 
 
-def _train(
-    jobs: list[Job], trials: list, dataset, artifact_dir: Path, fixed_shapes
-) -> list[Outcome]:
-    if len(jobs) == 1 and fixed_shapes is None:
-        return [alone(trials[0], jobs[0], dataset, artifact_dir)]
-    return execute_together(trials, jobs, dataset, artifact_dir, fixed_shapes) if jobs else []
+def _train(jobs: list[Job], trials: list, stage: Stage) -> list[Outcome]:
+    artifact_dir = stage.settings.artifact_dir
+    shapes = program_shapes(stage.module, together(stage))
+    if len(jobs) == 1 and shapes is None:
+        return [alone(trials[0], jobs[0], stage.dataset, artifact_dir)]
+    if not jobs:
+        return []
+    return execute_together(trials, jobs, stage.dataset, artifact_dir, shapes)
 
 
 @contextlib.contextmanager

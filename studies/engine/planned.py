@@ -2,17 +2,14 @@
 
 The confirmation and the effects stage are the same mechanism. A stage plans its runs
 (each a source trial, a seed and, for the effects, a variant) with the parameters to train;
-each run is queued as a trial of the companion study `<name><suffix>` carrying its identity
-as user attributes, and trained through `runs.execute`. Whatever the storage holds decides
-what is left: an interrupted stage trains only the missing runs, several workers share
-them (a run being trained elsewhere is waited for, a queued retry is taken), and a run
-that keeps failing is given up rather than retried forever.
+each run is queued as a trial of the stage's companion study (`study.companion_name`)
+carrying its identity as user attributes, and trained by the one trial lifecycle.
+Whatever the storage holds decides what is left: an interrupted stage trains only the
+missing runs, several workers share them (a run being trained elsewhere is waited for, a
+queued retry is taken), and a run that keeps failing is given up rather than retried
+forever.
 
-What a stage decided is stored: when it starts, it records its `Plan` (the search trials it
-trains again and the seeds) on its companion study, and everything after it (the answer,
-the report, the dashboard note, `--workers`' count of work left) reads that record, never
-the flags of a later command. A later command that asks for more extends the plan and says
-so; one that asks for other seeds is refused before anything is written.
+What a stage decided is stored when it starts, as its recorded plan (engine.plans).
 """
 
 from __future__ import annotations
@@ -23,16 +20,16 @@ import time
 import optuna
 from optuna.trial import TrialState
 
-from kerasnn import TrainConfig, scoring
+from kerasnn import TrainConfig
 from studies.engine import dead, failures
 from studies.engine.failures import DuplicateTrial, PlanMismatch
-from studies.engine.lifecycle import train_trials
+from studies.engine.lifecycle import together, train_trials
+from studies.engine.plans import Plan, open_companion, recorded_plan, settle
 from studies.engine.progress import outcome
-from studies.engine.runs import Job, program_shapes
+from studies.engine.runs import Job
+from studies.engine.stage import Stage
 from studies.engine.stopping import raise_if_stopped
-from studies.engine.study import stored_study
-from studies.errors import UsageError
-from studies.settings import Settings
+from studies.engine.study import code_version
 from studies.storage.retry import MAX_RETRIES
 
 # A planned run that failed this often (its worker died, the machine failed, it raised) is
@@ -68,107 +65,17 @@ def run_of(trial) -> PlannedRun | None:
         return None
 
 
-def fresh_seeds(study: optuna.Study, settings: Settings, count: int, taken=()) -> list[int]:
-    """`count` seeds after the study seed that no search trial used and no other stage's
-    plan (`taken`) holds."""
-    used = (
-        {
-            trial.user_attrs.get("train_config", {}).get("seed", settings.seed)
-            for trial in study.get_trials(deepcopy=False)
-        }
-        | {settings.seed}
-        | set(taken)
-    )
-    seeds, candidate = [], settings.seed + 1
-    while len(seeds) < count:
-        if candidate not in used:
-            seeds.append(candidate)
-        candidate += 1
-    return seeds
-
-
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    """What a stage decided when it started: the search trials it trains again (a
-    confirmation's candidates, the effects' winner) and the seeds of every run."""
-
-    sources: tuple[int, ...]
-    seeds: tuple[int, ...]
-
-    def attr(self) -> dict:
-        return {"source_trials": list(self.sources), "seeds": list(self.seeds)}
-
-    def __str__(self) -> str:
-        trials = ", ".join(map(str, self.sources))
-        return f"trial(s) {trials} over seeds {', '.join(map(str, self.seeds))}"
-
-
-def recorded_plan(companion) -> Plan | None:
-    """The plan recorded on a stage's companion study (or its summary); None before one
-    (or for an edited record that is not a plan)."""
-    raw = companion.user_attrs.get("plan") if companion is not None else None
-    if not isinstance(raw, dict):
-        return None
-    sources = raw.get("source_trials", [raw.get("source_trial")])
-    seeds = raw.get("seeds")
-    whole = isinstance(sources, list) and isinstance(seeds, list)
-    if not whole or not all(type(n) is int for n in [*sources, *seeds]):
-        return None
-    return Plan(tuple(sources), tuple(seeds))
-
-
-def settle(recorded: Plan | None, asked: Plan) -> tuple[Plan, str | None]:
-    """The plan a stage trains: `asked` where none is recorded, else the recorded one with
-    what `asked` adds (more candidates, more seeds), and a sentence saying so when it grew.
-
-    Raises UsageError when `asked` names other seeds than the recorded plan (another --seed).
-    """
-    if recorded is None:
-        return asked, None
-    shorter, longer = sorted((recorded.seeds, asked.seeds), key=len)
-    if longer[: len(shorter)] != shorter:
-        raise UsageError(
-            f"the recorded plan trains {recorded}, and this command asks for seeds "
-            f"{', '.join(map(str, asked.seeds))}"
-        )
-    sources = recorded.sources + tuple(s for s in asked.sources if s not in recorded.sources)
-    plan = Plan(sources, longer)
-    return plan, None if plan == recorded else f"extending the recorded plan to {plan}"
-
-
-def start(companion: optuna.Study, asked: Plan, stage) -> Plan:
-    """Settles the stage's plan against the one recorded on `companion` (see `settle`),
-    records it and says when it grew; returns it."""
+def start(stage: Stage, stage_name: str, asked: Plan) -> tuple[optuna.Study, Plan]:
+    """The shared start of a planned stage: its companion study opened (created on first
+    use), its plan settled against the recorded one (see plans.settle), recorded, and said
+    when it grew; returns both."""
+    companion = open_companion(stage.storage, stage.settings, stage_name)
     plan, said = settle(recorded_plan(companion), asked)
     if said:
         stage.progress.note(said)
     if recorded_plan(companion) != plan:
         companion.set_user_attr("plan", plan.attr())
-    return plan
-
-
-def load_companion(storage, search_name: str, suffix: str) -> optuna.Study | None:
-    """The stored companion study `<search_name><suffix>` of a stage, or None when the
-    stage has not started."""
-    if stored_study(storage, search_name + suffix) is None:
-        return None
-    return optuna.load_study(study_name=search_name + suffix, storage=storage)
-
-
-def open_companion(storage, settings: Settings, suffix: str) -> optuna.Study:
-    """The stage's companion study `<name><suffix>`, created on first use."""
-    companion = optuna.create_study(
-        storage=storage,
-        study_name=settings.study_name + suffix,
-        direction=scoring.DIRECTION,
-        sampler=optuna.samplers.RandomSampler(seed=settings.seed),
-        pruner=optuna.pruners.NopPruner(),
-        load_if_exists=True,
-    )
-    if "search_study" not in companion.user_attrs:
-        companion.set_user_attr("search_study", settings.study_name)
-        companion.set_metric_names(["objective"])
-    return companion
+    return companion, plan
 
 
 class PlannedObjective:
@@ -176,30 +83,27 @@ class PlannedObjective:
     seed, to the last epoch (its spread is what a stage measures), never pruned, never on
     the test set. `keep_weights` stores every weight, for a later test evaluation."""
 
-    def __init__(
-        self, module, settings: Settings, dataset, version: str, keep_weights: bool, plan: dict
-    ):
-        self.module, self.settings, self.dataset = module, settings, dataset
-        self.code_version, self.keep_weights, self.plan = version, keep_weights, plan
+    def __init__(self, stage: Stage, runs: dict, keep_weights: bool):
+        self.stage, self.runs, self.keep_weights = stage, runs, keep_weights
+        self.code_version = code_version()
 
     def prepare(self, trial: optuna.Trial) -> Job:
         """The job of the planned run the trial names; a repeat of a run, or a trial whose
         configuration is not the one its plan names (an edited or stale queue), is refused."""
+        settings = self.stage.settings
         trial.set_user_attr("code_version", self.code_version)
         run = run_of(trial)
         _refuse_repeat(trial, run)
-        base = TrainConfig(
-            epochs=self.settings.epochs, seed=run.seed, precision=self.settings.precision
-        )
+        base = TrainConfig(epochs=settings.epochs, seed=run.seed, precision=settings.precision)
         # The trial was queued with the run's parameters, so the study's own suggest gives
         # back exactly that configuration (and the dashboard shows the parameters).
-        model_config, train_config = self.module.suggest(trial, base)
-        if self.plan.get(run) != trial.params:
+        model_config, train_config = self.stage.module.suggest(trial, base)
+        if self.runs.get(run) != trial.params:
             raise PlanMismatch(f"mismatch: trial {trial.number} does not train the plan's {run}")
         return Job(
-            model_config.fitted_to(self.dataset),  # The data's example shape and classes.
+            model_config.fitted_to(self.stage.dataset),  # The data's example shape and classes.
             train_config,
-            gap_weight=self.settings.gap_weight,
+            gap_weight=settings.gap_weight,
             prunable=False,
             keep_weights=self.keep_weights,
         )
@@ -256,59 +160,55 @@ def next_step(companion: optuna.Study, plan) -> str | PlannedRun | None:
 
 
 def train_plan(
-    companion: optuna.Study,
-    storage,
-    plan: dict[PlannedRun, dict],
-    objective: PlannedObjective,
-    progress,
-    stage: str,
-    deadline: float | None = None,
+    companion: optuna.Study, stage: Stage, runs: dict, stage_name: str, keep_weights: bool
 ) -> None:
-    """Trains this process's share of `plan` (each run with the parameters it maps to) until
-    every run is done or given up, showing its `progress` (a line per run where lines are
-    shown, "<stage> of trial 3, seed 1: ...").
-    Past the `deadline` (time.monotonic(), from --timeout) no further run is started."""
-    progress.begin(stage, len(plan), len(plan) - len(standing(companion, plan).open_runs))
-    while (step := next_step(companion, plan)) is not None:
+    """Trains this process's share of a stage's `runs` (each planned run with the parameters
+    it maps to) in its companion study, until every run is done or given up, showing the
+    stage's progress (a line per run where lines are shown, "<stage_name> of trial 3, seed
+    1: ..."). Past the stage's deadline (--timeout) no further run is started. A run
+    training elsewhere is waited for, said once, until it ends or its worker is found dead
+    (engine.dead, which finds an unnamed or gone worker's trial)."""
+    objective, progress = PlannedObjective(stage, runs, keep_weights), stage.progress
+    progress.begin(stage_name, len(runs), len(runs) - len(standing(companion, runs).open_runs))
+    waiting = False
+    while (step := next_step(companion, runs)) is not None:
         raise_if_stopped()
-        if deadline is not None and time.monotonic() >= deadline:
-            progress.note(f"timeout reached: no further {stage} run is started")
+        if stage.past_deadline():
+            progress.note(f"timeout reached: no further {stage_name} run is started")
             break
         if step == "wait":
+            if not waiting:
+                running = len(standing(companion, runs).running)
+                progress.note(f"waiting for {running} {stage_name} run(s) training elsewhere")
+            waiting = True
             time.sleep(2)
         else:
-            for trial in _train_step(companion, storage, plan, objective):
-                progress.run(trial, line(trial, stage))
-        dead.reap(companion, storage, progress.note)
+            waiting = False
+            for trial in _train_step(companion, stage, objective):
+                progress.run(trial, line(trial, stage_name))
+        dead.reap(companion, stage.storage, progress.note)
 
 
-def _train_step(companion, storage, plan, objective: PlannedObjective) -> list:
+def _train_step(companion, stage: Stage, objective: PlannedObjective) -> list:
     """Trains the next open run (a queued one first), or with --population K the next K
     together; returns the finished trials."""
-    size = objective.settings.population or 1
-    now = standing(companion, plan)
+    size = together(stage)
+    now = standing(companion, objective.runs)
     todo = [r for r in now.open_runs if r not in now.running and r not in now.queued]
     for run in todo[: max(0, size - len(now.queued))]:
-        companion.enqueue_trial(plan[run], user_attrs=run.attrs())
-    waiting = len(companion.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-    return train_trials(
-        companion,
-        storage,
-        objective.prepare,
-        max(1, min(size, waiting)),
-        objective.dataset,
-        objective.settings.artifact_dir,
-        program_shapes(objective.module, size),
-    )
+        companion.enqueue_trial(objective.runs[run], user_attrs=run.attrs())
+    # Queued trials only: another worker may take some of them first, and a fresh trial
+    # would name no run.
+    return train_trials(companion, stage, objective.prepare, size, queued_only=True)
 
 
-def line(trial, stage: str) -> str:
-    """The progress line of a finished run of a stage: "<stage> of trial 3, seed 1: ..."."""
+def line(trial, stage_name: str) -> str:
+    """The progress line of a finished run of a stage: "<stage_name> of trial 3, seed 1: ..."."""
     run = run_of(trial)
     if run is None:
-        return f"{stage} of run {trial.number}: {outcome(trial)}"
+        return f"{stage_name} of run {trial.number}: {outcome(trial)}"
     variant = f", {run.variant}" if run.variant is not None else ""
-    return f"{stage} of trial {run.source}{variant}, seed {run.seed}: {outcome(trial)}"
+    return f"{stage_name} of trial {run.source}{variant}, seed {run.seed}: {outcome(trial)}"
 
 
 def complete_runs(companion: optuna.Study, measures) -> list[tuple[PlannedRun, object]]:

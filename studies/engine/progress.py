@@ -1,10 +1,11 @@
 """Progress: a bar where a person watches (a terminal, a notebook), else one line per
 finished trial or run with elapsed time, ETA and the outcome; neither with --no-progress.
 
-Every line goes to the logger "studies". Like Optuna's own logger, it prints to stdout
-by itself (the command line's lines, and a notebook cell's output, above any bar) and does
-not pass its lines on; a program that routes them elsewhere replaces its handler (and may
-set `propagate`). What goes wrong (a failed trial, a stop) is said whatever the view.
+Every line goes to the logger "studies". It prints to stdout by itself (the command
+line's lines, and a notebook cell's output, above any bar; Optuna's own logger writes to
+stderr) and does not pass its lines on; a program that routes them elsewhere replaces its
+handler (and may set `propagate`). What goes wrong (a failed trial, a stop) is said
+whatever the view.
 """
 
 from __future__ import annotations

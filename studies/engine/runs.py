@@ -266,10 +266,10 @@ def execute_together(
     # (the TensorFlow backend, say) neither needs nor may have.
     from kerasnn.population import cannot_train, train_population
 
-    alone = [i for i, job in enumerate(jobs) if cannot_train(job.model_config)]
-    together = [i for i in range(len(jobs)) if i not in alone]
+    single = [i for i, job in enumerate(jobs) if cannot_train(job.model_config)]
+    together = [i for i in range(len(jobs)) if i not in single]
     outcomes: dict[int, Outcome] = {
-        i: alone(trials[i], jobs[i], dataset, artifact_dir) for i in alone
+        i: alone(trials[i], jobs[i], dataset, artifact_dir) for i in single
     }
     for trial, job in zip(trials, jobs, strict=True):
         trial.set_user_attr("model_config", dataclasses.asdict(job.model_config))
@@ -334,9 +334,17 @@ def _member_outcome(trial, job: Job, result, error, artifact_dir: Path) -> Outco
 
 
 def alone(trial, job: Job, dataset, artifact_dir: Path) -> Outcome:
+    """Trains `job` by itself with `execute`; how it ended. An unexpected error of the run
+    fails it alone (see failures.of_the_run), counted against the study's --max-failures."""
     try:
         return Outcome(TrialState.COMPLETE, execute(trial, job, dataset, artifact_dir))
     except optuna.TrialPruned:
         return Outcome(TrialState.PRUNED)
     except DivergedError:
+        return Outcome(TrialState.FAIL)
+    except Exception as error:
+        if not failures.of_the_run(error):
+            raise
+        if "fail_kind" not in trial.user_attrs:
+            failures.mark(trial, *failures.of_error(error))
         return Outcome(TrialState.FAIL)

@@ -11,21 +11,20 @@ from optuna.trial import TrialState
 from kerasnn import TrainConfig
 from studies.engine import dead, failures
 from studies.engine.failures import DuplicateTrial, SurplusTrial
-from studies.engine.lifecycle import train_trials
-from studies.engine.runs import Job, program_shapes
+from studies.engine.lifecycle import together, train_trials
+from studies.engine.runs import Job
 from studies.engine.stage import Stage
 from studies.engine.stopping import raise_if_stopped
-from studies.engine.study import FINISHED, PENDING, StudyFailing, count
+from studies.engine.study import FINISHED, PENDING, StudyFailing, code_version, count
 
 
 class SearchObjective:
     """Turns a search trial into its job: suggest, refuse a surplus or a repeat."""
 
-    def __init__(self, study_module, settings, dataset, code_version: str):
-        self.module = study_module
-        self.settings = settings
-        self.dataset = dataset
-        self.code_version = code_version
+    def __init__(self, stage: Stage):
+        settings = self.settings = stage.settings
+        self.module, self.dataset = stage.module, stage.dataset
+        self.code_version = code_version()
         # --early-stopping-patience stops a trial once its validation accuracy, which picks
         # the epoch the objective is scored at, has not improved for that many epochs: a
         # later epoch could change the trial's score only by beating it.
@@ -38,7 +37,7 @@ class SearchObjective:
         # A search chooses among its trials, so they never see the test set (only the
         # confirmed winner does). A grid is a planned comparison whose every point is
         # reported, test accuracy included, as the seed reports it reproduces did.
-        self.test = getattr(study_module, "SEARCH_SPACE", None) is not None
+        self.test = getattr(stage.module, "SEARCH_SPACE", None) is not None
 
     def prepare(self, trial: optuna.Trial) -> Job:
         """The trial's job: its configuration suggested, a surplus or repeat refused."""
@@ -82,7 +81,7 @@ def refuse_duplicate(trial: optuna.Trial) -> None:
                 raise DuplicateTrial(f"duplicate of trial {other.number}")
 
 
-def run_trials(stage: Stage, objective: SearchObjective) -> str:
+def run_trials(stage: Stage) -> str:
     """Trains trials until the search has `--trials` finished ones (by any worker).
 
     Whichever comes first stops it: the target or the stage's deadline (--timeout; checked
@@ -91,6 +90,7 @@ def run_trials(stage: Stage, objective: SearchObjective) -> str:
     trials in a row.
     """
     study, settings, progress = stage.search, stage.settings, stage.progress
+    objective = SearchObjective(stage)
     in_a_row = 0
     while True:
         raise_if_stopped()
@@ -114,18 +114,8 @@ def run_trials(stage: Stage, objective: SearchObjective) -> str:
 def _next_trials(stage: Stage, objective: SearchObjective, finished: int, running: int) -> list:
     """The next trial, or with --population K the next K (at most those still to run
     besides the `running` ones), trained together; returned finished."""
-    settings = stage.settings
-    size = max(1, min(settings.population, settings.trials - finished - running))
-    shapes = program_shapes(objective.module, settings.population)
-    return train_trials(
-        stage.search,
-        stage.storage,
-        objective.prepare,
-        size,
-        stage.dataset,
-        settings.artifact_dir,
-        shapes,
-    )
+    size = together(stage, left=stage.settings.trials - finished - running)
+    return train_trials(stage.search, stage, objective.prepare, size)
 
 
 def _count_failure(study, trial, in_a_row: int, limit: int) -> int:

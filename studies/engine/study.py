@@ -1,4 +1,6 @@
-"""One study in its storage: sampler, pruner, opening or continuing it, counting its trials, running one."""
+"""One study in its storage: its sampler and pruner, its companions' names, opening, continuing
+or deleting it (and whether a live process works on it), counting its trials, and the code
+version its trials record."""
 
 from __future__ import annotations
 
@@ -78,18 +80,25 @@ def stored_study(storage, name: str) -> optuna.study.StudySummary | None:
     )
 
 
-# The companion studies of a study's stages after the search (engine.confirm, engine.effects).
-STAGE_SUFFIXES = ("-confirm", "-effects")
+# The companion study of each stage after the search (engine.confirm, engine.effects), by
+# the stage's name: the search's name and this suffix.
+COMPANIONS = {"confirmation": "-confirm", "effects": "-effects"}
+
+
+def companion_name(search_name: str, stage_name: str) -> str:
+    """The name of the companion study where stage `stage_name` of study `search_name`
+    keeps its runs and plan: the one place such a name is made."""
+    return search_name + COMPANIONS[stage_name]
 
 
 def study_names(name: str) -> list[str]:
     """A study's search and its companions: what --fresh deletes together."""
-    return [name] + [name + suffix for suffix in STAGE_SUFFIXES]
+    return [name] + [companion_name(name, stage_name) for stage_name in COMPANIONS]
 
 
 def check_continuation(settings: Settings, storage) -> None:
-    """Refuses to continue a stored study made with other settings, to plan its stages anew
-    (see engine.planned.check_plans), or to delete it while a process works on it."""
+    """Refuses to continue a stored study made with other settings, or to delete it while a
+    process works on it. (Its recorded plans are checked by engine.plans.check_plans.)"""
     stored = stored_study(storage, settings.study_name)
     if settings.fresh:
         _refuse_if_live(settings, storage)
@@ -243,12 +252,16 @@ def count(study: optuna.Study, states) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def code_version() -> str:
+# The checkout that holds both packages, whose state a code version names.
+CODE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def code_version(root: Path = CODE_ROOT) -> str:
     """The git commit of the running code ("+changes" when the tree differs), or "unknown".
 
-    Stored on each trial so that a report can say which code produced its numbers.
+    Stored on each trial so that a report can say which code produced its numbers. Only
+    the packages count (`kerasnn/`, `studies/`): a changed test or document trains the same.
     """
-    root = Path(__file__).resolve().parents[1]
 
     def git(*arguments) -> str:
         return subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import signal
 import statistics
@@ -14,7 +15,7 @@ from pathlib import Path
 from optuna.trial import TrialState
 
 from studies.arguments import arguments
-from studies.engine import confirm, dead, effects, threads
+from studies.engine import confirm, dead, effects, plans, threads
 from studies.engine import planned as planned_runs
 from studies.engine.lifecycle import worker_id
 from studies.engine.progress import Progress
@@ -51,7 +52,7 @@ def worker_memory_mb(studies, population: int) -> tuple[float, str]:
         for study in studies
         for trial in study.get_trials(deepcopy=False)
         if trial.user_attrs.get("population", 1) == population
-        and isinstance(trial.user_attrs.get("peak_rss_mb"), int | float)
+        and _measured(trial.user_attrs.get("peak_rss_mb"))
     ]
     if peaks:
         return max(peaks), f"measured on this study's runs at --population {population}"
@@ -59,9 +60,14 @@ def worker_memory_mb(studies, population: int) -> tuple[float, str]:
     return assumed, f"assumed at --population {population}; none measured yet"
 
 
+def _measured(peak) -> bool:
+    """Whether a stored peak is a measurement (an edited storage may hold 0, NaN or text)."""
+    return isinstance(peak, int | float) and not isinstance(peak, bool) and 0 < peak < math.inf
+
+
 def capped(asked: int, remaining: int, memory_each: tuple[float, str]) -> tuple[int, str]:
     """How many workers to start for `remaining` runs, and why fewer than asked (or "")."""
-    bounds = [(max(1, remaining), f"only {remaining} run(s) remain")]
+    bounds = [(max(1, remaining), f"only {remaining} run(s) remain" if remaining else "")]
     memory = available_memory_mb()
     each, source = memory_each
     if memory is not None:
@@ -90,8 +96,10 @@ def run_workers(study, storage, settings, module) -> int:
             file=sys.stderr,
         )
     finished = count(study, FINISHED)
-    work = _work_left(study, storage, settings, module, finished)
     progress = Progress.of(settings, finished)
+    for each in _studies(study, storage):  # A killed worker's runs count as work left.
+        dead.reap(each, storage, progress.note)
+    work = _work_left(study, storage, settings, module, finished)
 
     def said(started: int, each: int, logs: Path) -> str:
         return (
@@ -211,8 +219,8 @@ def _studies(study, storage) -> list:
 
 def _companions(study, storage) -> list:
     return [
-        planned_runs.load_companion(storage, study.study_name, suffix)
-        for suffix in (confirm.SUFFIX, effects.SUFFIX)
+        plans.load_companion(storage, study.study_name, stage_name)
+        for stage_name in (confirm.STAGE_NAME, effects.STAGE_NAME)
     ]
 
 
@@ -223,18 +231,18 @@ def _work_left(study, storage, settings, module, finished: int) -> int:
     confirmation, measured = _companions(study, storage)
     search_left = max(0, settings.trials - finished)
     confirm_left = settings.confirm_top * settings.confirm_seeds
-    plan = planned_runs.recorded_plan(confirmation)
+    plan = plans.recorded_plan(confirmation)
     if plan is not None and settings.confirm_top:
         runs = confirm.runs_of(study, plan)
         confirm_left = len(planned_runs.standing(confirmation, runs).open_runs)
     effects_left = 2 * settings.effects_seeds  # At least the winner and one variant a seed.
     answer = confirm.answer(study, confirmation)
     if settings.effects_seeds and answer is not None:
-        plan = planned_runs.recorded_plan(measured) or effects.asked_plan(
-            answer.winner.source, study, settings, planned_runs.recorded_plan(confirmation)
+        plan = plans.recorded_plan(measured) or plans.asked_effects(
+            answer.winner.source, study, settings, plans.recorded_plan(confirmation)
         )
-        winner = study.trials[plan.sources[0]].params
-        variants = effects.design(winner, module, effects.training_images(study)).variants
+        found = effects.design_of(plan, study, module)
+        variants = found.variants if found is not None else []
         runs = effects.plan(plan.sources[0], variants, list(plan.seeds))
         effects_left = (
             len(runs) if measured is None else len(planned_runs.standing(measured, runs).open_runs)
@@ -297,8 +305,8 @@ def _follow(study, storage, workers: list[subprocess.Popen], progress: Progress)
     stage, until the workers exit; passes a stop signal on."""
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     stages = [
-        _Stage(study, storage, progress, "confirmation", confirm.SUFFIX),
-        _Stage(study, storage, progress, "effects", effects.SUFFIX),
+        _CompanionLines(study, storage, progress, stage_name)
+        for stage_name in (confirm.STAGE_NAME, effects.STAGE_NAME)
     ]
     try:
         with stopping_on_signals():
@@ -326,24 +334,26 @@ def _follow(study, storage, workers: list[subprocess.Popen], progress: Progress)
     return 0
 
 
-class _Stage:
-    """The runs of a stage after the search (its companion study, `<search><suffix>`) that
-    the workers finish, one line each, once the companion exists."""
+class _CompanionLines:
+    """The runs of a stage after the search (its companion study) that the workers finish,
+    one line each, once the companion exists."""
 
-    def __init__(self, search, storage, progress: Progress, stage: str, suffix: str):
-        self.storage, self.progress, self.stage = storage, progress, stage
-        self.search_name, self.suffix = search.study_name, suffix
+    def __init__(self, search, storage, progress: Progress, stage_name: str):
+        self.storage, self.progress, self.stage_name = storage, progress, stage_name
+        self.search_name = search.study_name
         self.study, self.seen = None, set()
+        self.report(say=False)  # The runs finished before the workers started are not new.
 
-    def report(self) -> None:
+    def report(self, say: bool = True) -> None:
         if self.study is None:
-            self.study = planned_runs.load_companion(self.storage, self.search_name, self.suffix)
+            self.study = plans.load_companion(self.storage, self.search_name, self.stage_name)
             if self.study is None:
                 return
         for trial in self.study.get_trials(deepcopy=False):
             if trial.state.is_finished() and trial.number not in self.seen:
                 self.seen.add(trial.number)
-                self.progress.note(planned_runs.line(trial, self.stage))
+                if say:
+                    self.progress.note(planned_runs.line(trial, self.stage_name))
 
 
 def _report_new_trials(study, seen: set[int], progress: Progress) -> set[int]:

@@ -99,7 +99,8 @@ def _run(run, source: int, confirmation) -> dict:
 def _winner_file(study, confirmation, result, settings, folder: Path) -> dict | None:
     """winner.keras: the run it holds, that run's figures and the images it takes; None
     when the report could not write it."""
-    from studies.engine import confirm, winner
+    from studies.engine import confirm
+    from studies.engine import winner_model as winner
     from studies.report.winner import raw_input, stated_contract
 
     if not (folder / winner.FILENAME).is_file():
@@ -119,11 +120,12 @@ def _winner_file(study, confirmation, result, settings, folder: Path) -> dict | 
 def _seeds(study, storage) -> dict:
     """The seeds each stage used, and every seed taken (the search's too): a replication
     trains with others."""
-    from studies.engine import confirm, effects, planned
+    from studies.engine import plans
+    from studies.engine.study import COMPANIONS
 
     stages = {}
-    for name, suffix in (("confirmation", confirm.SUFFIX), ("effects", effects.SUFFIX)):
-        plan = planned.recorded_plan(planned.load_companion(storage, study.study_name, suffix))
+    for name in COMPANIONS:
+        plan = plans.recorded_plan(plans.load_companion(storage, study.study_name, name))
         stages[name] = list(plan.seeds) if plan else []
     searched = {
         trial.user_attrs.get("train_config", {}).get("seed")

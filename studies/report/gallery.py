@@ -67,10 +67,10 @@ def _findings(study, storage, module):
 
 
 def _effects(study, storage, module):
-    from studies.engine import effects, planned
+    from studies.engine import effects, plans
     from studies.report import effects as effects_report
 
-    companion = planned.load_companion(storage, study.study_name, effects.SUFFIX)
+    companion = plans.load_companion(storage, study.study_name, effects.STAGE_NAME)
     if companion is None:
         raise ValueError("no effects figure: the study has no effects stage (effects_seeds=N)")
     measured = effects.results(companion, study, module)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
@@ -11,6 +12,22 @@ def cell(value) -> str:
     """One cell's text: a pipe escaped, a line break as a space, so the table stays whole."""
     text = "" if value is None else str(value)
     return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def inline(text: str) -> str:
+    """Text from outside (a study name) fit for one line of markdown: its line breaks and
+    control characters escaped, so it cannot start headings or blocks of its own."""
+    from studies.engine.progress import escaped
+
+    return escaped(str(text))
+
+
+def code_block(lines: Sequence[str]) -> list[str]:
+    """`lines` as a fenced code block, its fence longer than any run of backticks in them
+    (CommonMark's rule), so no line of theirs can close it."""
+    longest = max((len(run) for line in lines for run in re.findall("`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, *lines, fence]
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence], align: Sequence[str] = ()) -> str:

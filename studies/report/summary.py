@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from studies import dataset_identity
+from studies.report import markdown
 from studies.report.markdown import figure, table
 
 # The figures shown under their own heading, in this order, each where its file exists; the
@@ -27,7 +28,7 @@ def header(study) -> list[str]:
     attrs = study.user_attrs
     states = pd.Series([t.state.name for t in study.trials]).value_counts().to_dict()
     return [
-        f"# Study {study.study_name}",
+        f"# Study {markdown.inline(study.study_name)}",
         "",
         f"Question: {attrs.get('question', '')}",
         "",
@@ -249,8 +250,11 @@ def files_lines(study, result, findings, notes, effects: bool = False) -> list[s
 
 def reproduce_lines(study) -> list[str]:
     attrs = study.user_attrs
-    lines = ["## Reproduce", "", "```", attrs.get("command", "(not recorded)"), "```", ""]
-    continuations = attrs.get("continuations", [])
+    command = str(attrs.get("command", "(not recorded)"))
+    lines = ["## Reproduce", "", *markdown.code_block(command.splitlines()), ""]
+    continuations = [
+        line for each in attrs.get("continuations", []) for line in str(each).splitlines()
+    ]
     if continuations:
-        lines += ["Continued with:", "", "```", *continuations, "```", ""]
+        lines += ["Continued with:", "", *markdown.code_block(continuations), ""]
     return lines

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from kerasnn.export import RawInput, contract, model_name
 from studies import dataset_identity
-from studies.engine import confirm, winner
+from studies.engine import confirm
+from studies.engine import winner_model as winner
 
 
 def write(

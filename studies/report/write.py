@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import sys
 from pathlib import Path
 
 import optuna
 
-from studies.engine import confirm, effects
+from studies.engine import confirm, effects, plans
 from studies.engine.progress import shown_name
 from studies.engine.ranking import recommended
-from studies.engine.study import stored_study
 from studies.report import answer_file, dashboard, findings, markdown, summary
 from studies.report import effects as effects_report
 from studies.report import winner as winner_report
@@ -23,16 +25,35 @@ from studies.report.figures import (
 from studies.report.markdown import frame_table
 from studies.report.table import confirmation_table, planned_table, ranked_table
 
+# What other steps write into a study's report folder (the logs of --workers); a new report
+# keeps it. Everything else in the folder is the report's and is replaced whole.
+KEPT = ("workers",)
+
 
 def write_report(study: optuna.Study, storage, settings, module, read_only: bool = False) -> Path:
     """Writes the whole report of `study` (and of its stages) into its folder, and its
-    answer as the dashboard notes; `read_only` leaves the storage untouched (no notes)."""
-    folder = settings.folder
-    folder.mkdir(parents=True, exist_ok=True)
+    answer as the dashboard notes; `read_only` leaves the storage untouched (no notes).
+
+    The report is written whole or not at all: into a folder beside it, renamed into place
+    once every file is written, so a failure or a stop while writing leaves the earlier
+    report as it was.
+    """
+    with staged(settings.folder) as folder:
+        note, effects_section, companion, result = _write_files(
+            study, storage, settings, module, folder, read_only
+        )
+    _dashboard_notes(study, storage, note, effects_section, companion, result, read_only)
+    return settings.folder
+
+
+def _write_files(study, storage, settings, module, folder: Path, read_only: bool) -> tuple:
+    """Every file of the report into `folder`; the dashboard notes' parts."""
     notes: list[str] = []
     frame = ranked_table(study)
     frame.to_csv(folder / "trials.csv", index=False)
-    (folder / "trials.md").write_text(f"# Trials of {study.study_name}\n\n{frame_table(frame)}\n")
+    (folder / "trials.md").write_text(
+        f"# Trials of {markdown.inline(study.study_name)}\n\n{frame_table(frame)}\n"
+    )
     draw_optuna_plots(study, folder, notes)
     best = recommended(study)
     draw_curves(study, frame, folder, notes)
@@ -61,8 +82,47 @@ def write_report(study: optuna.Study, storage, settings, module, read_only: bool
     ]
     (folder / "summary.md").write_text("\n".join(line for part in parts for line in part))
     note = answer or summary.best_lines(study, frame, best)
-    _dashboard_notes(study, storage, note, effects_section, companion, result, read_only)
-    return folder
+    return note, effects_section, companion, result
+
+
+@contextlib.contextmanager
+def staged(folder: Path):
+    """A new folder beside `folder` to write into, renamed into its place once the block
+    ends without error (what `KEPT` names carried over from the old one); removed, and the
+    old folder left as it was, when the block raises or is stopped."""
+    staging = folder.with_name(f".{folder.name}.writing-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)  # Left by an earlier process of this pid.
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging.mkdir()
+    try:
+        yield staging
+        _replace(folder, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _replace(folder: Path, staging: Path) -> None:
+    """Renames `staging` into `folder`'s place, carrying over what `KEPT` names; the old
+    folder is set aside until then, and put back if the rename fails."""
+    if not folder.exists():
+        staging.rename(folder)
+        return
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    folder.rename(old)
+    kept = [name for name in KEPT if (old / name).exists()]
+    try:
+        for name in kept:
+            (old / name).rename(staging / name)
+        staging.rename(folder)
+    except BaseException:
+        for name in kept:
+            if (staging / name).exists():
+                (staging / name).rename(old / name)
+        old.rename(folder)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _answer_file(study, storage, settings, result, folder: Path, notes: list[str]) -> None:
@@ -107,7 +167,7 @@ def _confirmation(study, storage, folder: Path):
     table = confirmation_table(confirmation)
     table.to_csv(folder / "confirm.csv", index=False)
     (folder / "confirm.md").write_text(
-        f"# Confirmation runs of {study.study_name}\n\n{frame_table(table)}\n"
+        f"# Confirmation runs of {markdown.inline(study.study_name)}\n\n{frame_table(table)}\n"
     )
     return confirm.answer(study, confirmation), table
 
@@ -115,10 +175,9 @@ def _confirmation(study, storage, folder: Path):
 def _effects(study, storage, module, folder: Path):
     """The effects around the winner (None without an effects study) and their study;
     writes effects.csv of every run and effects.png."""
-    name = study.study_name + effects.SUFFIX
-    if stored_study(storage, name) is None:
+    companion = plans.load_companion(storage, study.study_name, effects.STAGE_NAME)
+    if companion is None:
         return None, None
-    companion = optuna.load_study(study_name=name, storage=storage)
     planned_table(companion, ["source_trial", "variant", "seed"]).to_csv(
         folder / "effects.csv", index=False
     )

@@ -3,9 +3,10 @@
 Used on every storage: by Optuna's heartbeat check on a database (as its stale-trial
 callback) and by the journal's check of dead worker processes (`engine.dead`). A retry
 carries the trial's complete configuration (every parameter it was queued with, not only
-those suggested before it died) and the identity of the run it is (RUN_KEYS), so that it
-trains exactly what the dead trial would have; a configuration that keeps killing its
-worker is retried at most MAX_RETRIES times.
+those suggested before it died) and the identity of the run it is (RUN_KEYS), so that a
+planned run trains exactly what the dead trial would have. A search trial drawn by the
+sampler was queued with nothing: its retry keeps what it had suggested and draws the rest
+again. A configuration that keeps killing its worker is retried at most MAX_RETRIES times.
 """
 
 from __future__ import annotations

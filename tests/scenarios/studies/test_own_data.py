@@ -21,7 +21,8 @@ from services import SMALL, cli, refuses
 from kerasnn import compiled, load_dataset
 from kerasnn.data import read_idx_folder
 from studies import dataset_identity
-from studies.engine import confirm, winner
+from studies.engine import confirm
+from studies.engine import winner_model as winner
 
 
 def docs_code(page: str, starts: str) -> str:

@@ -430,3 +430,27 @@ def test_a_stop_signal_before_training_starts_still_fails_the_trial_with_its_rea
     assert state == TrialState.FAIL
     assert attrs["fail_reason"] == "interrupted (SIGINT or SIGTERM)"
     assert (tmp_path / "r" / "kept" / "summary.md").is_file()
+
+
+def test_fresh_is_refused_while_a_live_run_writes_its_report(tmp_path, monkeypatch, capsys):
+    from studies import pipeline
+    from studies.engine import study as opening
+    from studies.errors import UsageError
+    from studies.settings import Settings
+
+    storage = str(tmp_path / "j.log")
+    refusals = []
+
+    def report_and_try_fresh(study, storage_, settings, module, read_only=False):
+        try:
+            opening.check_continuation(
+                Settings(study_name="live", storage=storage, fresh=True), storage_
+            )
+        except UsageError as error:
+            refusals.append(str(error))
+
+    monkeypatch.setattr(pipeline, "write_report", report_and_try_fresh)
+    argv = [*SMALL, "--trials", "1", "--storage", storage, "--study-name", "live"]
+    outcome = cli([*argv, "--reports", str(tmp_path / "reports")], capsys)
+    assert outcome.code == 0, outcome
+    assert len(refusals) == 1 and "is being run by process" in refusals[0]

@@ -72,3 +72,26 @@ def test_the_caps_themselves_are_allowed():
     ModelConfig(hidden_units=config.MAX_HIDDEN_UNITS)
     ModelConfig(hidden_units=64, hidden_layers=config.MAX_HIDDEN_LAYERS)
     TrainConfig(batch_size=config.MAX_BATCH_SIZE, epochs=config.MAX_EPOCHS, seed=config.MAX_SEED)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("momentum", 5, "momentum must lie in [0, 1)"),
+        ("momentum", 1.0, "momentum must lie in [0, 1)"),
+        ("learning_rate", 1e308, "at most 1e+09"),
+        ("learning_rate", float("inf"), "at most 1e+09"),
+        ("learning_rate", 0, "> 0"),
+    ],
+)
+def test_an_optimizer_setting_keras_cannot_use_is_refused_in_one_line(field, value, message):
+    with pytest.raises(ValueError) as refused:
+        ModelConfig(**{field: value})
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_swapped_configs_are_refused_naming_what_train_takes():
+    from kerasnn.training import train
+
+    with pytest.raises(TypeError, match="ModelConfig, then a TrainConfig; got TrainConfig"):
+        train(TrainConfig(), ModelConfig(), None)

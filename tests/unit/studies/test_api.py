@@ -1,6 +1,6 @@
-"""A study's result in Python: short reprs, the answer displayed as summary.md opens, the
-report's figures as matplotlib Figures drawn from the stored runs, and matplotlib left as the
-user had it."""
+"""A study in Python: run_study's refusals and faults (the run stood in for); the result's
+short reprs, the answer displayed as summary.md opens, the report's figures as matplotlib
+Figures drawn from the stored runs, and matplotlib left as the user had it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import optuna
 import pytest
 from matplotlib.figure import Figure
 
-from studies import open_study
+from studies import api, open_study, run
+from studies.errors import RuntimeFault, UsageError
 from studies.report.closing import closing_lines
 from studies.report.gallery import FIGURES
 
@@ -165,3 +166,26 @@ def test_reading_a_study_leaves_optunas_log_as_its_user_set_it(tmp_path):
         assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
     finally:
         optuna.logging.set_verbosity(before)
+
+
+def where(place) -> dict[str, str]:
+    return {"storage": str(place / "s.log"), "reports": str(place / "reports")}
+
+
+def test_a_run_that_ends_with_status_1_raises_a_runtime_fault(tmp_path, monkeypatch):
+    monkeypatch.setattr(run, "run_settings", lambda settings, **given: 1)
+    with pytest.raises(RuntimeFault, match="exit status 1"):
+        api.run_study("overfitting", **where(tmp_path))
+
+
+@pytest.mark.parametrize("name", ["-h", "--help", "--list"])
+def test_a_study_name_that_reads_like_an_option_is_an_unknown_study(name, tmp_path):
+    with pytest.raises(UsageError, match="unknown study"):
+        api.run_study(name, **where(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_study_name_that_is_not_a_string_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="named by a string"):
+        api.run_study(3, **where(tmp_path))
+    assert list(tmp_path.iterdir()) == []

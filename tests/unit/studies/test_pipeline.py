@@ -8,12 +8,12 @@ import os
 
 
 def test_jax_programs_are_kept_in_the_users_cache_unless_a_folder_is_named(monkeypatch, tmp_path):
-    from studies import pipeline
+    from studies import machine
 
     monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    pipeline.use_compilation_cache()
+    machine.use_compilation_cache()
     assert os.environ["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "kerasnn" / "jax")
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "mine"))
-    pipeline.use_compilation_cache()
+    machine.use_compilation_cache()
     assert os.environ["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "mine")

@@ -26,3 +26,16 @@ def test_a_population_on_another_keras_backend_is_a_usage_error(tmp_path, capsys
     assert code == 2
     assert "--population 4 trains on Keras' JAX backend" in capsys.readouterr().err
     assert not (tmp_path / "s.log").exists()
+
+
+def test_ctrl_c_while_starting_up_is_one_line_and_status_130(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+
+    def starting(settings, module, *rest):
+        raise KeyboardInterrupt  # As Ctrl-C while TensorFlow imports.
+
+    from studies import pipeline
+
+    monkeypatch.setattr(pipeline, "run", starting)
+    assert run.main(["--storage", "s.log"]) == 130
+    assert capsys.readouterr().err == "python -m studies.run: interrupted\n"

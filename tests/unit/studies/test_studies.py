@@ -1,4 +1,5 @@
-"""studies.run end to end on small subsets: reports, continuation, report-only, Pareto, seeding."""
+"""The pruners a study is made with, judged on hand-made trials: when each first prunes, and
+against what (the end-to-end runs are in tests/scenarios/studies/test_studies.py)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from services import ROOT, worker_environment
 
-from studies.engine import confirm
+from studies.engine import confirm, planned
 from studies.engine import runs as trial_steps
 from studies.run import main
 from studies.storage import open_storage
@@ -110,7 +110,7 @@ def test_an_interrupted_confirmation_finishes_only_the_missing_runs(
     confirmation = load(tmp_path, NAME + confirm.SUFFIX)
     complete = [t for t in confirmation.trials if t.state.name == "COMPLETE"]
     assert len(complete) == 4
-    assert len({confirm.run_of(t) for t in complete}) == 4
+    assert len({planned.run_of(t) for t in complete}) == 4
     assert {t.number: t.value for t in complete if t.number in first} == first  # Untouched.
     failed = [t for t in confirmation.trials if t.state.name == "FAIL"]
     assert [t.user_attrs["fail_reason"] for t in failed] == ["interrupted (SIGINT or SIGTERM)"]

@@ -19,7 +19,8 @@ import pytest
 from kerasnn import ModelConfig
 from studies.engine import effects
 from studies.engine import runs as trial_steps
-from studies.engine.planned import recorded_plan, run_of
+from studies.engine.planned import run_of
+from studies.engine.plans import recorded_plan
 from studies.run import STUDIES, main
 
 # Seconds each effects run of the tiny study waits before it trains, when set: time for

@@ -147,6 +147,7 @@ def test_a_timeout_mid_search_exits_0_and_says_how_to_go_on(tmp_path, capsys, da
     last = [line for line in done.out.splitlines() if "--timeout 1 s reached" in line]
     # However loaded the machine, the search stops long before its 40 trials.
     assert len(last) == 1 and re.search(r"reached with \d of 40 search trials finished", last[0])
+    assert done.out.splitlines()[-1] == last[0]  # The last line, after the report's.
     again = last[0].split("goes on with: ")[1]
     assert again.startswith("python -m studies.run") and "--timeout" not in again
     summary = (tmp_path / "reports" / NAME / "summary.md").read_text()

@@ -19,7 +19,8 @@ from services import cli
 
 from kerasnn import stats
 from kerasnn.export import RawInput, contract, model_name
-from studies.engine import confirm, winner
+from studies.engine import confirm
+from studies.engine import winner_model as winner
 from studies.engine.confirm import Answer, Confirmed
 from studies.report import answer_file
 from studies.run import main

@@ -24,7 +24,12 @@ from services import POSTGRES_PASSWORD, free_port, refuses
     ],
     ids=["study", "dataset", "sampler", "pruner", "objective", "precision", "reproduce", "pop"],
 )
-def test_unknown_names_are_refused(arguments, expected, place, capsys):
+def test_unknown_names_are_refused(arguments, expected, place, capsys, monkeypatch):
+    from studies import machine
+
+    # On the JAX backend, where a population can train: its precision is what is refused.
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setattr(machine, "backend", lambda: "jax")
     assert expected in refuses(arguments, place, capsys)
 
 
@@ -79,3 +84,20 @@ def test_a_reports_folder_that_cannot_be_written_is_refused(place, capsys):
     (place / "a-file").write_text("not a folder")
     line = refuses(["--reports", str(place / "a-file" / "reports")], place, capsys)
     assert "reports folder" in line and "is not a folder" in line
+
+
+@pytest.mark.parametrize("option", ["--reports", "--storage"])
+@pytest.mark.parametrize(
+    ("name", "said"), [("a" * 300, "a name of 30"), ("a/" * 2500, "a path of")]
+)
+def test_a_path_too_long_for_the_file_system_is_a_usage_error(option, name, said, place, capsys):
+    suffix = ".log" if option == "--storage" else ""
+    line = refuses([option, str(place / name) + suffix], place, capsys)
+    assert f"{option}: {said}" in line
+
+
+def test_a_reports_folder_no_one_may_write_into_is_refused_before_the_storage_is_made(
+    place, capsys
+):
+    line = refuses(["--reports", "/proc/kerasnn-reports"], place, capsys)
+    assert "reports folder /proc/kerasnn-reports cannot be written" in line

@@ -13,6 +13,7 @@ from studies import settings as settings_module
 from studies.arguments import arguments, command
 from studies.engine import workers
 from studies.engine.search import SearchObjective
+from studies.engine.stage import Stage
 from studies.errors import UsageError
 from studies.settings import (
     SEED_LIMIT,
@@ -186,9 +187,9 @@ def test_auto_precision_is_bfloat16_where_it_pays_but_float32_for_the_reproduce_
 ):
     search = parse([], "overfitting")
     assert search.precision == "bfloat16"
-    assert SearchObjective(run.STUDIES["overfitting"], search, None, "v").base.precision == (
-        "bfloat16"
-    )
+    assert SearchObjective(
+        Stage(None, None, search, run.STUDIES["overfitting"], None, None)
+    ).base.precision == ("bfloat16")
     assert parse(["--precision", "float32"], "overfitting").precision == "float32"
     for name in run.GROUPS["reproduce"]:
         assert parse([], name).precision == "float32"
@@ -198,6 +199,10 @@ def test_auto_precision_is_bfloat16_where_it_pays_but_float32_for_the_reproduce_
 def test_auto_precision_is_float32_without_native_bfloat16_or_for_a_population(
     place, bfloat16_cpu, monkeypatch
 ):
+    from studies import machine
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setattr(machine, "backend", lambda: "jax")
     assert parse(["--population", "2"], "overfitting").precision == "float32"
     monkeypatch.setattr(settings_module, "native_bfloat16", lambda: False)
     assert parse([], "overfitting").precision == "float32"

@@ -125,3 +125,35 @@ def test_seed_003_sets_its_claims_beside_the_effects_around_a_tuned_winner(tmp_p
     assert sigmoid.endswith("| reproduced |")
     dropout = next(line for line in text.splitlines() if line.startswith("| dropout 0.4"))
     assert "the claim's value: 0.333" in dropout and dropout.endswith("| tied |")
+
+
+def test_a_design_is_recorded_as_plain_json_and_read_back_whole():
+    import json
+
+    shape = effects.design({**WINNER, "penalty": "l2", "penalty_strength": 0.02}, overfitting, 500)
+    record = json.loads(json.dumps(effects.to_record(shape)))
+    assert effects.from_record(record) == shape
+
+
+def test_the_effects_are_read_from_the_recorded_design_not_from_todays_code(tmp_path, monkeypatch):
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    store_effects(storage, {"dropout_rate=0": 0.05})
+    name = "overfitting-fashion_mnist" + effects.SUFFIX
+    stage = optuna.load_study(study_name=name, storage=storage)
+    record = effects.to_record(effects.design(WINNER, overfitting))
+    stage.set_user_attr("plan", {"source_trials": [0], "seeds": [4, 5, 6], "design": record})
+
+    def changed(*arguments):
+        raise AssertionError("the design was made again from the code")
+
+    monkeypatch.setattr(effects, "design", changed)
+    found = effects.stored(storage, "overfitting-fashion_mnist", overfitting)
+    assert dict(found.sweep("dropout_rate"))[0.0].versus_winner["gap"].outcome == "higher"
+    assert [v.name for v in found.design.variants] == [v["name"] for v in record["variants"]]
+
+
+def test_a_study_whose_plan_predates_recorded_designs_still_reports(tmp_path):
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    store_effects(storage, {})  # Its plan records the trial and seeds only.
+    found = effects.stored(storage, "overfitting-fashion_mnist", overfitting)
+    assert found is not None and found.winner.spreads["gap"].n == 3

@@ -16,11 +16,11 @@ from studies.engine.planned import (
     MAX_RUN_FAILURES,
     PlannedRun,
     complete_runs,
-    fresh_seeds,
     next_step,
     run_of,
     standing,
 )
+from studies.engine.plans import fresh_seeds
 from studies.settings import Settings
 
 PLAN = [PlannedRun(source=3, seed=1), PlannedRun(source=3, seed=2), PlannedRun(source=5, seed=1)]

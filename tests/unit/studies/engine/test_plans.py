@@ -8,8 +8,8 @@ from optuna.distributions import FloatDistribution
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
-from studies.engine import dead, failures, planned
-from studies.engine.planned import Plan, settle
+from studies.engine import dead, failures, planned, plans
+from studies.engine.plans import Plan, settle
 from studies.errors import UsageError
 from studies.storage import retry
 
@@ -38,18 +38,18 @@ def test_other_seeds_than_the_recorded_plan_are_refused_naming_it():
 def test_a_recorded_plan_is_read_back_and_an_edited_one_is_no_plan():
     study = optuna.create_study()
     study.set_user_attr("plan", Plan((3, 5), (1, 2)).attr())
-    assert planned.recorded_plan(study) == Plan((3, 5), (1, 2))
+    assert plans.recorded_plan(study) == Plan((3, 5), (1, 2))
     study.set_user_attr("plan", {"source_trials": ["3"], "seeds": [1]})
-    assert planned.recorded_plan(study) is None
+    assert plans.recorded_plan(study) is None
     study.set_user_attr("plan", {"source_trial": 4, "seeds": [7, 8]})  # The effects' old form.
-    assert planned.recorded_plan(study) == Plan((4,), (7, 8))
+    assert plans.recorded_plan(study) == Plan((4,), (7, 8))
 
 
 def test_fresh_seeds_skip_the_search_seed_and_every_other_stages_seeds():
     study = optuna.create_study()
     from studies.settings import Settings
 
-    assert planned.fresh_seeds(study, Settings(seed=0), 3, taken=(2, 3)) == [1, 4, 5]
+    assert plans.fresh_seeds(study, Settings(seed=0), 3, taken=(2, 3)) == [1, 4, 5]
 
 
 def _journal_study(tmp_path):
@@ -152,3 +152,42 @@ def test_a_run_that_stepped_aside_is_not_held_against_its_configuration():
     for kind in failures.STEPPED_ASIDE * 3:
         companion.add_trial(_failed_run(kind))
     assert planned.next_step(companion, plan) == plan[0]
+
+
+@pytest.mark.parametrize(
+    ("plan", "said"),
+    [
+        ({"source_trials": [999], "seeds": [1]}, "names trial 999, which the search does not"),
+        ({"source_trials": [-1], "seeds": [1]}, "names trial -1"),
+        ({"source_trials": [0], "seeds": [2**40]}, "names seed 1099511627776, outside"),
+        ({"source_trials": [0], "seeds": list(range(10**6))}, "1000000 seed(s) (at most"),
+        ("trial 0 over seed 1", "is a str, not a plan"),
+        ({"source_trials": [0.0], "seeds": [1.5]}, "other than whole numbers"),
+        ({"source_trials": [0, 0], "seeds": [1]}, "twice"),
+        ({"seeds": 3}, "does not list"),
+    ],
+    ids=[
+        "trial-999",
+        "trial-minus-1",
+        "huge-seed",
+        "million-seeds",
+        "string",
+        "floats",
+        "twice",
+        "no-list",
+    ],
+)
+def test_a_crafted_recorded_plan_is_refused_in_one_line_and_left_as_it_was(tmp_path, plan, said):
+    from studies.settings import Settings
+
+    search, storage = _journal_study(tmp_path)
+    search.enqueue_trial({"x": 0.5})
+    search.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    companion = optuna.create_study(storage=storage, study_name="s-confirm", direction="maximize")
+    companion.set_user_attr("plan", plan)
+    with pytest.raises(UsageError) as refused:
+        plans.check_plans(storage, Settings(study_name="s", confirm_seeds=1, confirm_top=1))
+    assert said in str(refused.value) and "\n" not in str(refused.value)
+    assert "recorded plan" in str(refused.value)
+    assert optuna.load_study(study_name="s-confirm", storage=storage).user_attrs["plan"] == plan
+    assert companion.trials == []

@@ -1,0 +1,33 @@
+"""The one run path: how a run trained alone ends when its training raises."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from kerasnn import ModelConfig, TrainConfig
+from studies.engine import runs
+
+
+def test_an_unexpected_error_while_training_fails_the_run_with_its_reason(monkeypatch, tmp_path):
+    def broken(trial, job, dataset):
+        raise RuntimeError("an op the backend lacks")
+
+    monkeypatch.setattr(runs, "train_job", broken)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    trial = optuna.create_study().ask()
+    outcome = runs.alone(trial, runs.Job(ModelConfig(), TrainConfig()), None, tmp_path)
+    assert outcome.state == TrialState.FAIL
+    assert trial.user_attrs["fail_kind"] == "error"
+    assert "an op the backend lacks" in trial.user_attrs["fail_reason"]
+
+
+def test_a_full_disk_while_training_is_raised_not_counted_as_the_runs(monkeypatch, tmp_path):
+    def full(trial, job, dataset):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runs, "train_job", full)
+    trial = optuna.create_study().ask()
+    with pytest.raises(OSError):
+        runs.alone(trial, runs.Job(ModelConfig(), TrainConfig()), None, tmp_path)
