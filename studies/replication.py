@@ -93,6 +93,9 @@ def replicate(report, seeds: int | None = None, out=None, say=print) -> Replicat
     content = answer_file.read(report)
     count = _seed_count(seeds, content)
     destination = _destination(report if out is None else Path(out))
+    from studies.pipeline import import_keras_quietly
+
+    import_keras_quietly()  # Before the data and the runs, which bring TensorFlow in.
     dataset = _dataset(content)
     fresh = fresh_seeds(content["seeds"]["taken"], count)
     chosen = [c for c in content["configurations"] if c["trial"] in _replicated(content)]
