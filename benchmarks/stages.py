@@ -69,14 +69,17 @@ def stage_seconds(companion) -> float:
 def stored(folder: Path) -> dict:
     """What a way stored: each stage's seconds and runs (by run, with the objective), the
     answer's winner, and the threads and processes its runs were trained with."""
+    import optuna
+
     from studies.engine import confirm, effects, failures
-    from studies.engine.planned import load_companion, run_of
+    from studies.engine.planned import run_of
+    from studies.engine.plans import load_companion
     from studies.storage import open_for_reading
 
     storage = open_for_reading(str(folder / "s.log"))
     found = {"seconds": {}, "runs": {}, "threads": set(), "processes": set()}
-    for stage, suffix in (("confirmation", confirm.SUFFIX), ("effects", effects.SUFFIX)):
-        companion = load_companion(storage, STUDY_NAME, suffix)
+    for stage in (confirm.STAGE_NAME, effects.STAGE_NAME):
+        companion = load_companion(storage, STUDY_NAME, stage)
         found["seconds"][stage] = stage_seconds(companion)
         for trial in companion.get_trials(deepcopy=False):
             if failures.kind_of(trial) in failures.STEPPED_ASIDE:
@@ -85,8 +88,8 @@ def stored(folder: Path) -> dict:
             found["runs"][key] = trial.user_attrs.get("objective")
             found["threads"].add(trial.user_attrs.get("threads"))
             found["processes"].add(trial.user_attrs.get("worker"))
-    search = load_companion(storage, STUDY_NAME, "")
-    answer = confirm.answer(search, load_companion(storage, STUDY_NAME, confirm.SUFFIX))
+    search = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    answer = confirm.answer(search, load_companion(storage, STUDY_NAME, confirm.STAGE_NAME))
     found["winner"] = None if answer is None else answer.winner.source
     return found
 

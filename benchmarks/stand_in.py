@@ -77,7 +77,7 @@ def _install() -> None:
     import optuna
     from optuna.storages import RDBStorage
 
-    from studies.engine import dead, planned, runs, search
+    from studies.engine import dead, planned, plans, runs, search
 
     _STATE.update(installed=True, cpu_at_start=_cpu(), wall_at_start=time.time())
     for owner, name, step in [
@@ -90,8 +90,8 @@ def _install() -> None:
         (planned, "_refuse_repeat", "trial checks"),
         (search, "count", "counting trials"),
         (planned, "standing", "plan reads"),
-        (planned, "load_companion", "plan reads"),
-        (planned, "recorded_plan", "plan reads"),
+        (plans, "load_companion", "plan reads"),
+        (plans, "recorded_plan", "plan reads"),
         (optuna.trial.Trial, "set_user_attr", "user attributes"),
         (optuna.trial.Trial, "report", "pruning reports"),
         (optuna.trial.Trial, "should_prune", "pruning reports"),

@@ -23,9 +23,10 @@ MAX_PARAMETERS = 25_000_000
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 60_000  # The largest training set (MNIST's and Fashion-MNIST's).
 MAX_SEED = 2**32 - 1  # NumPy's seeds, which keras.utils.set_random_seed passes on, end here.
-# Far above any rate that trains (a rate of 1e3 already blows SGD up in one epoch), low
-# enough that the optimizer's arithmetic stays finite instead of failing inside Keras.
-MAX_LEARNING_RATE = 1e9
+# Far above any rate that trains (a rate of 1e3 already blows SGD up in one epoch), so a run
+# may be made to diverge on purpose; low enough that the rate itself is a finite float32
+# (whose largest value is about 3.4e38), instead of failing inside Keras.
+MAX_LEARNING_RATE = 1e30
 IMAGE_PIXELS = 28 * 28  # One MNIST or Fashion-MNIST image, the default example.
 CLASSES = 10
 # Bounds on the data's side of the network: one example's values and the classes. A run
