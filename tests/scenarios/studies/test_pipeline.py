@@ -383,10 +383,15 @@ def test_a_report_that_cannot_be_written_is_one_line_from_a_real_process(origin,
     shutil.copy(origin / "kept.log", tmp_path / "kept.log")
     url = str(tmp_path / "kept.log")
     before = stored_trials(url)
-    # The last file the report writes, so that the failure comes after all its imports.
-    (tmp_path / "r" / "kept" / "summary.md").mkdir(parents=True)
-    line = refused(process(options(url, tmp_path, "--trials", "2", "--report-only")), code=1)
-    assert "summary.md: Is a directory" in line
+    # An earlier report in a reports folder nothing may be written into (the report is staged
+    # beside its folder and renamed into place, so a file in the way no longer stops it): it
+    # is refused before anything is written, and the earlier report stays.
+    (tmp_path / "r" / "kept").mkdir(parents=True)
+    (tmp_path / "r" / "kept" / "summary.md").write_text("earlier")
+    with immutable(tmp_path / "r"):
+        line = refused(process(options(url, tmp_path, "--trials", "2", "--report-only")))
+    assert "cannot be written" in line
+    assert (tmp_path / "r" / "kept" / "summary.md").read_text() == "earlier"
     assert stored_trials(url) == before
 
 
