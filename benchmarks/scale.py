@@ -1,23 +1,33 @@
 """kerasnn's own bookkeeping as a study grows: the real engine, training replaced by a stand-in.
 
     python -m benchmarks.scale [--quick] [--sizes 1000 3000 10000] [--workers 1 4 16 32]
-        [--storages sqlite journal postgresql] [--seconds 1] [--report PATH] [--json PATH]
+        [--storages sqlite journal postgresql] [--seconds 1] [--sampler random]
+        [--report PATH] [--json PATH]
 
 Every step of `python -m studies.run` is the real code (settings, storage, worker processes,
 ask and tell, reaping, the planned stages, the report), on real storages (an SQLite file, a
 journal file, PostgreSQL on 127.0.0.1 started as the tests start it), except the network's
 training: the stand-in of `benchmarks/stand_in.py` sleeps `--seconds` a run and returns a
-seeded history of 20 epochs, so many processes fit a small machine. For each storage and
-worker count, one study grows through `--sizes` (each size a continuation of the last) and
-then trains its confirmation; each process times the engine's steps, and what it trained is
-checked against the storage: no trial lost, duplicated or retried without a dead worker.
-Then `--report-only` and `open_study` are timed on the grown study. Bookkeeping is each
-process's CPU seconds (and its wall seconds) outside the stand-in, per trial.
+seeded history of 20 epochs, so many processes fit a small machine. Each case of the plan
+(`benchmarks/scale_plan.py`: a storage, a worker count, sizes, a run's seconds, a sampler)
+grows one study through its sizes (each a continuation of the last) and then trains its
+confirmation; each process times the engine's steps, and what it trained is checked against
+the storage: no trial lost, duplicated or retried without a dead worker. Then
+`--report-only`, `open_study` and optuna-dashboard's study page
+(`benchmarks/dashboard_load.py`) are timed on the grown study. Bookkeeping is each process's
+CPU seconds (and its wall seconds) outside the stand-in, per trial. Before the cases,
+Optuna's own sampling time per trial at the plan's sizes is measured in memory
+(`benchmarks/sampler_cost.py`).
+
+Without options it runs the full plan: one study grown to 10,000 trials on PostgreSQL with 32
+workers, and a sweep of worker counts at 200 trials on every storage, each named with its
+sampler and why in the section.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -28,17 +38,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import cli, report
+from benchmarks import cli, dashboard_load, report, sampler_cost, scale_plan
+from benchmarks.scale_plan import Case
+from benchmarks.scale_report import OPTUNA_STEPS, render
 from studies.cli.options import positive_float, positive_int
 
 SECTION = "scale"
 STUDY_NAME = "scale"
 EPOCHS = 20
-QUICK = {"sizes": [50, 100], "workers": [4], "storages": ["sqlite", "journal"]}
-FULL = {"sizes": [1000, 3000, 10000], "workers": [1, 4, 16, 32]}
-FULL["storages"] = ["sqlite", "journal", "postgresql"]
-# Optuna's steps; every other step is kerasnn's own (what it adds on top of Optuna).
-OPTUNA_STEPS = ("ask", "sampling", "tell", "pruning reports", "heartbeats")
 # What one planned stage trains here: small enough for the quick form, the default shape.
 STAGES = ["--confirm-top", "3", "--confirm-seeds", "3"]
 # The real images the stand-in's study loads (it trains on none of them): the validation
@@ -226,16 +233,17 @@ def report_only(url: str, folder: Path, env: dict[str, str]) -> dict:
     return timed([*command, "--report-only"], env, folder / "report-only.log")
 
 
-def grow(kind: str, url: str, path: Path | None, workers: int, args, folder: Path) -> dict:
-    """Grows one study through the sizes on one storage with `workers`, then trains its
-    confirmation; returns each segment's measures, the checks and the grown study's costs."""
+def grow(case: Case, url: str, path: Path | None, folder: Path) -> dict:
+    """Grows one study through the case's sizes, then trains its confirmation; returns each
+    segment's measures, the checks and the grown study's costs."""
     data = small_data(folder / "data")
+    sampler = ("--sampler", case.sampler)
     segments, trained, before = [], [], 0
-    for size in args.sizes:
+    for size in case.sizes:
         logs = folder / f"processes-{size}"
-        env = environment(data, logs, args.seconds)
+        env = environment(data, logs, case.seconds)
         ran = timed(
-            study_command(url, folder, size, workers, "--confirm-top", "0"),
+            study_command(url, folder, size, case.workers, *sampler, "--confirm-top", "0"),
             env,
             folder / f"study-{size}.log",
         )
@@ -250,152 +258,49 @@ def grow(kind: str, url: str, path: Path | None, workers: int, args, folder: Pat
         segments.append({"size": size, "from": before, **row, "run": ran})
         before = size
     logs = folder / "processes-stages"
-    env = environment(data, logs, args.seconds)
-    stages = timed(study_command(url, folder, before, workers, *STAGES), env, folder / "stages.log")
+    env = environment(data, logs, case.seconds)
+    command = study_command(url, folder, before, case.workers, *sampler, *STAGES)
+    stages = timed(command, env, folder / "stages.log")
     measured = processes(logs)
     planned = [record for process in measured for record in process["trained"]]
     trained += planned
-    env = environment(data, folder / "processes-report", args.seconds)
+    env = environment(data, folder / "processes-report", case.seconds)
     return {
-        "storage": kind,
-        "workers": workers,
+        **dataclasses.asdict(case),
         "segments": segments,
         "stages": {**segment(measured, len(planned)), "run": stages, "runs": len(planned)},
         "problems": no_loss(url, trained, before)
         + ([f"the stages exited with {stages['status']}"] if stages["status"] else []),
-        "storage_mb": storage_size(kind, url, path),
+        "storage_mb": storage_size(case.storage, url, path),
         "report_only": report_only(url, folder, env),
         "open_study_seconds": open_study_seconds(url, folder, env),
+        "dashboard": dashboard_load.measure(url, STUDY_NAME, folder),
         "trained": len(trained),
-        "seconds": args.seconds,
     }
 
 
-def growth(segments: list[dict], step: str | None) -> tuple[float | None, str]:
-    """How one step's CPU seconds per trial grow with the study's size (`step` None: the
-    whole bookkeeping): the exponent of a power law fitted over the segments (by each one's
-    middle size), and its word: constant, linear or quadratic per trial."""
-    import numpy as np
+class Storages:
+    """Fresh storages of each kind, one per folder; PostgreSQL's server is started when first
+    needed, on 127.0.0.1, and stopped at the end."""
 
-    points = [
-        (
-            (s["from"] + s["size"]) / 2,
-            s["cpu_per_trial"] if step is None else s["steps"].get(step, (0, 0))[1],
-        )
-        for s in segments
-    ]
-    points = [(size, cost) for size, cost in points if cost > 0]
-    if len(points) < 2:
-        return None, "too few sizes"
-    sizes, costs = zip(*points, strict=True)
-    exponent = float(np.polyfit(np.log(sizes), np.log(costs), 1)[0])
-    word = "constant" if exponent < 0.5 else "linear" if exponent < 1.5 else "quadratic"
-    return exponent, f"{word} per trial"
+    def __init__(self):
+        self.server = None
 
+    def __enter__(self):
+        return self
 
-def milliseconds(seconds: float) -> str:
-    return f"{1000 * seconds:.1f}"
+    def __exit__(self, *exception):
+        if self.server is not None:
+            self.server[0].stop()
 
-
-def case_table(case: dict) -> list[str]:
-    """One storage and worker count: each step's CPU ms per trial at each size, its growth."""
-    segments = case["segments"]
-    steps = sorted({step for s in segments for step in s["steps"]})
-    sizes = [f"{s['from']:,}-{s['size']:,}" for s in segments]
-    lines = [
-        f"**{case['storage']}, {case['workers']} worker(s)**: CPU ms per trial by step, "
-        "for trials numbered in each range",
-        "",
-        "| step | whose | " + " | ".join(sizes) + " | growth |",
-        "|---|---|" + "---|" * len(sizes) + "---|",
-    ]
-    for step in steps:
-        exponent, word = growth(segments, step)
-        whose = "Optuna" if step in OPTUNA_STEPS else "untimed" if step == "other" else "kerasnn"
-        cells = [milliseconds(s["steps"].get(step, (0, 0))[1]) for s in segments]
-        shown = word if exponent is None else f"{word} (n^{exponent:.2f})"
-        lines.append(f"| {step} | {whose} | " + " | ".join(cells) + f" | {shown} |")
-    exponent, word = growth(segments, None)
-    shown = word if exponent is None else f"{word} (n^{exponent:.2f})"
-    for label, key in [
-        ("all bookkeeping, CPU", "cpu_per_trial"),
-        ("kerasnn's own, CPU", "own_cpu_per_trial"),
-        ("all bookkeeping, wall", "wall_per_trial"),
-    ]:
-        cells = [milliseconds(s[key]) for s in segments]
-        lines.append(
-            f"| **{label}** | | "
-            + " | ".join(cells)
-            + (f" | {shown} |" if key == "cpu_per_trial" else " | |")
-        )
-    return lines
-
-
-def summary_table(cases: list[dict]) -> list[str]:
-    lines = [
-        "| storage | workers | trials | own CPU ms/trial (last range) | share of a run | "
-        "storage MB | peak MB per process | --report-only s | its peak MB | open_study s | "
-        "planned runs: CPU ms each | no-loss check |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for case in cases:
-        last = case["segments"][-1]
-        share = last["own_cpu_per_trial"] / case["seconds"]
-        checked = "passed" if not case["problems"] else f"FAILED: {case['problems'][0]}"
-        lines.append(
-            f"| {case['storage']} | {case['workers']} | {last['size']:,} | "
-            f"{milliseconds(last['own_cpu_per_trial'])} | {share:.1%} | "
-            f"{case['storage_mb']:.1f} | {max(s['peak_mb'] for s in case['segments']):.0f} | "
-            f"{case['report_only']['wall']:.1f} | {case['report_only']['peak_mb']:.0f} | "
-            f"{case['open_study_seconds']:.2f} | {milliseconds(case['stages']['cpu_per_trial'])} | "
-            f"{checked} |"
-        )
-    return lines
-
-
-def render(cases: list[dict], args, info: dict[str, str]) -> str:
-    lines = [
-        "## kerasnn's bookkeeping at scale",
-        "",
-        f"Command: `{report.command_line()}`",
-        "",
-        "**Training is replaced by a stand-in in these figures** (`benchmarks/stand_in.py`: a "
-        f"sleep of {args.seconds:g} s a run and a seeded 20-epoch history); every other step is "
-        "the real `studies.run`, on real storages and real worker processes. Bookkeeping is "
-        "everything but the stand-in, as CPU seconds per trial summed over the processes (wall "
-        "seconds inflate when processes share few cores). Each study grew through "
-        f"{', '.join(f'{n:,}' for n in args.sizes)} trials (each a continuation of the last, "
-        "search only), then trained its confirmation "
-        f"(`{' '.join(STAGES)}`). Steps are timed in each process from its first run on; a "
-        "step called inside another counts in the inner one only. Growth is the exponent of a "
-        "power law fitted to a step's CPU per trial over the ranges (below 0.5: constant per "
-        "trial; below 1.5: linear per trial, so quadratic in the study's size overall).",
-        "",
-        *summary_table(cases),
-        "",
-    ]
-    for case in cases:
-        lines += [*case_table(case), ""]
-    lines += [f"Load average when written: {report.load_average()}.", ""]
-    return "\n".join([*lines, *report.describe_machine(info)])
-
-
-def storages(kinds: list[str]):
-    """Each storage kind with a function that gives a fresh storage (URL, file or None) in a
-    folder; PostgreSQL's server is started once, on 127.0.0.1, and stopped at the end."""
-    server = None
-    try:
-        for kind in kinds:
-            if kind == "sqlite":
-                yield kind, lambda folder: (f"sqlite:///{folder}/s.db", folder / "s.db")
-            elif kind == "journal":
-                yield kind, lambda folder: (str(folder / "s.log"), folder / "s.log")
-            else:
-                server = server or _postgres()
-                yield kind, lambda folder, server=server: (_database(server, folder.name), None)
-    finally:
-        if server is not None:
-            server[0].stop()
+    def fresh(self, kind: str, folder: Path) -> tuple[str, Path | None]:
+        """The storage's URL (a journal's path), and its file (None on a server)."""
+        if kind == "sqlite":
+            return f"sqlite:///{folder}/s.db", folder / "s.db"
+        if kind == "journal":
+            return str(folder / "s.log"), folder / "s.log"
+        self.server = self.server or _postgres()
+        return _database(self.server, folder.name), None
 
 
 def _postgres():
@@ -416,38 +321,66 @@ def _database(server, name: str) -> str:
     return create_database(server[1], name.replace("-", "_"))
 
 
-def benchmark(args) -> list[dict]:
-    cases = []
-    with tempfile.TemporaryDirectory(prefix="kerasnn-scale-") as root:
-        for kind, fresh in storages(args.storages):
-            for workers in args.workers:
-                folder = Path(root) / f"{kind}-{workers}"
-                folder.mkdir()
-                url, path = fresh(folder)
-                print(
-                    f"{kind}, {workers} worker(s): growing to {args.sizes[-1]:,} trials", flush=True
-                )
-                cases.append(grow(kind, url, path, workers, args, folder))
-                if args.json:  # Each case as it ends: a long run keeps what it measured.
-                    args.json.parent.mkdir(parents=True, exist_ok=True)
-                    args.json.write_text(json.dumps(cases, indent=2) + "\n")
-                if args.keep:
-                    shutil.copytree(folder, args.keep / folder.name, dirs_exist_ok=True)
-    return cases
+def benchmark(cases: list[Case], args) -> dict:
+    """Optuna's sampling cost at the plan's sizes, then each case; with --json, what was
+    measured is written as each part ends, so a long run keeps it."""
+    sizes = sorted({size for case in cases for size in case.sizes})
+    print(f"Optuna's sampling cost at {', '.join(f'{n:,}' for n in sizes)} trials", flush=True)
+    measured = {"sampling": sampler_cost.measure(sizes), "cases": []}
+    with tempfile.TemporaryDirectory(prefix="kerasnn-scale-") as root, Storages() as storages:
+        for case in cases:
+            folder = Path(root) / f"{case.part.replace(' ', '_')}-{case.storage}-{case.workers}"
+            folder.mkdir()
+            url, path = storages.fresh(case.storage, folder)
+            print(
+                f"{case.storage}, {case.workers} worker(s), {case.part}: growing to "
+                f"{case.sizes[-1]:,} trials with --sampler {case.sampler}",
+                flush=True,
+            )
+            measured["cases"].append(grow(case, url, path, folder))
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(measured, indent=2) + "\n")
+            if args.keep:
+                shutil.copytree(folder, args.keep / folder.name, dirs_exist_ok=True)
+    return measured
 
 
 def parser() -> argparse.ArgumentParser:
     p = cli.parser("scale", __doc__)
+    target, quick = scale_plan.TARGET, scale_plan.QUICK
     p.add_argument(
         "--quick",
         action="store_true",
-        help="100 trials, 4 workers, SQLite and journal: a check that it works",
+        help=f"{quick.sizes[-1]} trials in one segment, {quick.workers} workers, "
+        f"{' and '.join(scale_plan.QUICK_STORAGES)}, --sampler {quick.sampler}: a check that "
+        "it works",
     )
-    p.add_argument("--sizes", type=positive_int, nargs="+", help="trials the study grows through")
-    p.add_argument("--workers", type=positive_int, nargs="+", help="worker counts")
-    p.add_argument("--storages", nargs="+", choices=FULL["storages"], help="storages")
+    custom = (
+        "; given any of --sizes, --workers, --storages, --seconds or --sampler, the run is "
+        "their cross product instead of the full plan"
+    )
     p.add_argument(
-        "--seconds", type=positive_float, default=1.0, help="seconds the stand-in sleeps a run (1)"
+        "--sizes",
+        type=positive_int,
+        nargs="+",
+        help=f"trials the study grows through ({' '.join(map(str, target.sizes))}){custom}",
+    )
+    p.add_argument(
+        "--workers", type=positive_int, nargs="+", help=f"worker counts ({target.workers})"
+    )
+    p.add_argument(
+        "--storages", nargs="+", choices=scale_plan.STORAGES, help=f"storages ({target.storage})"
+    )
+    p.add_argument(
+        "--seconds",
+        type=positive_float,
+        help=f"seconds the stand-in sleeps a run ({target.seconds:g})",
+    )
+    p.add_argument(
+        "--sampler",
+        choices=scale_plan.SAMPLERS,
+        help=f"the studies' sampler ({target.sampler}; {quick.sampler} with --quick)",
     )
     p.add_argument("--keep", type=Path, default=None, help="keep each study's folder here")
     report.add_output_options(p)
@@ -457,24 +390,19 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    defaults = QUICK if args.quick else FULL
-    for key in ("sizes", "workers", "storages"):
-        if getattr(args, key) is None:
-            setattr(args, key, defaults[key])
-    args.sizes = sorted(set(args.sizes))
+    cases = scale_plan.plan(args)
     cli.require_data_dir(p)
     try:
-        cases = benchmark(args)
+        measured = benchmark(cases, args)
     except (RuntimeError, OSError) as error:
         print(f"{p.prog}: error: {error}", file=sys.stderr)
         return 1
     cli.import_tensorflow_quietly()  # The machine's description names its version.
-    text = render(cases, args, report.machine())
-    problems = [
-        f"{c['storage']}, {c['workers']} workers: {m}" for c in cases for m in c["problems"]
-    ]
-    checks = problems or [f"no-loss rule: held in all {len(cases)} studies"]
-    report.publish(SECTION, text, checks, cases, args)
+    done = measured["cases"]
+    text = render(done, measured["sampling"], STAGES, report.machine())
+    problems = [f"{c['storage']}, {c['workers']} workers: {m}" for c in done for m in c["problems"]]
+    checks = problems or [f"no-loss rule: held in all {len(done)} studies"]
+    report.publish(SECTION, text, checks, measured, args)
     return 1 if problems else 0
 
 

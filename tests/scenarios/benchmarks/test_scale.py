@@ -26,17 +26,31 @@ def test_the_quick_scale_benchmark_loses_no_trial_and_writes_its_section(tmp_pat
     )
     assert outcome.returncode == 0, outcome.stderr[-2000:]
     assert "no-loss rule: held in all 2 studies" in outcome.stdout
-    cases = json.loads(rows.read_text())
+    measured = json.loads(rows.read_text())
+    cases = measured["cases"]
     assert {(case["storage"], case["workers"]) for case in cases} == {
         ("sqlite", 4),
         ("journal", 4),
     }
     for case in cases:
         assert case["problems"] == []
-        assert case["segments"][-1]["size"] == 100
+        assert [(s["from"], s["size"]) for s in case["segments"]] == [(0, 100)]
+        assert case["sampler"] == "tpe"
         # Every search trial and every confirmation run was trained by the stand-in once.
         assert case["trained"] >= 100 + 9
         assert case["report_only"]["status"] == 0
+        # optuna-dashboard served the grown study, whose page in Chromium names it.
+        dashboard = case["dashboard"]
+        assert dashboard["trials_served"] >= 100, dashboard
+        assert dashboard["json_seconds"] > 0
+        if "study_page_seconds" in dashboard:
+            assert dashboard["page_names_study"] and dashboard["list_page_seconds"] > 0
+    [sampling] = measured["sampling"]
+    assert sampling["size"] == 100
+    assert all(sampling[name] > 0 for name in ("tpe", "random", "qmc"))
     section = written.read_text()
     assert "<!-- section: scale -->" in section
     assert "Training is replaced by a stand-in" in section
+    assert "Optuna's own sampling time per trial" in section
+    assert "used `--sampler tpe`" in section
+    assert "dashboard study page s (list page)" in section

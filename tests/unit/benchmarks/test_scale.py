@@ -1,12 +1,12 @@
-"""The scale benchmark's checks: the no-loss rule read against the stand-in's records, and
-the growth of a step."""
+"""The scale benchmark's checks: the no-loss rule read against the stand-in's records, the
+growth of a step, the plan a command line asks for, and the sentences the section writes."""
 
 from __future__ import annotations
 
 import optuna
 from optuna.trial import TrialState
 
-from benchmarks import scale
+from benchmarks import sampler_cost, scale, scale_plan, scale_report
 
 
 def grown_study(tmp_path) -> str:
@@ -47,6 +47,95 @@ def test_a_step_whose_cost_per_trial_grows_with_the_study_is_called_linear():
         {"from": start, "size": end, "cpu_per_trial": 1.0, "steps": {"scan": (0, end / 1e4)}}
         for start, end in [(0, 1000), (1000, 3000), (3000, 10000)]
     ]
-    exponent, word = scale.growth(segments, "scan")
+    exponent, word = scale_report.growth(segments, "scan")
     assert 0.8 < exponent < 1.2 and word == "linear per trial"
-    assert scale.growth(segments, None)[1] == "constant per trial"
+    assert scale_report.growth(segments, None)[1] == "constant per trial"
+
+
+def plan(*argv: str) -> list[scale_plan.Case]:
+    return scale_plan.plan(scale.parser().parse_args(list(argv)))
+
+
+def test_the_full_plan_is_the_target_study_and_a_worker_sweep_on_every_storage():
+    cases = plan()
+    [target] = [case for case in cases if case.part == "target"]
+    assert (target.storage, target.workers, target.sizes) == ("postgresql", 32, (1000, 3000, 10000))
+    sweep = {(case.storage, case.workers) for case in cases if case.part == "worker sweep"}
+    assert sweep == {
+        *((storage, workers) for storage in ("sqlite", "journal") for workers in (4, 16, 32)),
+        *(("postgresql", workers) for workers in (1, 4, 16, 32)),
+    }
+    assert len(cases) == 1 + len(sweep)
+    assert all(case.sizes == (200,) for case in cases if case.part == "worker sweep")
+    assert {case.sampler for case in cases} == {"random"}
+
+
+def test_quick_is_one_segment_of_100_trials_on_sqlite_and_journal_with_tpe():
+    cases = plan("--quick", "--seconds", "0.2")
+    assert [(case.storage, case.workers, case.sizes) for case in cases] == [
+        ("sqlite", 4, (100,)),
+        ("journal", 4, (100,)),
+    ]
+    assert {(case.seconds, case.sampler, case.part) for case in cases} == {(0.2, "tpe", "quick")}
+
+
+def test_any_option_given_makes_a_cross_product_filled_from_the_target_case():
+    cases = plan("--workers", "2", "8", "--sizes", "3000", "30", "30", "--storages", "journal")
+    assert [(case.storage, case.workers) for case in cases] == [("journal", 2), ("journal", 8)]
+    assert {(case.sizes, case.seconds, case.sampler) for case in cases} == {
+        ((30, 3000), scale_plan.TARGET.seconds, scale_plan.TARGET.sampler)
+    }
+    [alone] = plan("--sampler", "tpe")
+    assert (alone.storage, alone.workers, alone.sampler, alone.part) == (
+        "postgresql",
+        32,
+        "tpe",
+        "custom",
+    )
+
+
+def test_the_sampling_sentence_says_from_which_size_tpe_outlasts_a_run_and_the_cores():
+    rows = [
+        {"size": 1000, "tpe": 100.0, "random": 0.3, "qmc": 0.6},
+        {"size": 10000, "tpe": 1500.0, "random": 0.3, "qmc": 0.7},
+    ]
+    text = sampler_cost.verdict(rows, seconds=1.0, workers=32, cores=2)
+    assert "outlasts a 1 s run from 10,000 finished trials on" in text
+    assert "more CPU than the 2 cores have from 1,000 trials on" in text
+    assert "at 10,000 trials it takes 1500.0 ms a trial, random 0.3 ms and qmc 0.7 ms" in text
+    calm = sampler_cost.verdict(rows[:1], seconds=1.0, workers=1, cores=2)
+    assert "stays shorter than a 1 s run at every size measured (up to 1,000 trials)" in calm
+    assert "within the 2 cores at every size measured" in calm
+
+
+def test_the_section_names_each_parts_sampler_and_a_dashboard_that_failed():
+    cases = [
+        {"sampler": "random", "part": "target"},
+        {"sampler": "random", "part": "worker sweep"},
+        {"sampler": "tpe", "part": "custom"},
+    ]
+    text = scale_report.samplers_used(cases)
+    assert "The target and the worker sweep case(s) used `--sampler random`" in text
+    assert "The custom case(s) used `--sampler tpe`" in text
+    assert (
+        scale_report.dashboard_cells({"error": "RuntimeError: gone"}) == ["RuntimeError: gone"] * 2
+    )
+    measured = {
+        "json_seconds": 0.5,
+        "json_again_seconds": 0.25,
+        "study_page_seconds": 3.0,
+        "list_page_seconds": 2.0,
+        "page_names_study": False,
+    }
+    assert scale_report.dashboard_cells(measured) == [
+        "0.50 (0.25)",
+        "3.0 (2.0), the page does not name the study",
+    ]
+
+
+def test_optunas_sampling_cost_is_measured_for_every_sampler_at_each_size():
+    rows = sampler_cost.measure([30, 10], asks=2)
+    assert [row["size"] for row in rows] == [10, 30]
+    for row in rows:
+        assert all(row[name] > 0 for name in sampler_cost.SAMPLERS)
+    assert "| 30 |" in "\n".join(sampler_cost.table(rows))

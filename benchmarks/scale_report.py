@@ -1,0 +1,182 @@
+"""The scale benchmark's section: its summary, Optuna's sampling cost, each case's steps."""
+
+from __future__ import annotations
+
+from benchmarks import report, sampler_cost, scale_plan
+
+# Optuna's steps; every other step is kerasnn's own (what it adds on top of Optuna).
+OPTUNA_STEPS = ("ask", "sampling", "tell", "pruning reports", "heartbeats")
+
+
+def growth(segments: list[dict], step: str | None) -> tuple[float | None, str]:
+    """How one step's CPU seconds per trial grow with the study's size (`step` None: the
+    whole bookkeeping): the exponent of a power law fitted over the segments (by each one's
+    middle size), and its word: constant, linear or quadratic per trial."""
+    import numpy as np
+
+    points = [
+        (
+            (s["from"] + s["size"]) / 2,
+            s["cpu_per_trial"] if step is None else s["steps"].get(step, (0, 0))[1],
+        )
+        for s in segments
+    ]
+    points = [(size, cost) for size, cost in points if cost > 0]
+    if len(points) < 2:
+        return None, "too few sizes"
+    sizes, costs = zip(*points, strict=True)
+    exponent = float(np.polyfit(np.log(sizes), np.log(costs), 1)[0])
+    word = "constant" if exponent < 0.5 else "linear" if exponent < 1.5 else "quadratic"
+    return exponent, f"{word} per trial"
+
+
+def milliseconds(seconds: float) -> str:
+    return f"{1000 * seconds:.1f}"
+
+
+def case_title(case: dict) -> str:
+    return f"{case['storage']}, {case['workers']} worker(s), {case['part']}"
+
+
+def case_table(case: dict) -> list[str]:
+    """One case: each step's CPU ms per trial at each size, its growth."""
+    segments = case["segments"]
+    steps = sorted({step for s in segments for step in s["steps"]})
+    sizes = [f"{s['from']:,}-{s['size']:,}" for s in segments]
+    lines = [
+        f"**{case_title(case)}** (`--sampler {case['sampler']}`, {case['seconds']:g} s a run): "
+        "CPU ms per trial by step, for trials numbered in each range",
+        "",
+        "| step | whose | " + " | ".join(sizes) + " | growth |",
+        "|---|---|" + "---|" * len(sizes) + "---|",
+    ]
+    for step in steps:
+        exponent, word = growth(segments, step)
+        whose = "Optuna" if step in OPTUNA_STEPS else "untimed" if step == "other" else "kerasnn"
+        cells = [milliseconds(s["steps"].get(step, (0, 0))[1]) for s in segments]
+        shown = word if exponent is None else f"{word} (n^{exponent:.2f})"
+        lines.append(f"| {step} | {whose} | " + " | ".join(cells) + f" | {shown} |")
+    exponent, word = growth(segments, None)
+    shown = word if exponent is None else f"{word} (n^{exponent:.2f})"
+    for label, key in [
+        ("all bookkeeping, CPU", "cpu_per_trial"),
+        ("kerasnn's own, CPU", "own_cpu_per_trial"),
+        ("all bookkeeping, wall", "wall_per_trial"),
+    ]:
+        cells = [milliseconds(s[key]) for s in segments]
+        lines.append(
+            f"| **{label}** | | "
+            + " | ".join(cells)
+            + (f" | {shown} |" if key == "cpu_per_trial" else " | |")
+        )
+    return lines
+
+
+def dashboard_cells(measured: dict) -> list[str]:
+    """The dashboard's study JSON seconds (first, again) and its study page's (list page)."""
+    failed = measured.get("skipped") or measured.get("error")
+    if failed:
+        return [failed, failed]
+    json_cell = f"{measured['json_seconds']:.2f} ({measured['json_again_seconds']:.2f})"
+    if "study_page_seconds" not in measured:
+        return [json_cell, measured["page"]]
+    page = f"{measured['study_page_seconds']:.1f} ({measured['list_page_seconds']:.1f})"
+    if not measured["page_names_study"]:
+        page += ", the page does not name the study"
+    return [json_cell, page]
+
+
+def summary_table(cases: list[dict]) -> list[str]:
+    lines = [
+        "| case | sampler | trials | s a run | own CPU ms/trial (last range) | share of a run | "
+        "storage MB | peak MB per process | --report-only s | its peak MB | open_study s | "
+        "planned runs: CPU ms each | dashboard study JSON s: first (again) | "
+        "dashboard study page s (list page) | no-loss check |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case in cases:
+        last = case["segments"][-1]
+        share = last["own_cpu_per_trial"] / case["seconds"]
+        checked = "passed" if not case["problems"] else f"FAILED: {case['problems'][0]}"
+        cells = [
+            case_title(case),
+            case["sampler"],
+            f"{last['size']:,}",
+            f"{case['seconds']:g}",
+            milliseconds(last["own_cpu_per_trial"]),
+            f"{share:.1%}",
+            f"{case['storage_mb']:.1f}",
+            f"{max(s['peak_mb'] for s in case['segments']):.0f}",
+            f"{case['report_only']['wall']:.1f}",
+            f"{case['report_only']['peak_mb']:.0f}",
+            f"{case['open_study_seconds']:.2f}",
+            milliseconds(case["stages"]["cpu_per_trial"]),
+            *dashboard_cells(case["dashboard"]),
+            checked,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def samplers_used(cases: list[dict]) -> str:
+    """Which sampler each part of the plan used, and why."""
+    parts: dict[str, list[str]] = {}
+    for case in cases:
+        named = parts.setdefault(case["sampler"], [])
+        if case["part"] not in named:
+            named.append(case["part"])
+    return " ".join(
+        f"The {' and the '.join(named)} case(s) used `--sampler {sampler}`: "
+        f"{scale_plan.WHY_SAMPLER[sampler]}."
+        for sampler, named in parts.items()
+    )
+
+
+def sampling_text(sampling: list[dict], cases: list[dict]) -> list[str]:
+    """Optuna's sampling cost table, and what it means for the largest case's study."""
+    largest = max(cases, key=lambda case: case["segments"][-1]["size"])
+    return [
+        "**Optuna's own sampling time per trial**, in memory (`benchmarks/sampler_cost.py`): "
+        "a study of the `overfitting` search space filled with that many finished trials, "
+        "then the median of "
+        f"{sampler_cost.ASKS} ask-and-suggest calls with each sampler as the studies build it "
+        "(TPE with kerasnn's settings: multivariate, grouped, constant liar).",
+        "",
+        *sampler_cost.table(sampling),
+        "",
+        sampler_cost.verdict(sampling, largest["seconds"], largest["workers"]),
+        "",
+    ]
+
+
+def render(cases: list[dict], sampling: list[dict], stages: list[str], info: dict[str, str]) -> str:
+    lines = [
+        "## kerasnn's bookkeeping at scale",
+        "",
+        f"Command: `{report.command_line()}`",
+        "",
+        "**Training is replaced by a stand-in in these figures** (`benchmarks/stand_in.py`: a "
+        "sleep of each case's seconds a run and a seeded 20-epoch history); every other step "
+        "is the real `studies.run`, on real storages and real worker processes. Bookkeeping is "
+        "everything but the stand-in, as CPU seconds per trial summed over the processes (wall "
+        "seconds inflate when processes share few cores). Each study grew through its case's "
+        "sizes (each a continuation of the last, search only; the ranges of its table below), "
+        f"then trained its confirmation (`{' '.join(stages)}`). Steps are timed in each "
+        "process from its first run on; a step called inside another counts in the inner one "
+        "only. Growth is the exponent of a power law fitted to a step's CPU per trial over the "
+        "ranges (below 0.5: constant per trial; below 1.5: linear per trial, so quadratic in "
+        "the study's size overall). optuna-dashboard (`benchmarks/dashboard_load.py`) served "
+        "each grown study: its study JSON timed twice (the first fills its cache), and the "
+        "study page as headless Chromium dumps it, beside the study list page, which loads no "
+        "trials (Chromium's own start).",
+        "",
+        samplers_used(cases),
+        "",
+        *summary_table(cases),
+        "",
+        *sampling_text(sampling, cases),
+    ]
+    for case in cases:
+        lines += [*case_table(case), ""]
+    lines += [f"Load average when written: {report.load_average()}.", ""]
+    return "\n".join([*lines, *report.describe_machine(info)])
