@@ -2,11 +2,12 @@
 
 The real `optuna-dashboard STORAGE --host 127.0.0.1 --port PORT` (the README's command) is
 started on the study's storage (a journal file is given by its path, which the dashboard
-opens as a journal). Measured, in this order: the study's JSON (`/api/studies/<id>`, what
-the study page fetches) twice, the first filling the dashboard's cache of finished trials;
-then headless Chromium's `--dump-dom` of the study list (a page that loads no trials, the
-baseline of Chromium's own start) and of the study's page, whose DOM must name the study.
-The server is stopped afterwards, whatever happened.
+opens as a journal). Measured, in this order: the study's JSON (`/api/studies/<id>?after=0`,
+what the study page fetches) twice, the first filling the dashboard's cache of finished
+trials; the parameter importances the page also fetches (cached by the dashboard once
+computed); then headless Chromium's `--dump-dom` of the study list (a page that loads no
+trials, the baseline of Chromium's own start) and of the study's page, whose DOM must name
+the study. The server is stopped afterwards, whatever happened.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -34,7 +36,8 @@ CHROMIUM_FLAGS = [
     "--virtual-time-budget=15000",
 ]
 START_SECONDS = 120  # The most the server may take to answer.
-REQUEST_SECONDS = 600  # The most one request or one page may take.
+REQUEST_SECONDS = 600  # The most one request may take.
+PAGE_SECONDS = 300  # The most Chromium may take over one page.
 
 
 def executable() -> str | None:
@@ -74,13 +77,14 @@ def measure(storage: str, study_name: str, folder: Path) -> dict:
 def _measured(base: str, study_name: str, folder: Path) -> dict:
     summaries = json.loads(_get(f"{base}/api/studies"))["study_summaries"]
     [study_id] = [s["study_id"] for s in summaries if s["study_name"] == study_name]
-    first, body = _timed_get(f"{base}/api/studies/{study_id}")
-    again, _ = _timed_get(f"{base}/api/studies/{study_id}")
+    first, body = _timed_get(f"{base}/api/studies/{study_id}?after=0")
+    again, _ = _timed_get(f"{base}/api/studies/{study_id}?after=0")
     measured = {
         "json_seconds": first,
         "json_again_seconds": again,
         "json_mb": len(body) / 2**20,
         "trials_served": len(json.loads(body)["trials"]),
+        "importances_seconds": _importances_seconds(f"{base}/api/studies/{study_id}"),
     }
     if not CHROMIUM.exists():
         return {**measured, "page": "Chromium is not installed"}
@@ -113,6 +117,15 @@ def _timed_get(url: str) -> tuple[float, bytes]:
     return time.perf_counter() - started, body
 
 
+def _importances_seconds(study: str) -> float | str:
+    """Seconds the study's parameter importances take, or why the dashboard refused them
+    (it does where it cannot compute them, as on too few trials)."""
+    try:
+        return _timed_get(f"{study}/param_importances")[0]
+    except urllib.error.HTTPError as error:
+        return f"refused ({error.code})"
+
+
 def _wait_until_answers(url: str, server: subprocess.Popen) -> float:
     """Seconds until the server answers `url`; an error if it exits or takes too long."""
     started = time.perf_counter()
@@ -135,7 +148,7 @@ def _timed_page(url: str, profile: Path) -> tuple[float, str]:
         [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
         capture_output=True,
         text=True,
-        timeout=REQUEST_SECONDS,
+        timeout=PAGE_SECONDS,
         check=False,
     )
     if done.returncode:

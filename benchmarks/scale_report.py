@@ -73,17 +73,21 @@ def case_table(case: dict) -> list[str]:
 
 
 def dashboard_cells(measured: dict) -> list[str]:
-    """The dashboard's study JSON seconds (first, again) and its study page's (list page)."""
+    """The dashboard's study JSON seconds (first, again), its importances' and its study
+    page's (list page)."""
     failed = measured.get("skipped") or measured.get("error")
     if failed:
-        return [failed, failed]
+        return [failed] * 3
     json_cell = f"{measured['json_seconds']:.2f} ({measured['json_again_seconds']:.2f})"
+    importances = measured["importances_seconds"]
+    if not isinstance(importances, str):
+        importances = f"{importances:.2f}"
     if "study_page_seconds" not in measured:
-        return [json_cell, measured["page"]]
+        return [json_cell, importances, measured["page"]]
     page = f"{measured['study_page_seconds']:.1f} ({measured['list_page_seconds']:.1f})"
     if not measured["page_names_study"]:
         page += ", the page does not name the study"
-    return [json_cell, page]
+    return [json_cell, importances, page]
 
 
 def summary_table(cases: list[dict]) -> list[str]:
@@ -91,8 +95,8 @@ def summary_table(cases: list[dict]) -> list[str]:
         "| case | sampler | trials | s a run | own CPU ms/trial (last range) | share of a run | "
         "storage MB | peak MB per process | --report-only s | its peak MB | open_study s | "
         "planned runs: CPU ms each | dashboard study JSON s: first (again) | "
-        "dashboard study page s (list page) | no-loss check |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "dashboard importances s | dashboard study page s (list page) | no-loss check |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for case in cases:
         last = case["segments"][-1]
@@ -166,9 +170,10 @@ def render(cases: list[dict], sampling: list[dict], stages: list[str], info: dic
         "only. Growth is the exponent of a power law fitted to a step's CPU per trial over the "
         "ranges (below 0.5: constant per trial; below 1.5: linear per trial, so quadratic in "
         "the study's size overall). optuna-dashboard (`benchmarks/dashboard_load.py`) served "
-        "each grown study: its study JSON timed twice (the first fills its cache), and the "
-        "study page as headless Chromium dumps it, beside the study list page, which loads no "
-        "trials (Chromium's own start).",
+        "each grown study: its study JSON timed twice (the first fills its cache of finished "
+        "trials), its parameter importances, then, with those cached, the study page as "
+        "headless Chromium dumps it, beside the study list page, which loads no trials "
+        "(Chromium's own start).",
         "",
         samplers_used(cases),
         "",

@@ -118,17 +118,19 @@ def test_the_section_names_each_parts_sampler_and_a_dashboard_that_failed():
     assert "The target and the worker sweep case(s) used `--sampler random`" in text
     assert "The custom case(s) used `--sampler tpe`" in text
     assert (
-        scale_report.dashboard_cells({"error": "RuntimeError: gone"}) == ["RuntimeError: gone"] * 2
+        scale_report.dashboard_cells({"error": "RuntimeError: gone"}) == ["RuntimeError: gone"] * 3
     )
     measured = {
         "json_seconds": 0.5,
         "json_again_seconds": 0.25,
+        "importances_seconds": "refused (400)",
         "study_page_seconds": 3.0,
         "list_page_seconds": 2.0,
         "page_names_study": False,
     }
     assert scale_report.dashboard_cells(measured) == [
         "0.50 (0.25)",
+        "refused (400)",
         "3.0 (2.0), the page does not name the study",
     ]
 
