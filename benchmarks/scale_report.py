@@ -124,15 +124,14 @@ def summary_table(cases: list[dict]) -> list[str]:
 
 def samplers_used(cases: list[dict]) -> str:
     """Which sampler each part of the plan used, and why."""
-    parts: dict[str, list[str]] = {}
+    parts: dict[str, dict[str, int]] = {}
     for case in cases:
-        named = parts.setdefault(case["sampler"], [])
-        if case["part"] not in named:
-            named.append(case["part"])
+        counted = parts.setdefault(case["sampler"], {})
+        counted[case["part"]] = counted.get(case["part"], 0) + 1
     return " ".join(
-        f"The {' and the '.join(named)} case(s) used `--sampler {sampler}`: "
-        f"{scale_plan.WHY_SAMPLER[sampler]}."
-        for sampler, named in parts.items()
+        f"`--sampler {sampler}` in the {' and '.join(counted)} "
+        f"case{'s' * (sum(counted.values()) > 1)}: {scale_plan.WHY_SAMPLER[sampler]}."
+        for sampler, counted in parts.items()
     )
 
 

@@ -52,5 +52,5 @@ def test_the_quick_scale_benchmark_loses_no_trial_and_writes_its_section(tmp_pat
     assert "<!-- section: scale -->" in section
     assert "Training is replaced by a stand-in" in section
     assert "Optuna's own sampling time per trial" in section
-    assert "used `--sampler tpe`" in section
+    assert "`--sampler tpe` in the quick cases" in section
     assert "dashboard study page s (list page)" in section

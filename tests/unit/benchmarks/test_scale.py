@@ -115,8 +115,8 @@ def test_the_section_names_each_parts_sampler_and_a_dashboard_that_failed():
         {"sampler": "tpe", "part": "custom"},
     ]
     text = scale_report.samplers_used(cases)
-    assert "The target and the worker sweep case(s) used `--sampler random`" in text
-    assert "The custom case(s) used `--sampler tpe`" in text
+    assert "`--sampler random` in the target and worker sweep cases: random sampling" in text
+    assert "`--sampler tpe` in the custom case: TPE, the sampler a study runs" in text
     assert (
         scale_report.dashboard_cells({"error": "RuntimeError: gone"}) == ["RuntimeError: gone"] * 3
     )
