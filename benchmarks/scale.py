@@ -42,6 +42,7 @@ from benchmarks import cli, dashboard_load, report, sampler_cost, scale_plan
 from benchmarks.scale_plan import Case
 from benchmarks.scale_report import OPTUNA_STEPS, render
 from studies.cli.options import positive_float, positive_int
+from studies.storage.url import parse
 
 SECTION = "scale"
 STUDY_NAME = "scale"
@@ -204,7 +205,7 @@ def storage_size(kind: str, url: str, path: Path | None) -> float:
         return path.stat().st_size / 2**20
     import sqlalchemy
 
-    with sqlalchemy.create_engine(url).connect() as connection:
+    with sqlalchemy.create_engine(parse(url).sqlalchemy_url).connect() as connection:
         size = connection.execute(sqlalchemy.text("SELECT pg_database_size(current_database())"))
         return size.scalar() / 2**20
 
@@ -274,7 +275,8 @@ def grow(case: Case, url: str, path: Path | None, folder: Path) -> dict:
         "storage_mb": storage_size(case.storage, url, path),
         "report_only": report_only(url, folder, env),
         "open_study_seconds": open_study_seconds(url, folder, env),
-        "dashboard": dashboard_load.measure(url, STUDY_NAME, folder),
+        # The URL with its driver named, as the dashboard's SQLAlchemy needs it.
+        "dashboard": dashboard_load.measure(parse(url).sqlalchemy_url, STUDY_NAME, folder),
         "trained": len(trained),
     }
 
