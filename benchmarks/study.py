@@ -33,6 +33,7 @@ from pathlib import Path
 from benchmarks import cli, report
 from kerasnn import stats
 from studies.cli.options import count, positive_int
+from studies.engine.threads import cores
 from studies.errors import RuntimeFault, one_line
 from studies.report.markdown import table as markdown_table
 from studies.settings import SEED_LIMIT
@@ -54,6 +55,9 @@ STRATEGIES = {
     "patient successive halving": ["--pruner", "sha", "--pruner-patience", "2"],
     "early stopping, patience 3": ["--pruner", "none", "--early-stopping-patience", "3"],
     "early discarding": ["--pruner", "discard"],
+    # Not a pruner: the search shared by one single-threaded worker per core, judged the
+    # same way (a search with several workers draws other trials than one alone).
+    "one worker per core": ["--workers", str(cores())],
 }
 
 

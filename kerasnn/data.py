@@ -472,7 +472,7 @@ def dataset_name(spec: str | os.PathLike) -> str:
     return path.stem if path.suffix == ".npz" else path.resolve().name
 
 
-def _check_arguments(name, scale, validation_size) -> None:
+def _check_arguments(name, scale, validation_size, seed) -> None:
     """Refuses a bad argument of `load_dataset`, naming it: a caller passes several of the
     same kind."""
     if not isinstance(name, str | os.PathLike) or not str(name):
@@ -489,6 +489,11 @@ def _check_arguments(name, scale, validation_size) -> None:
     ):
         raise ValueError(
             f"load_dataset: validation_size must be a whole number, got {validation_size!r:.80}"
+        )
+    # NumPy's generators take seeds of 0 and up; anything else would fail deep inside it.
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(
+            f"load_dataset: seed must be a whole number of 0 or more, got {seed!r:.80}"
         )
 
 
@@ -519,7 +524,7 @@ def load_dataset(
     Returns:
         A frozen `Dataset`; a test set that came with the data is untouched.
     """
-    _check_arguments(name, scale, validation_size)
+    _check_arguments(name, scale, validation_size, seed)
     if str(name) not in DATASETS:
         return _load_file(Path(name), validation_size, seed, scale)
     validation_size = NAMED_VALIDATION_SIZE if validation_size is None else validation_size

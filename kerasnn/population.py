@@ -47,7 +47,7 @@ import jax
 import keras
 import numpy as np
 
-from kerasnn import mirror
+from kerasnn import mirror, quiet
 from kerasnn.config import ACTIVATIONS, ModelConfig, TrainConfig
 from kerasnn.data import Dataset
 from kerasnn.models import build_model
@@ -254,7 +254,7 @@ def _member(index: int, model_config, train_config, train_size: int) -> _Member:
             f"{train_config.precision}; train it with kerasnn.train"
         )
     keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(train_config.seed)
+    quiet.set_random_seed(train_config.seed)
     model = build_model(model_config)
     reason = mirror.cannot_mirror(model)
     if reason:

@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 import keras
 
-from kerasnn import mirror
+from kerasnn import mirror, quiet
 from kerasnn.config import ModelConfig, TrainConfig
 from kerasnn.data import Dataset
 from kerasnn.models import build_model
@@ -233,7 +233,7 @@ def train(
     # No forced garbage collection: it costs a quarter of a second per run here, and
     # Python's own collector frees the previous run's models soon enough.
     keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(train_config.seed)
+    quiet.set_random_seed(train_config.seed)
     model = build_model(model_config.fitted_to(dataset), precision=train_config.precision)
     train_config = clamp_batch_size(train_config, len(dataset.y_train))
     run = _run_type(model)(model, train_config, dataset)

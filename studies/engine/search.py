@@ -15,7 +15,7 @@ from studies.engine.lifecycle import together, train_trials
 from studies.engine.runs import Job
 from studies.engine.stage import Stage
 from studies.engine.stopping import raise_if_stopped
-from studies.engine.study import FINISHED, PENDING, StudyFailing, code_version, count
+from studies.engine.study import FINISHED, PENDING, StudyFailing, code_version
 
 
 class SearchObjective:
@@ -58,8 +58,12 @@ def refuse_surplus(trial: optuna.Trial, target: int) -> None:
     """Steps aside when other workers' trials already make up the target.
 
     Workers check the count before asking for a trial, but two of them may ask at the same
-    moment; the later-numbered trial then steps aside so the target is exact.
+    moment; the later-numbered trial then steps aside so the target is exact. Only trials
+    numbered below this one can be ahead of it, so below the target there is nothing to
+    read (a pass over the study per trial is what a study of thousands cannot afford).
     """
+    if trial.number < target:
+        return
     ahead = [
         other
         for other in trial.study.get_trials(deepcopy=False, states=FINISHED + PENDING)
@@ -107,7 +111,10 @@ def run_trials(stage: Stage) -> str:
         if _wait_for_others(states, settings.trials, progress):
             continue
         for trial in _next_trials(stage, objective, finished, states[TrialState.RUNNING]):
-            progress.trial(trial, count(study, FINISHED))
+            # The count read this round, with this process's own finished trials since:
+            # others' are shown from the next round on, without a read per trial.
+            finished += trial.state in FINISHED
+            progress.trial(trial, finished)
             in_a_row = _count_failure(study, trial, in_a_row, settings.max_failures)
 
 

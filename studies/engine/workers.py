@@ -358,11 +358,13 @@ class _CompanionLines:
 
 def _report_new_trials(study, seen: set[int], progress: Progress) -> set[int]:
     """Prints a progress line for each trial that finished since the last call."""
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda trial: trial.number)
+    finished = sum(trial.state in FINISHED for trial in trials)  # One read, not one a trial.
     new = set()
-    for trial in sorted(study.get_trials(deepcopy=False), key=lambda trial: trial.number):
-        if trial.state.is_finished() and trial.number not in seen | new:
+    for trial in trials:
+        if trial.state.is_finished() and trial.number not in seen:
             new.add(trial.number)
-            progress.trial(trial, count(study, FINISHED))
+            progress.trial(trial, finished)
     return new
 
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from services import ROOT
 
 SCRIPT = """
@@ -17,9 +18,12 @@ print(round(result.val_accuracy, 4))
 """
 
 
-def test_training_from_python_prints_no_tensorflow_lines(data_dir):
-    # As a user runs it: TensorFlow's log level is not set beforehand.
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_training_from_python_prints_no_tensorflow_lines(data_dir, backend):
+    # As a user runs it: TensorFlow's log level is not set beforehand. On JAX, Keras' seeding
+    # imports TensorFlow all the same wherever it is installed.
     environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    environment["KERAS_BACKEND"] = backend
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT],
         cwd=ROOT,

@@ -189,6 +189,8 @@ def test_progress_lines_show_a_study_name_on_one_short_line(name, capsys):
         ({"name": ["mnist"]}, "name must be one of"),
         ({"name": "mnist", "scale": "weird"}, "scale must be one of unit, symmetric"),
         ({"name": "mnist", "validation_size": "10"}, "validation_size must be a whole number"),
+        ({"name": "mnist", "seed": -1}, "seed must be a whole number of 0 or more, got -1"),
+        ({"name": "mnist", "seed": 1.5}, "seed must be a whole number of 0 or more, got 1.5"),
     ],
 )
 def test_load_dataset_names_the_argument_it_refuses(arguments, named):
