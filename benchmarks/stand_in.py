@@ -77,7 +77,7 @@ def _install() -> None:
     import optuna
     from optuna.storages import RDBStorage
 
-    from studies.engine import dead, planned, plans, runs, search
+    from studies.engine import dead, planned, plans, runs, search, workers
 
     _STATE.update(installed=True, cpu_at_start=_cpu(), wall_at_start=time.time())
     for owner, name, step in [
@@ -88,7 +88,7 @@ def _install() -> None:
         (search, "refuse_surplus", "trial checks"),
         (search, "refuse_duplicate", "trial checks"),
         (planned, "_refuse_repeat", "trial checks"),
-        (search, "count", "counting trials"),
+        (workers, "count", "counting trials"),
         (planned, "standing", "plan reads"),
         (plans, "load_companion", "plan reads"),
         (plans, "recorded_plan", "plan reads"),
