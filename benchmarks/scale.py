@@ -10,7 +10,9 @@ journal file, PostgreSQL on 127.0.0.1 started as the tests start it), except the
 training: the stand-in of `benchmarks/stand_in.py` sleeps `--seconds` a run and returns a
 seeded history of 20 epochs, so many processes fit a small machine. Each case of the plan
 (`benchmarks/scale_plan.py`: a storage, a worker count, sizes, a run's seconds, a sampler)
-grows one study through its sizes (each a continuation of the last) and then trains its
+grows one study through its sizes (each a continuation of the last; with `--measured N`
+only the last N trials of each size are trained, the study brought up to them with copies
+of trained trials, marked so) and then trains its
 confirmation; each process times the engine's steps, and what it trained is checked against
 the storage: no trial lost, duplicated or retried without a dead worker. Then
 `--report-only`, `open_study` and optuna-dashboard's study page
@@ -149,6 +151,40 @@ def segment(measured: list[dict], trials: int) -> dict:
     }
 
 
+# Marks the trials the benchmark inserted (copies of trained ones), which nobody trained.
+INSERTED = "inserted_by_benchmark"
+
+
+def fill(url: str, target: int) -> int:
+    """Brings the search study up to `target` trials with copies of its finished trials (their
+    parameters, values, curves, records and artifacts' records, marked INSERTED), so that
+    the engine's next trials are measured at that size; returns the study's trial count."""
+    import itertools
+
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    from studies.storage import open_storage
+
+    study = optuna.load_study(study_name=STUDY_NAME, storage=open_storage(url))
+    trials = study.get_trials(deepcopy=False)
+    templates = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    copies = [
+        create_trial(
+            state=t.state,
+            values=t.values,
+            params=t.params,
+            distributions=t.distributions,
+            user_attrs={**t.user_attrs, INSERTED: True},
+            system_attrs=t.system_attrs,
+            intermediate_values=t.intermediate_values,
+        )
+        for t in itertools.islice(itertools.cycle(templates), max(0, target - len(trials)))
+    ]
+    study.add_trials(copies)
+    return len(trials) + len(copies)
+
+
 def no_loss(url: str, trained: list[dict], target: int) -> list[str]:
     """What breaks the no-loss rule in the grown study, against the stand-in's records: a run
     trained twice, a trained run not stored as it ended, a stored run nobody trained, a retry
@@ -185,6 +221,8 @@ def no_loss(url: str, trained: list[dict], target: int) -> list[str]:
 
 def _trial_problems(trial, outcome, key, failures, TrialState) -> list[str]:
     name = f"{key[0]} trial {key[1]}"
+    if trial.user_attrs.get(INSERTED):
+        return []  # A copy the benchmark inserted: nobody trained it.
     expected = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(trial.state)
     if "retry_of" in trial.user_attrs:
         return [f"{name} is a retry, yet no worker died"]
@@ -240,7 +278,13 @@ def grow(case: Case, url: str, path: Path | None, folder: Path) -> dict:
     data = small_data(folder / "data")
     sampler = ("--sampler", case.sampler)
     segments, trained, before = [], [], 0
-    for size in case.sizes:
+    sizes = case.sizes
+    if case.measured is not None and sizes[0] > case.measured:
+        sizes = (case.measured, *sizes)  # Trained first, the trials the copies are made of.
+    for size in sizes:
+        if case.measured is not None and size - case.measured > before:
+            print(f"  inserting copies up to {size - case.measured:,} trials", flush=True)
+            before = fill(url, size - case.measured)
         logs = folder / f"processes-{size}"
         env = environment(data, logs, case.seconds)
         ran = timed(
@@ -383,6 +427,13 @@ def parser() -> argparse.ArgumentParser:
         "--sampler",
         choices=scale_plan.SAMPLERS,
         help=f"the studies' sampler ({target.sampler}; {quick.sampler} with --quick)",
+    )
+    p.add_argument(
+        "--measured",
+        type=positive_int,
+        default=None,
+        help="trials trained at the end of each size, the ones before them inserted as copies "
+        f"of trained ones (the target case: {target.measured}; others train every trial)",
     )
     p.add_argument("--keep", type=Path, default=None, help="keep each study's folder here")
     report.add_output_options(p)

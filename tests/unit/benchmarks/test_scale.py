@@ -141,3 +141,17 @@ def test_optunas_sampling_cost_is_measured_for_every_sampler_at_each_size():
     for row in rows:
         assert all(row[name] > 0 for name in sampler_cost.SAMPLERS)
     assert "| 30 |" in "\n".join(sampler_cost.table(rows))
+
+
+def test_copies_bring_the_study_to_its_size_and_the_no_loss_rule_knows_nobody_trained_them(
+    tmp_path,
+):
+    url = grown_study(tmp_path)
+    assert scale.fill(url, 10) == 10
+    study = optuna.load_study(study_name=scale.STUDY_NAME, storage=url)
+    copies = [t for t in study.trials if t.user_attrs.get(scale.INSERTED)]
+    assert len(study.trials) == 10 and len(copies) == 7
+    assert {t.state for t in copies} == {TrialState.COMPLETE, TrialState.PRUNED}
+    trained = [record(0, "complete"), record(1, "pruned"), record(2, "complete")]
+    assert scale.no_loss(url, trained, 10) == []
+    assert scale.fill(url, 5) == 10  # Never fewer: nothing is removed.
