@@ -111,8 +111,10 @@ def timed(command: list[str], env: dict[str, str], log: Path) -> dict:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     return {
         "status": process.returncode,
+        "last_lines": lines[-3:] if process.returncode else [],  # Why it failed, if it did.
         "wall": time.perf_counter() - started,
         "cpu": usage.ru_utime + usage.ru_stime,
         "peak_mb": usage.ru_maxrss / 1024,
@@ -295,7 +297,7 @@ def grow(case: Case, url: str, path: Path | None, folder: Path) -> dict:
         if ran["status"]:
             raise RuntimeError(
                 f"the study to {size} trials exited with {ran['status']}: "
-                f"see {folder / f'study-{size}.log'}"
+                + " | ".join(ran["last_lines"])
             )
         measured = processes(logs)
         trained += [record for process in measured for record in process["trained"]]
@@ -315,7 +317,11 @@ def grow(case: Case, url: str, path: Path | None, folder: Path) -> dict:
         "segments": segments,
         "stages": {**segment(measured, len(planned)), "run": stages, "runs": len(planned)},
         "problems": no_loss(url, trained, before)
-        + ([f"the stages exited with {stages['status']}"] if stages["status"] else []),
+        + (
+            [f"the stages exited with {stages['status']}: {' | '.join(stages['last_lines'])}"]
+            if stages["status"]
+            else []
+        ),
         "storage_mb": storage_size(case.storage, url, path),
         "report_only": report_only(url, folder, env),
         "open_study_seconds": open_study_seconds(url, folder, env),
