@@ -16,21 +16,12 @@ from conftest import require
 from PIL import Image
 from services import ROOT, free_port, wait_for, worker_environment
 
+from benchmarks import dashboard_load
+
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # Lets the React app fetch the study and draw before the page is captured.
-    "--virtual-time-budget=15000",
-]
+# The flags the scale benchmark drives Chromium with: one list for both.
+CHROMIUM, CHROMIUM_FLAGS = str(dashboard_load.CHROMIUM), dashboard_load.CHROMIUM_FLAGS
 STUDY = "dashboard-check"
 
 
