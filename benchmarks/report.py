@@ -19,10 +19,22 @@ REPORT = ROOT / "reports" / "benchmarks.md"
 TITLE = "# Benchmarks\n"
 
 
+# Options that say only where a result is written: left out of the command a result shows, so
+# that no machine's paths are published with it.
+OUTPUT_OPTIONS = ("--json", "--report")
+
+
 def command_line() -> str:
-    """The command that produced a result, as one would type it again."""
+    """The command that produced a result, as one would type it again (where it wrote its
+    output aside)."""
     module = Path(sys.argv[0]).stem
-    return shlex.join(["python", "-m", f"benchmarks.{module}", *sys.argv[1:]])
+    words, arguments = [], iter(sys.argv[1:])
+    for word in arguments:
+        if word in OUTPUT_OPTIONS:
+            next(arguments, None)
+        elif not word.startswith(tuple(f"{option}=" for option in OUTPUT_OPTIONS)):
+            words.append(word)
+    return shlex.join(["python", "-m", f"benchmarks.{module}", *words])
 
 
 def load_average() -> str:

@@ -378,7 +378,8 @@ def benchmark(cases: list[Case], args) -> dict:
     measured is written as each part ends, so a long run keeps it."""
     sizes = sorted({size for case in cases for size in case.sizes})
     print(f"Optuna's sampling cost at {', '.join(f'{n:,}' for n in sizes)} trials", flush=True)
-    measured = {"sampling": sampler_cost.measure(sizes), "cases": []}
+    measured = {"command": report.command_line(), "sampling": sampler_cost.measure(sizes)}
+    measured["cases"] = []
     with tempfile.TemporaryDirectory(prefix="kerasnn-scale-") as root, Storages() as storages:
         for case in cases:
             folder = Path(root) / f"{case.part.replace(' ', '_')}-{case.storage}-{case.workers}"
@@ -390,6 +391,7 @@ def benchmark(cases: list[Case], args) -> dict:
                 flush=True,
             )
             measured["cases"].append(grow(case, url, path, folder))
+            measured["cases"][-1]["load_average"] = report.load_average()
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps(measured, indent=2) + "\n")
@@ -441,24 +443,42 @@ def parser() -> argparse.ArgumentParser:
         help="trials trained at the end of each size, the ones before them inserted as copies "
         f"of trained ones (the target case: {target.measured}; others train every trial)",
     )
+    p.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="write the section from an earlier run's --json (a run stopped part way keeps "
+        "the cases it finished there) instead of measuring",
+    )
     p.add_argument("--keep", type=Path, default=None, help="keep each study's folder here")
     report.add_output_options(p)
     return p
 
 
+def measure(p: argparse.ArgumentParser, args) -> dict:
+    """A run's measures: made now, or read back from an earlier run's JSON (--from-json)."""
+    if args.from_json is not None:
+        measured = json.loads(args.from_json.read_text())
+        if not isinstance(measured, dict) or not {"sampling", "cases"} <= measured.keys():
+            raise ValueError(f"{args.from_json} holds no run of this benchmark")
+        return measured
+    cli.require_data_dir(p)
+    measured = benchmark(scale_plan.plan(args), args)
+    measured["load_average"] = report.load_average()
+    return measured
+
+
 def main(argv=None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    cases = scale_plan.plan(args)
-    cli.require_data_dir(p)
     try:
-        measured = benchmark(cases, args)
-    except (RuntimeError, OSError) as error:
+        measured = measure(p, args)
+    except (RuntimeError, OSError, ValueError, KeyError) as error:
         print(f"{p.prog}: error: {error}", file=sys.stderr)
         return 1
     cli.import_tensorflow_quietly()  # The machine's description names its version.
     done = measured["cases"]
-    text = render(done, measured["sampling"], STAGES, report.machine())
+    text = render(measured, STAGES, report.machine())
     problems = [f"{c['storage']}, {c['workers']} workers: {m}" for c in done for m in c["problems"]]
     checks = problems or [f"no-loss rule: held in all {len(done)} studies"]
     report.publish(SECTION, text, checks, measured, args)

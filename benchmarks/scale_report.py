@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from benchmarks import report, sampler_cost, scale_plan
 
 # Optuna's steps; every other step is kerasnn's own (what it adds on top of Optuna).
@@ -152,11 +154,14 @@ def sampling_text(sampling: list[dict], cases: list[dict]) -> list[str]:
     ]
 
 
-def render(cases: list[dict], sampling: list[dict], stages: list[str], info: dict[str, str]) -> str:
+def render(measured: dict, stages: list[str], info: dict[str, str]) -> str:
+    """The section from what a run measured ({"command", "sampling", "cases"}, as its JSON
+    holds it): written by the run itself, or later from its JSON (--from-json)."""
+    cases, sampling = measured["cases"], measured["sampling"]
     lines = [
         "## kerasnn's bookkeeping at scale",
         "",
-        f"Command: `{report.command_line()}`",
+        f"Command: `{measured.get('command') or command_of(cases)}`",
         "",
         "**Training is replaced by a stand-in in these figures** (`benchmarks/stand_in.py`: a "
         "sleep of each case's seconds a run and a seeded 20-epoch history); every other step "
@@ -186,5 +191,44 @@ def render(cases: list[dict], sampling: list[dict], stages: list[str], info: dic
     ]
     for case in cases:
         lines += [*case_table(case), ""]
-    lines += [f"Load average when written: {report.load_average()}.", ""]
+    lines += [*unmeasured(cases), _loads(measured), ""]
     return "\n".join([*lines, *report.describe_machine(info)])
+
+
+def command_of(cases: list[dict]) -> str:
+    """The command of a run whose JSON did not record it: the full plan's where its cases
+    are the plan's first ones, else unknown."""
+    plan = [dataclasses.asdict(case) for case in scale_plan.full_plan()]
+    keys = ("storage", "workers", "part")
+    ours = [tuple(c[k] for k in keys) for c in cases]
+    if ours == [tuple(c[k] for k in keys) for c in plan][: len(ours)]:
+        return "python -m benchmarks.scale"
+    return "not recorded"
+
+
+def unmeasured(cases: list[dict]) -> list[str]:
+    """A line naming the cases of the full plan that a full run stopped before, if any."""
+    if command_of(cases) != "python -m benchmarks.scale":
+        return []
+    missing = [f"{c.storage} with {c.workers}" for c in scale_plan.full_plan()[len(cases) :]]
+    if not missing:
+        return []
+    return [
+        f"The run was stopped after {len(cases)} of the plan's "
+        f"{len(scale_plan.full_plan())} cases; not measured: {', '.join(missing)} "
+        "worker(s).",
+        "",
+    ]
+
+
+def _loads(measured: dict) -> str:
+    """The machine's load average at the end of each case, or of the run, as recorded."""
+    cases = measured["cases"]
+    loads = [
+        f"{c['load_average']} after {c['storage']}, {c['workers']}"
+        for c in cases
+        if "load_average" in c
+    ]
+    if loads:
+        return "Load average (1, 5, 15 min) at the end of each case: " + "; ".join(loads) + "."
+    return f"Load average when written: {measured.get('load_average', 'not recorded')}."

@@ -155,3 +155,22 @@ def test_copies_bring_the_study_to_its_size_and_the_no_loss_rule_knows_nobody_tr
     trained = [record(0, "complete"), record(1, "pruned"), record(2, "complete")]
     assert scale.no_loss(url, trained, 10) == []
     assert scale.fill(url, 5) == 10  # Never fewer: nothing is removed.
+
+
+def test_a_published_command_leaves_out_where_its_output_went(monkeypatch):
+    from benchmarks import report
+
+    argv = ["benchmarks/scale.py", "--quick", "--json", "/x/rows.json", "--report=/x/b.md"]
+    monkeypatch.setattr("sys.argv", argv)
+    assert report.command_line() == "python -m benchmarks.scale --quick"
+
+
+def test_a_full_run_stopped_after_its_target_case_names_the_cases_it_did_not_measure():
+    target = {"storage": "postgresql", "workers": 32, "part": "target"}
+    lines = scale_report.unmeasured([target])
+    assert scale_report.command_of([target]) == "python -m benchmarks.scale"
+    assert lines[0].startswith(
+        f"The run was stopped after 1 of the plan's {len(scale_plan.full_plan())} cases"
+    )
+    assert "sqlite with 4" in lines[0]
+    assert scale_report.unmeasured([{"storage": "sqlite", "workers": 2, "part": "custom"}]) == []
