@@ -110,15 +110,22 @@ def timed(command: list[str], env: dict[str, str], log: Path) -> dict:
     with open(log, "w") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     return {
         "status": process.returncode,
-        "last_lines": lines[-3:] if process.returncode else [],  # Why it failed, if it did.
-        "wall": time.perf_counter() - started,
+        "last_lines": last_lines(log) if process.returncode else [],  # Why it failed.
+        "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
         "peak_mb": usage.ru_maxrss / 1024,
     }
+
+
+def last_lines(log: Path, count: int = 3) -> list[str]:
+    """The last non-empty lines of a failed command's log (read only when it failed: a long
+    study's log is large, and the wall time above must not include reading it)."""
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-count:]
 
 
 def processes(logs: Path) -> list[dict]:

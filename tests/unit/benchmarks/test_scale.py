@@ -174,3 +174,13 @@ def test_a_full_run_stopped_after_its_target_case_names_the_cases_it_did_not_mea
     )
     assert "sqlite with 4" in lines[0]
     assert scale_report.unmeasured([{"storage": "sqlite", "workers": 2, "part": "custom"}]) == []
+
+
+def test_a_failed_command_brings_its_last_lines_and_a_good_one_none(tmp_path):
+    import sys
+
+    good = scale.timed([sys.executable, "-c", "print('fine')"], {}, tmp_path / "good.log")
+    script = "import sys; print('one'); print(); print('why'); sys.exit(3)"
+    bad = scale.timed([sys.executable, "-c", script], {}, tmp_path / "bad.log")
+    assert (good["status"], good["last_lines"]) == (0, [])
+    assert (bad["status"], bad["last_lines"]) == (3, ["one", "why"])
