@@ -148,6 +148,8 @@ def segment(measured: list[dict], trials: int) -> dict:
     wall = sum(p["wall"] - p["sleep"] for p in measured)
     own = sum(cpu for step, (_, _, cpu) in steps.items() if step not in (*OPTUNA_STEPS, "other"))
     peaks = [p["peak_rss_mb"] for p in measured]
+    # CPU before a process's first run: imports, data, storage, the study's first read.
+    start_ups = [p["start_up_cpu"] for p in measured]
     return {
         "cpu_per_trial": cpu / per_trial,
         "wall_per_trial": wall / per_trial,
@@ -156,6 +158,7 @@ def segment(measured: list[dict], trials: int) -> dict:
             step: (wall / per_trial, cpu / per_trial) for step, (_, wall, cpu) in steps.items()
         },
         "peak_mb": max(peaks, default=0.0),
+        "start_up_cpu": sum(start_ups) / max(1, len(start_ups)),
         "processes": len(measured),
     }
 

@@ -14,8 +14,6 @@ def growth(segments: list[dict], step: str | None) -> tuple[float | None, str]:
     """How one step's CPU seconds per trial grow with the study's size (`step` None: the
     whole bookkeeping): the exponent of a power law fitted over the segments (by each one's
     middle size), and its word: constant, linear or quadratic per trial."""
-    import numpy as np
-
     points = [
         (
             (s["from"] + s["size"]) / 2,
@@ -23,13 +21,20 @@ def growth(segments: list[dict], step: str | None) -> tuple[float | None, str]:
         )
         for s in segments
     ]
-    points = [(size, cost) for size, cost in points if cost > 0]
+    exponent, word = power_law(points)
+    return exponent, word if exponent is None else f"{word} per trial"
+
+
+def power_law(points: list[tuple[float, float]]) -> tuple[float | None, str]:
+    """The exponent of a power law fitted to (size, cost) points, and its word."""
+    import numpy as np
+
+    points = [(size, cost) for size, cost in points if size > 0 and cost > 0]
     if len(points) < 2:
         return None, "too few sizes"
     sizes, costs = zip(*points, strict=True)
     exponent = float(np.polyfit(np.log(sizes), np.log(costs), 1)[0])
-    word = "constant" if exponent < 0.5 else "linear" if exponent < 1.5 else "quadratic"
-    return exponent, f"{word} per trial"
+    return exponent, "constant" if exponent < 0.5 else "linear" if exponent < 1.5 else "quadratic"
 
 
 def milliseconds(seconds: float) -> str:
@@ -71,7 +76,21 @@ def case_table(case: dict) -> list[str]:
             + " | ".join(cells)
             + (f" | {shown} |" if key == "cpu_per_trial" else " | |")
         )
+    cells = [f"{s['start_up_cpu']:.1f}" for s in segments if "start_up_cpu" in s]
+    if len(cells) == len(segments):
+        lines.append(
+            "| **a process's start-up before its first run, CPU s (mean)** | | "
+            + " | ".join(cells)
+            + f" | {start_up_growth(segments)} |"
+        )
     return lines
+
+
+def start_up_growth(segments: list[dict]) -> str:
+    """How a process's start-up grows with the size of the study it joins (the size it
+    starts at): constant, or linear when it reads the whole study."""
+    exponent, word = power_law([(s["from"], s["start_up_cpu"]) for s in segments])
+    return word if exponent is None else f"{word} in the study's size (n^{exponent:.2f})"
 
 
 def dashboard_cells(measured: dict) -> list[str]:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from studies.storage.retry import MAX_RETRIES, retry
@@ -52,7 +51,7 @@ def fail_dead_trials(study: optuna.Study, storage) -> list[tuple[int, bool]]:
         The numbers of the trials this call failed, each with whether it was queued again
         (journal storage only; Optuna does not say which trials its heartbeat check failed).
     """
-    if isinstance(storage, RDBStorage) and storage.get_heartbeat_interval() is not None:
+    if heartbeat_interval(storage) is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna marks fail_stale_trials experimental.
             optuna.storages.fail_stale_trials(study)
@@ -74,10 +73,17 @@ def dead_trials(study: optuna.Study, storage) -> set[int]:
     anything: by heartbeat on a database (Optuna's own test of staleness, which it offers
     only privately: watch `_get_stale_trial_ids` on upgrades), by process on a journal."""
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    if isinstance(storage, RDBStorage) and storage.get_heartbeat_interval() is not None:
+    if heartbeat_interval(storage) is not None:
         stale = set(storage._get_stale_trial_ids(study._study_id))
         return {trial.number for trial in running if trial._trial_id in stale}
     return {trial.number for trial in running if _worker_died(trial)}
+
+
+def heartbeat_interval(storage) -> int | None:
+    """The seconds between a database's heartbeats; None where there are none (a journal,
+    or a database opened without them)."""
+    interval = getattr(storage, "get_heartbeat_interval", None)
+    return None if interval is None else interval()
 
 
 def _worker_died(trial) -> bool:

@@ -76,8 +76,18 @@ def train_trials(
                     failures.mark(trial, kind, reason)
                 _tell(study, trial, None, TrialState.FAIL)
         raise
-    gc.collect()  # As study.optimize(gc_after_trial=True) would: a trial's graphs go now.
+    collect_garbage()
     return [finished[trial.number] for trial in trials]
+
+
+def collect_garbage() -> None:
+    """What study.optimize(gc_after_trial=True) does, a trial's graphs freed now; then what
+    survived (the storage's cache of finished trials grows with the study) kept out of the
+    next collections' sight, as `pipeline.startup_objects_frozen` keeps the frameworks', so
+    that a collection walks one trial's objects, not the whole study's."""
+    gc.collect()
+    if gc.get_freeze_count():  # Inside pipeline.startup_objects_frozen, which undoes it.
+        gc.freeze()
 
 
 def _prepare(study, trials: list, prepare, finished: dict) -> dict[int, Job]:

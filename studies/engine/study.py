@@ -5,6 +5,7 @@ version its trials record."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import os
 import subprocess
@@ -68,15 +69,26 @@ def make_sampler(settings: Settings, search_space: dict | None, trials_so_far: i
     )
 
 
-def stored_study(storage, name: str) -> optuna.study.StudySummary | None:
-    """The stored study called `name`, read without loading or changing it, or None."""
-    return next(
-        (
-            s
-            for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
-            if s.study_name == name
-        ),
-        None,
+@dataclasses.dataclass(frozen=True)
+class StoredStudy:
+    """What a check needs of a stored study: its name, attributes and directions."""
+
+    study_name: str
+    user_attrs: dict
+    directions: list
+
+
+def stored_study(storage, name: str) -> StoredStudy | None:
+    """The stored study called `name`, or None: read by name, without loading its trials
+    (a summary of every study reads every trial, which a large study pays for on every
+    check)."""
+    storage = optuna.storages.get_storage(storage)
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return None
+    return StoredStudy(
+        name, storage.get_study_user_attrs(study_id), storage.get_study_directions(study_id)
     )
 
 

@@ -107,3 +107,11 @@ def open_for_reading(url: str):
     """Opens an existing storage for a report, the reproduction or a benchmark: the one
     read-only open. Nothing is created, repaired or written by opening it."""
     return open_storage(url, write=False)
+
+
+def close(storage) -> None:
+    """Closes the connections of a storage `open_storage` gave (a journal holds none open)."""
+    # A database's RDBStorage sits behind Optuna's cache, its `_backend` (see open_rdb).
+    engine = getattr(getattr(storage, "_backend", storage), "engine", None)
+    if engine is not None:
+        engine.dispose()

@@ -192,7 +192,11 @@ def engine_kwargs(storage: StorageURL, read_only: bool, timeout: float) -> dict:
 
 
 def open_rdb(storage: StorageURL, heartbeat_interval: int, write: bool, timeout: float):
-    """An RDBStorage with heartbeats and Optuna's retry of a dead worker's trial."""
+    """An RDBStorage with heartbeats and Optuna's retry of a dead worker's trial, behind
+    Optuna's own cache of finished trials (what `optuna.load_study` puts in front of a URL):
+    one cache for the process, so that each study, search or stage, reads a finished trial
+    once, not on every check (handing the bare RDBStorage to Optuna would give every
+    `load_study` a cache of its own, each reading the whole study again)."""
     # A read-only SQLite file is opened so that SQLite itself refuses writes: as root,
     # nothing else would stop one. Any other storage opened for reading may still be
     # written by its caller (a dead worker's trial marked FAIL); opening it writes nothing.
@@ -204,7 +208,7 @@ def open_rdb(storage: StorageURL, heartbeat_interval: int, write: bool, timeout:
             with warnings.catch_warnings():
                 # Optuna calls heartbeats experimental; they are used on purpose.
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(
+                rdb = RDBStorage(
                     storage.sqlalchemy_url,
                     engine_kwargs=options,
                     heartbeat_interval=heartbeat_interval,
@@ -214,6 +218,7 @@ def open_rdb(storage: StorageURL, heartbeat_interval: int, write: bool, timeout:
                     # Reading needs Optuna's tables to be there already (check saw them).
                     skip_table_creation=not write,
                 )
+            return optuna.storages.get_storage(rdb)
         except Exception as error:
             if attempt < OPEN_ATTEMPTS and _may_be_creation_race(error):
                 time.sleep(random.uniform(0.2, 1.0) * attempt)

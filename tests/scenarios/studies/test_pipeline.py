@@ -22,8 +22,8 @@ from services import SMALL, Outcome, cli, foreign_sqlite, immutable, process
 
 from studies import overfitting, run
 from studies.settings import SEED_LIMIT, folder_name
+from studies.storage import close, open_storage
 from studies.storage import faults as storage_faults
-from studies.storage import open_storage
 
 ERROR = "python -m studies.run: error: "
 
@@ -49,8 +49,7 @@ def stored_trials(url: str, name: str = "kept") -> list[tuple]:
         study = optuna.load_study(study_name=name, storage=storage)
         return [(t.number, t.state, t.params, t.values, t.user_attrs) for t in study.trials]
     finally:
-        if hasattr(storage, "engine"):
-            storage.engine.dispose()
+        close(storage)
 
 
 @pytest.fixture(scope="module")

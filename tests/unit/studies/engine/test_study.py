@@ -32,3 +32,37 @@ def test_code_version_says_changes_when_a_package_file_was_edited(tmp_path):
 def test_code_version_looks_at_the_checkout_that_holds_both_packages():
     assert (study.CODE_ROOT / "kerasnn" / "__init__.py").is_file()
     assert (study.CODE_ROOT / "studies" / "__init__.py").is_file()
+
+
+def test_a_process_reads_each_finished_trial_of_a_database_once(tmp_path, monkeypatch):
+    """Checking a stored study reads no trial, and every study opened on one storage shares
+    Optuna's cache: a large study is not read again by each check and stage."""
+    import optuna
+    from optuna.storages import RDBStorage
+
+    from studies.storage import close, open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path}/s.db")
+    made = optuna.create_study(storage=storage, study_name="s")
+    for value in (0.1, 0.2, 0.3):
+        made.add_trial(optuna.trial.create_trial(value=value))
+    close(storage)
+    storage = open_storage(f"sqlite:///{tmp_path}/s.db")
+    read = []
+    original = RDBStorage._get_trials
+
+    def counted(self, *args, **kwargs):
+        trials = original(self, *args, **kwargs)
+        read.extend(trial.number for trial in trials)
+        return trials
+
+    monkeypatch.setattr(RDBStorage, "_get_trials", counted)
+    stored = study.stored_study(storage, "s")
+    assert (stored.study_name, stored.directions) == ("s", [optuna.study.StudyDirection.MINIMIZE])
+    assert study.stored_study(storage, "absent") is None
+    assert read == []
+    for _ in range(3):
+        loaded = optuna.load_study(study_name="s", storage=storage)
+        assert [trial.value for trial in loaded.get_trials()] == [0.1, 0.2, 0.3]
+    assert read == [0, 1, 2]
+    close(storage)

@@ -19,6 +19,7 @@ from studies.storage import (
     StorageError,
     StorageWarning,
     check,
+    close,
     describe_fault,
     exists,
     open_storage,
@@ -264,7 +265,7 @@ def test_an_empty_sqlite_file_is_refused_for_reading_and_not_made_a_database(tmp
     # For a run the same empty file becomes a study storage.
     storage = open_storage(url)
     optuna.create_study(storage=storage, study_name="fresh")
-    storage.engine.dispose()
+    close(storage)
     assert "studies" in tables(path)
 
 
@@ -290,7 +291,7 @@ def test_a_read_only_sqlite_database_is_refused_for_a_run_but_read_for_a_report(
         assert "cannot be written: its file or folder is read-only" in describe_fault(
             raw.value, url
         )
-        storage.engine.dispose()
+        close(storage)
         assert digest(path) == fingerprint
         assert sorted(folder.iterdir()) == [path]  # No rollback journal was left beside it.
     finally:
@@ -326,7 +327,7 @@ def test_a_locked_sqlite_database_is_one_line_when_opening_and_when_writing(tmp_
             "try again when it has finished"
         )
         holder.execute("ROLLBACK")
-        storage.engine.dispose()
+        close(storage)
     finally:
         holder.close()
     assert digest(path) == fingerprint
