@@ -206,12 +206,56 @@ def render(measured: dict, stages: list[str], info: dict[str, str]) -> str:
         "",
         *summary_table(cases),
         "",
+        *targets(cases),
         *sampling_text(sampling, cases),
     ]
     for case in cases:
         lines += [*case_table(case), ""]
     lines += [*unmeasured(cases), _loads(measured), ""]
     return "\n".join([*lines, *report.describe_machine(info)])
+
+
+# The targets a study of the target case's size is held to.
+SHARE_OF_A_RUN, REPORT_SECONDS, REPORT_MB = 0.05, 60, 2048
+
+
+def targets(cases: list[dict]) -> list[str]:
+    """Each target judged on the target case, met or not, from its figures."""
+    case = next((c for c in cases if c["part"] == "target"), None)
+    if case is None:
+        return []
+    last = case["segments"][-1]
+    share = last["own_cpu_per_trial"] / case["seconds"]
+    own = [step for step in last["steps"] if step not in (*OPTUNA_STEPS, "other")]
+    exponents = {step: growth(case["segments"], step)[0] for step in own}
+    report_run = case["report_only"]
+    fast_report = report_run["wall"] <= REPORT_SECONDS and report_run["peak_mb"] <= REPORT_MB
+    title = f"{case_title(case)} at {last['size']:,} trials"
+    return [
+        f"**Targets**, judged on {title}:",
+        "",
+        f"- kerasnn's own bookkeeping at most {SHARE_OF_A_RUN:.0%} of a {case['seconds']:g} s "
+        f"run: {milliseconds(last['own_cpu_per_trial'])} ms CPU a trial, {share:.1%}: "
+        + ("**met**" if share <= SHARE_OF_A_RUN else "**not met**"),
+        "- no step of kerasnn's own growing faster than linearly (its cost per trial, fitted "
+        "over the sizes): " + _growth_verdict(exponents),
+        f"- `--report-only` within {REPORT_SECONDS} s and {REPORT_MB / 1024:g} GB: "
+        f"{report_run['wall']:.1f} s, {report_run['peak_mb']:.0f} MB: "
+        + ("**met**" if fast_report else "**not met**"),
+        "- no lost, duplicated or wrongly retried trial, in any case: "
+        + ("**met**" if not any(c["problems"] for c in cases) else "**not met**"),
+        "",
+    ]
+
+
+def _growth_verdict(exponents: dict[str, float | None]) -> str:
+    known = {step: e for step, e in exponents.items() if e is not None}
+    if not known:
+        return "not judged: too few sizes"
+    faster = [f"{step} (n^{e:.2f})" for step, e in known.items() if e >= 1.5]
+    linear = [f"{step} (n^{e:.2f})" for step, e in known.items() if 0.5 <= e < 1.5]
+    verdict = "**met**" if not faster else f"**not met**: {', '.join(faster)}"
+    return verdict + (f"; linear per trial: {', '.join(linear)}" if linear else "; all constant")
 
 
 def command_of(cases: list[dict]) -> str:

@@ -184,3 +184,36 @@ def test_a_failed_command_brings_its_last_lines_and_a_good_one_none(tmp_path):
     bad = scale.timed([sys.executable, "-c", script], {}, tmp_path / "bad.log")
     assert (good["status"], good["last_lines"]) == (0, [])
     assert (bad["status"], bad["last_lines"]) == (3, ["one", "why"])
+
+
+def test_the_targets_are_judged_on_the_target_case_from_its_figures():
+    sizes = [(0, 250), (750, 1000), (9750, 10000)]
+
+    def segment(start, end, scan):
+        steps = {"artifacts": (0, 0.02), "scan": (0, scan(end)), "ask": (0, end / 1e3)}
+        own = sum(cpu for step, (_, cpu) in steps.items() if step != "ask")
+        return {"from": start, "size": end, "own_cpu_per_trial": own, "steps": steps}
+
+    def case(scan, report_seconds, problems=()):
+        return {
+            "part": "target",
+            "storage": "postgresql",
+            "workers": 32,
+            "seconds": 1.0,
+            "segments": [segment(start, end, scan) for start, end in sizes],
+            "report_only": {"wall": report_seconds, "peak_mb": 900.0},
+            "problems": list(problems),
+        }
+
+    good = "\n".join(scale_report.targets([case(lambda n: 0.01, 30.0)]))
+    assert "30.0 ms CPU a trial, 3.0%: **met**" in good
+    assert "faster than linearly (its cost per trial, fitted over the sizes): **met**" in good
+    assert "30.0 s, 900 MB: **met**" in good
+    assert "wrongly retried trial, in any case: **met**" in good
+    # Optuna's ask grows too, but only kerasnn's own steps are judged.
+    bad = "\n".join(scale_report.targets([case(lambda n: n**2 / 1e10, 75.0, ["lost"])]))
+    assert "**not met**: scan (n^" in bad
+    assert "ms CPU a trial, 1" in bad and "%: **not met**" in bad
+    assert "75.0 s, 900 MB: **not met**" in bad
+    assert "wrongly retried trial, in any case: **not met**" in bad
+    assert scale_report.targets([{**case(lambda n: 0.01, 1.0), "part": "quick"}]) == []

@@ -327,9 +327,9 @@ def test_a_report_and_fresh_leave_a_live_workers_trial_alone_whatever_their_hear
     url = f"sqlite:///{tmp_path / 'study.db'}"
     reports = tmp_path / "reports"
     arguments = [*SMALL, "--storage", url, "--study-name", "beating", "--trials", "1"]
-    arguments += ["--reports", str(reports), "--epochs", "400"]
+    arguments += ["--reports", str(reports), "--epochs", "1000"]
     # 30 s between heartbeats: the trial counts as dead only after 120 s without one. Its
-    # 400 epochs take far longer than the 4 s a 1 s heartbeat would allow.
+    # thousand epochs last far longer than the 4 s a 1 s heartbeat would allow.
     worker = start_worker([*arguments, "--heartbeat", "30"], tmp_path / "worker.log")
     try:
         trial = wait_for(
@@ -343,15 +343,20 @@ def test_a_report_and_fresh_leave_a_live_workers_trial_alone_whatever_their_hear
         assert load(url, "beating").trials[trial.number].state == TrialState.RUNNING
         fresh = start_worker([*arguments, "--fresh"], tmp_path / "fresh.log")
         assert fresh.wait(timeout=180) == 2
-        code = worker.wait(timeout=400)
+        # Neither touched the trial nor its worker, which trains on until it is stopped.
+        assert load(url, "beating").trials[trial.number].state == TrialState.RUNNING
+        assert worker.poll() is None
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(timeout=120)
     finally:
         stop(worker)
     said = read(tmp_path / "fresh.log")
     assert said.count("\n") == 1 and "has 1 trial(s) running in another process" in said, said
-    assert code == 0, read(tmp_path / "worker.log")
+    assert code == 130, read(tmp_path / "worker.log")
     study = load(url, "beating")
     assert [t.number for t in study.trials] == [trial.number]
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE]
+    # Failed by its own worker's stop, not as a dead worker's trial by the others.
+    assert study.trials[trial.number].user_attrs["fail_reason"].startswith("interrupted")
     assert study.user_attrs["heartbeat"] == 30
     assert "died" not in read(tmp_path / "report.log")
     assert (reports / "beating" / "summary.md").is_file()
