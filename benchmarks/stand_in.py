@@ -89,6 +89,7 @@ def _install() -> None:
         (search, "refuse_duplicate", "trial checks"),
         (planned, "_refuse_repeat", "trial checks"),
         (workers, "count", "counting trials"),
+        (search, "trial_states", "counting trials"),
         (planned, "standing", "plan reads"),
         (plans, "load_companion", "plan reads"),
         (plans, "recorded_plan", "plan reads"),

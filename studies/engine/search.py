@@ -99,9 +99,7 @@ def run_trials(stage: Stage) -> str:
     while True:
         raise_if_stopped()
         dead.reap(study, stage.storage, progress.note)
-        # The trials are read once a round: each read is a pass over them all (and a query
-        # on a database), which a study of thousands pays for every trial.
-        states = Counter(trial.state for trial in study.get_trials(deepcopy=False))
+        states = trial_states(study)
         finished = sum(states[state] for state in FINISHED)
         if finished >= settings.trials:
             return "target reached"
@@ -116,6 +114,12 @@ def run_trials(stage: Stage) -> str:
             finished += trial.state in FINISHED
             progress.trial(trial, finished)
             in_a_row = _count_failure(study, trial, in_a_row, settings.max_failures)
+
+
+def trial_states(study: optuna.Study) -> Counter:
+    """The study's trials counted by state. Read once a round: each read is a pass over them
+    all (and a query on a database), which a study of thousands pays for every trial."""
+    return Counter(trial.state for trial in study.get_trials(deepcopy=False))
 
 
 def _next_trials(stage: Stage, objective: SearchObjective, finished: int, running: int) -> list:
