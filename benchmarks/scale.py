@@ -21,7 +21,7 @@ CPU seconds (and its wall seconds) outside the stand-in, per trial. Before the c
 Optuna's own sampling time per trial at the plan's sizes is measured in memory
 (`benchmarks/sampler_cost.py`).
 
-Without options it runs the full plan: one study grown to 10,000 trials on PostgreSQL with 32
+Without options it runs the full plan: one study grown to 10,000 trials on PostgreSQL with 16
 workers, and a sweep of worker counts at 200 trials on every storage, each named with its
 sampler and why in the section.
 """

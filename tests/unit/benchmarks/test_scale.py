@@ -59,7 +59,7 @@ def plan(*argv: str) -> list[scale_plan.Case]:
 def test_the_full_plan_is_the_target_study_and_a_worker_sweep_on_every_storage():
     cases = plan()
     [target] = [case for case in cases if case.part == "target"]
-    assert (target.storage, target.workers, target.sizes) == ("postgresql", 32, (1000, 3000, 10000))
+    assert (target.storage, target.workers, target.sizes) == ("postgresql", 16, (1000, 3000, 10000))
     sweep = {(case.storage, case.workers) for case in cases if case.part == "worker sweep"}
     assert sweep == {
         *((storage, workers) for storage in ("sqlite", "journal") for workers in (4, 16, 32)),
@@ -88,7 +88,7 @@ def test_any_option_given_makes_a_cross_product_filled_from_the_target_case():
     [alone] = plan("--sampler", "tpe")
     assert (alone.storage, alone.workers, alone.sampler, alone.part) == (
         "postgresql",
-        32,
+        scale_plan.TARGET.workers,
         "tpe",
         "custom",
     )
@@ -166,7 +166,7 @@ def test_a_published_command_leaves_out_where_its_output_went(monkeypatch):
 
 
 def test_a_full_run_stopped_after_its_target_case_names_the_cases_it_did_not_measure():
-    target = {"storage": "postgresql", "workers": 32, "part": "target"}
+    target = {"storage": "postgresql", "workers": scale_plan.TARGET.workers, "part": "target"}
     lines = scale_report.unmeasured([target])
     assert scale_report.command_of([target]) == "python -m benchmarks.scale"
     assert lines[0].startswith(
