@@ -156,13 +156,14 @@ def test_a_timeout_mid_search_exits_0_and_says_how_to_go_on(tmp_path, capsys, da
 
 def test_workers_rerun_on_a_finished_study_train_its_effects(tmp_path, data_dir):
     assert process(options(tmp_path)).code == 0
-    done = process([*options(tmp_path), "--workers", "2", "--effects-seeds", "2"])
+    done = process([*options(tmp_path), "--workers", "2", "--effects-seeds", "1"])
     assert done.code == 0, done.err
     assert "only 0" not in done.out
     table = pd.read_csv(tmp_path / "reports" / NAME / "effects.csv")
     complete = table[table["state"] == "COMPLETE"]
-    assert set(complete["seed"]) == {3, 4}
-    assert complete.groupby("seed")["variant"].nunique().min() > 1
+    # A seed neither the search nor the confirmation (seeds 0 to 2) used, every variant.
+    assert set(complete["seed"]) == {3}
+    assert complete["variant"].nunique() > 1
 
 
 def confirmation_runs(journal) -> list[optuna.trial.FrozenTrial]:

@@ -290,7 +290,7 @@ def test_workers_on_postgresql_follow_every_stage_and_keep_passwords_out_of_all_
     url = create_database(postgres, "secret_study")
     reports = tmp_path / "reports"
     arguments = [*SMALL, "--storage", url, "--study-name", "secret", "--trials", "2"]
-    arguments += ["--confirm-top", "1", "--confirm-seeds", "2", "--effects-seeds", "2"]
+    arguments += ["--confirm-top", "1", "--confirm-seeds", "2", "--effects-seeds", "1"]
     code = finish(
         [*arguments, "--reports", str(reports), "--workers", "2"],
         tmp_path / "parent.log",
