@@ -10,31 +10,55 @@ from benchmarks import report, sampler_cost, scale_plan
 OPTUNA_STEPS = ("ask", "sampling", "tell", "pruning reports", "heartbeats")
 
 
-def growth(segments: list[dict], step: str | None) -> tuple[float | None, str]:
-    """How one step's CPU seconds per trial grow with the study's size (`step` None: the
-    whole bookkeeping): the exponent of a power law fitted over the segments (by each one's
-    middle size), and its word: constant, linear or quadratic per trial."""
-    points = [
-        (
-            (s["from"] + s["size"]) / 2,
-            s["cpu_per_trial"] if step is None else s["steps"].get(step, (0, 0))[1],
-        )
-        for s in segments
-    ]
-    exponent, word = power_law(points)
-    return exponent, word if exponent is None else f"{word} per trial"
+@dataclasses.dataclass(frozen=True)
+class Growth:
+    """How a cost grows with the study's size, from (size, cost) points: the slope of a
+    straight line fitted to them (cost per trial of size), the exponent of a fitted power
+    law, and its word. A cost that is a constant plus a part proportional to the size is
+    "linear" once that part, at the largest size, is at least the constant (a power law
+    fitted to it would call it constant, its exponent well below 1); "quadratic" when the
+    power law's exponent is 1.5 or more; "constant" otherwise."""
+
+    exponent: float | None
+    slope: float = 0.0
+    word: str = "too few sizes"
+
+    def rate(self, unit: str, scale: float) -> str:
+        """The slope per 1,000 trials, in `unit` (`scale` units a second)."""
+        return f"{self.slope * 1000 * scale:+.1f} {unit} per 1,000 trials"
 
 
-def power_law(points: list[tuple[float, float]]) -> tuple[float | None, str]:
-    """The exponent of a power law fitted to (size, cost) points, and its word."""
+def fit(points: list[tuple[float, float]]) -> Growth:
     import numpy as np
 
     points = [(size, cost) for size, cost in points if size > 0 and cost > 0]
     if len(points) < 2:
-        return None, "too few sizes"
-    sizes, costs = zip(*points, strict=True)
+        return Growth(None)
+    sizes, costs = (np.array(values) for values in zip(*points, strict=True))
     exponent = float(np.polyfit(np.log(sizes), np.log(costs), 1)[0])
-    return exponent, "constant" if exponent < 0.5 else "linear" if exponent < 1.5 else "quadratic"
+    slope, constant = (float(value) for value in np.polyfit(sizes, costs, 1))
+    if exponent >= 1.5:
+        word = "quadratic"
+    elif slope > 0 and slope * sizes.max() >= max(constant, 0.0):
+        word = "linear"
+    else:
+        word = "constant"
+    return Growth(exponent, slope, word)
+
+
+def growth(segments: list[dict], step: str | None) -> Growth:
+    """How one step's CPU seconds per trial grow with the study's size (`step` None: the
+    whole bookkeeping), fitted over the segments by each one's middle size: constant,
+    linear or quadratic per trial."""
+    return fit(
+        [
+            (
+                (s["from"] + s["size"]) / 2,
+                s["cpu_per_trial"] if step is None else s["steps"].get(step, (0, 0))[1],
+            )
+            for s in segments
+        ]
+    )
 
 
 def milliseconds(seconds: float) -> str:
@@ -58,13 +82,11 @@ def case_table(case: dict) -> list[str]:
         "|---|---|" + "---|" * len(sizes) + "---|",
     ]
     for step in steps:
-        exponent, word = growth(segments, step)
         whose = "Optuna" if step in OPTUNA_STEPS else "untimed" if step == "other" else "kerasnn"
         cells = [milliseconds(s["steps"].get(step, (0, 0))[1]) for s in segments]
-        shown = word if exponent is None else f"{word} (n^{exponent:.2f})"
+        shown = per_trial(growth(segments, step))
         lines.append(f"| {step} | {whose} | " + " | ".join(cells) + f" | {shown} |")
-    exponent, word = growth(segments, None)
-    shown = word if exponent is None else f"{word} (n^{exponent:.2f})"
+    shown = per_trial(growth(segments, None))
     for label, key in [
         ("all bookkeeping, CPU", "cpu_per_trial"),
         ("kerasnn's own, CPU", "own_cpu_per_trial"),
@@ -86,11 +108,19 @@ def case_table(case: dict) -> list[str]:
     return lines
 
 
+def per_trial(found: Growth) -> str:
+    if found.exponent is None:
+        return found.word
+    return f"{found.word} per trial ({found.rate('ms', 1000)})"
+
+
 def start_up_growth(segments: list[dict]) -> str:
     """How a process's start-up grows with the size of the study it joins (the size it
     starts at): constant, or linear when it reads the whole study."""
-    exponent, word = power_law([(s["from"], s["start_up_cpu"]) for s in segments])
-    return word if exponent is None else f"{word} in the study's size (n^{exponent:.2f})"
+    found = fit([(s["from"], s["start_up_cpu"]) for s in segments])
+    if found.exponent is None:
+        return found.word
+    return f"{found.word} in the study's size ({found.rate('s', 1)})"
 
 
 def dashboard_cells(measured: dict) -> list[str]:
@@ -194,9 +224,12 @@ def render(measured: dict, stages: list[str], info: dict[str, str]) -> str:
         "so the ranges measured are those the engine trained; each grown study "
         f"then trained its confirmation (`{' '.join(stages)}`). Steps are timed in each "
         "process from its first run on; a step called inside another counts in the inner one "
-        "only. Growth is the exponent of a power law fitted to a step's CPU per trial over the "
-        "ranges (below 0.5: constant per trial; below 1.5: linear per trial, so quadratic in "
-        "the study's size overall). optuna-dashboard (`benchmarks/dashboard_load.py`) served "
+        "only. Growth is read from a straight line fitted to a step's CPU per trial over the "
+        'ranges (by each range\'s middle): its slope per 1,000 trials, and "linear per trial" '
+        "(so quadratic in the study's size overall) once the part that grows, at the largest "
+        'size, outweighs the constant part, "quadratic per trial" when a power law fitted '
+        'to it has an exponent of 1.5 or more, "constant per trial" otherwise. '
+        "optuna-dashboard (`benchmarks/dashboard_load.py`) served "
         "each grown study: its study JSON timed twice (the first fills its cache of finished "
         "trials), its parameter importances, then, with those cached, the study page as "
         "headless Chromium dumps it, beside the study list page, which loads no trials "
@@ -227,7 +260,7 @@ def targets(cases: list[dict]) -> list[str]:
     last = case["segments"][-1]
     share = last["own_cpu_per_trial"] / case["seconds"]
     own = [step for step in last["steps"] if step not in (*OPTUNA_STEPS, "other")]
-    exponents = {step: growth(case["segments"], step)[0] for step in own}
+    growths = {step: growth(case["segments"], step) for step in own}
     report_run = case["report_only"]
     fast_report = report_run["wall"] <= REPORT_SECONDS and report_run["peak_mb"] <= REPORT_MB
     title = f"{case_title(case)} at {last['size']:,} trials"
@@ -238,7 +271,7 @@ def targets(cases: list[dict]) -> list[str]:
         f"run: {milliseconds(last['own_cpu_per_trial'])} ms CPU a trial, {share:.1%}: "
         + ("**met**" if share <= SHARE_OF_A_RUN else "**not met**"),
         "- no step of kerasnn's own growing faster than linearly (its cost per trial, fitted "
-        "over the sizes): " + _growth_verdict(exponents),
+        "over the sizes): " + _growth_verdict(growths),
         f"- `--report-only` within {REPORT_SECONDS} s and {REPORT_MB / 1024:g} GB: "
         f"{report_run['wall']:.1f} s, {report_run['peak_mb']:.0f} MB: "
         + ("**met**" if fast_report else "**not met**"),
@@ -248,14 +281,16 @@ def targets(cases: list[dict]) -> list[str]:
     ]
 
 
-def _growth_verdict(exponents: dict[str, float | None]) -> str:
-    known = {step: e for step, e in exponents.items() if e is not None}
+def _growth_verdict(growths: dict[str, Growth]) -> str:
+    known = {step: g for step, g in growths.items() if g.exponent is not None}
     if not known:
         return "not judged: too few sizes"
-    faster = [f"{step} (n^{e:.2f})" for step, e in known.items() if e >= 1.5]
-    linear = [f"{step} (n^{e:.2f})" for step, e in known.items() if 0.5 <= e < 1.5]
-    verdict = "**met**" if not faster else f"**not met**: {', '.join(faster)}"
-    return verdict + (f"; linear per trial: {', '.join(linear)}" if linear else "; all constant")
+    faster = [
+        f"{step} ({g.rate('ms', 1000)})" for step, g in known.items() if g.word == "quadratic"
+    ]
+    linear = [f"{step} ({g.rate('ms', 1000)})" for step, g in known.items() if g.word == "linear"]
+    verdict = "**met**" if not faster else f"**not met**: {'; '.join(faster)}"
+    return verdict + (f"; linear per trial: {'; '.join(linear)}" if linear else "; all constant")
 
 
 def command_of(cases: list[dict]) -> str:

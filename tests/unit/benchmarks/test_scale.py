@@ -47,9 +47,19 @@ def test_a_step_whose_cost_per_trial_grows_with_the_study_is_called_linear():
         {"from": start, "size": end, "cpu_per_trial": 1.0, "steps": {"scan": (0, end / 1e4)}}
         for start, end in [(0, 1000), (1000, 3000), (3000, 10000)]
     ]
-    exponent, word = scale_report.growth(segments, "scan")
-    assert 0.8 < exponent < 1.2 and word == "linear per trial"
-    assert scale_report.growth(segments, None)[1] == "constant per trial"
+    found = scale_report.growth(segments, "scan")
+    assert 0.8 < found.exponent < 1.2 and found.word == "linear"
+    assert scale_report.per_trial(found) == "linear per trial (+151.3 ms per 1,000 trials)"
+    assert scale_report.growth(segments, None).word == "constant"
+    # A constant plus a part that grows: linear once that part outweighs the constant,
+    # though a power law fitted to it has an exponent well below 1.
+    affine = [(size, 0.015 + 4.6e-6 * size) for size in (125, 875, 2875, 9875)]
+    found = scale_report.fit(affine)
+    assert found.exponent < 0.5 and found.word == "linear"
+    assert scale_report.fit([(size, 0.015 + 1e-7 * size) for size in (125, 9875)]).word == (
+        "constant"
+    )
+    assert scale_report.fit([(size, size**2) for size in (10, 100, 1000)]).word == "quadratic"
 
 
 def plan(*argv: str) -> list[scale_plan.Case]:
@@ -212,7 +222,7 @@ def test_the_targets_are_judged_on_the_target_case_from_its_figures():
     assert "wrongly retried trial, in any case: **met**" in good
     # Optuna's ask grows too, but only kerasnn's own steps are judged.
     bad = "\n".join(scale_report.targets([case(lambda n: n**2 / 1e9, 75.0, ["lost"])]))
-    assert "**not met**: scan (n^" in bad
+    assert "**not met**: scan (+" in bad
     assert "120.0 ms CPU a trial, 12.0%: **not met**" in bad
     assert "75.0 s, 900 MB: **not met**" in bad
     assert "wrongly retried trial, in any case: **not met**" in bad
