@@ -40,8 +40,9 @@ def candidates(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
 
 def runs_of(search: optuna.Study, plan: Plan) -> dict[PlannedRun, dict]:
     """Each run of the plan, with the parameters of the search trial it re-trains."""
+    trials = search.get_trials(deepcopy=False)  # `search.trials` deep-copies every trial.
     return {
-        PlannedRun(source, seed): search.trials[source].params
+        PlannedRun(source, seed): trials[source].params
         for source in plan.sources
         for seed in plan.seeds
     }
@@ -113,11 +114,12 @@ def runs_by_source(
     confirmation stored before plans were recorded counts every complete run."""
     plan = plans.recorded_plan(confirmation)
     grouped: dict[int, list[optuna.trial.FrozenTrial]] = {}
+    sources = search.get_trials(deepcopy=False)
     for run, trial in planned_runs.complete_runs(confirmation, MEASURES):
         planned = plan is None or (run.source in plan.sources and run.seed in plan.seeds)
-        known = 0 <= run.source < len(search.trials)
+        known = 0 <= run.source < len(sources)
         if run.variant is None and planned and known:
-            if trial.params == search.trials[run.source].params:
+            if trial.params == sources[run.source].params:
                 grouped.setdefault(run.source, []).append(trial)
     return grouped
 
@@ -136,10 +138,11 @@ def answer(search: optuna.Study, confirmation: optuna.Study | None) -> Answer | 
 
     sources.sort(key=lambda source: -stats.spread(values(source, "objective")).mean)
     best = values(sources[0], "objective")
+    trials = search.get_trials(deepcopy=False)
     configurations = [
         Confirmed(
             source=source,
-            params=search.trials[source].params,
+            params=trials[source].params,
             seeds=sorted(int(trial.user_attrs["seed"]) for trial in grouped[source]),
             spreads={key: stats.spread(values(source, key)) for key in MEASURES},
             versus_winner=None if rank == 0 else stats.compare(best, values(source, "objective")),

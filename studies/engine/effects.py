@@ -43,7 +43,7 @@ from studies.engine import plans
 from studies.engine.planned import PlannedRun
 from studies.engine.plans import Plan
 from studies.engine.stage import Stage
-from studies.engine.study import COMPANIONS
+from studies.engine.study import COMPANIONS, trial_numbered
 
 STAGE_NAME = "effects"
 SUFFIX = COMPANIONS[STAGE_NAME]
@@ -230,7 +230,8 @@ def design_of(recorded: Plan, search: optuna.Study, module) -> Design | None:
     were (an older study), the one today's code makes around its winner, here alone. None
     for a recorded design that is not one (an edited storage)."""
     if recorded.design is None:
-        return design(search.trials[recorded.sources[0]].params, module, training_images(search))
+        winner = trial_numbered(search, recorded.sources[0])
+        return design(winner.params, module, training_images(search))
     try:
         return from_record(recorded.design)
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -271,7 +272,7 @@ def measure(answer, stage: Stage) -> None:
     confirmed = plans.recorded_plan(
         plans.load_companion(stage.storage, search.study_name, "confirmation")
     )
-    around = design(search.trials[source].params, stage.module, training_images(search))
+    around = design(trial_numbered(search, source).params, stage.module, training_images(search))
     asked = plans.asked_effects(source, search, stage.settings, confirmed)
     asked = dataclasses.replace(asked, design=to_record(around))
     effects, plan_now = planned_runs.start(stage, STAGE_NAME, asked)
@@ -360,7 +361,7 @@ def results(effects: optuna.Study, search: optuna.Study, module) -> Effects | No
     recorded = plans.recorded_plan(effects)
     if recorded is None or len(recorded.sources) != 1:
         return None
-    if not 0 <= recorded.sources[0] < len(search.trials):
+    if not 0 <= recorded.sources[0] < len(search.get_trials(deepcopy=False)):
         return None
     source, run_seeds = recorded.sources[0], list(recorded.seeds)
     shape = design_of(recorded, search, module)

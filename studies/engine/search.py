@@ -79,10 +79,14 @@ def refuse_duplicate(trial: optuna.Trial) -> None:
     A continued study, or two workers started with the same seed, can be handed the same
     proposal twice; training it again would add nothing but a repeated row.
     """
+    # Read once: a live trial's `params` is a fresh deep copy at every reading.
+    params = trial.params
+    if not params:
+        return
+    busy = FINISHED + (TrialState.RUNNING,)
     for other in trial.study.get_trials(deepcopy=False):
-        if other.number != trial.number and other.params == trial.params and other.params:
-            if other.state in FINISHED + (TrialState.RUNNING,):
-                raise DuplicateTrial(f"duplicate of trial {other.number}")
+        if other.params == params and other.number != trial.number and other.state in busy:
+            raise DuplicateTrial(f"duplicate of trial {other.number}")
 
 
 def run_trials(stage: Stage) -> str:

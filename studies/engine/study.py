@@ -260,6 +260,12 @@ def delete(name: str, storage) -> None:
             print(f"[{shown_name(name)}] --fresh: deleted study {each!r}", flush=True)
 
 
+def trial_numbered(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
+    """Trial `number` of `study`, read without copying the study (`study.trials[number]`
+    deep-copies every trial first, a cost that grows with the study)."""
+    return study.get_trials(deepcopy=False)[number]
+
+
 def count(study: optuna.Study, states) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 

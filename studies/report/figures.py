@@ -141,7 +141,8 @@ def curves_figure(study, frame, notes: list[str]) -> Figure:
     """The training curves of the best CURVES_OF_BEST completed trials of the ranked table
     `frame`."""
     complete = frame[frame["state"] == "COMPLETE"]
-    top = [study.trials[number] for number in complete["number"].head(CURVES_OF_BEST)]
+    trials = study.get_trials(deepcopy=False)  # `study.trials` deep-copies every trial.
+    top = [trials[number] for number in complete["number"].head(CURVES_OF_BEST)]
     histories = {}
     for rank, trial in enumerate(top, start=1):
         if "history" not in trial.user_attrs:

@@ -26,7 +26,9 @@ FIGURES = {
 
 def header(study) -> list[str]:
     attrs = study.user_attrs
-    states = pd.Series([t.state.name for t in study.trials]).value_counts().to_dict()
+    states = (
+        pd.Series([t.state.name for t in study.get_trials(deepcopy=False)]).value_counts().to_dict()
+    )
     return [
         f"# Study {markdown.inline(study.study_name)}",
         "",

@@ -55,7 +55,9 @@ def ranked_table(study: optuna.Study) -> pd.DataFrame:
     frame.insert(0, "rank", np.nan)
     frame.loc[ranked, "rank"] = np.arange(1, int(ranked.sum()) + 1)
     frame["rank"] = frame["rank"].astype("Int64")
-    hyperparameters = sorted({name for trial in study.trials for name in trial.params})
+    hyperparameters = sorted(
+        {name for trial in study.get_trials(deepcopy=False) for name in trial.params}
+    )
     leading = ["rank", "number", "state", "objective"]
     if "pareto_front" in frame:
         leading.append("pareto_front")
@@ -68,7 +70,7 @@ def ranked_table(study: optuna.Study) -> pd.DataFrame:
 def _explain_dead_workers(study: optuna.Study, frame: pd.DataFrame) -> None:
     """Fills fail_reason for trials that Optuna's heartbeat check failed, which store none."""
     retried_as = {}
-    for trial in study.trials:
+    for trial in study.get_trials(deepcopy=False):
         original = trial.system_attrs.get("failed_trial", trial.user_attrs.get("retry_of"))
         if original is not None:
             retried_as.setdefault(original, trial.number)

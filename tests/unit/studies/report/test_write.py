@@ -60,7 +60,7 @@ def test_a_study_name_with_a_line_break_and_a_fence_cannot_add_headings_or_close
     study = types.SimpleNamespace(
         study_name=name,
         user_attrs={"command": f"python -m studies.run --study-name '{name}'"},
-        trials=[],
+        get_trials=lambda deepcopy=True: [],
     )
     lines = "\n".join(summary.header(study) + summary.reproduce_lines(study)).splitlines()
     # Fenced by four backticks, longer than the name's three, which stay inside as code.
