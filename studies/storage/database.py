@@ -11,6 +11,7 @@ from pathlib import Path
 import optuna
 from optuna.storages import RDBStorage
 
+from studies.storage.claims import SQLiteStorage
 from studies.storage.errors import StorageError
 from studies.storage.faults import cannot_open, storage_error
 from studies.storage.files import is_writable, require_writable
@@ -208,8 +209,8 @@ def open_rdb(storage: StorageURL, heartbeat_interval: int, write: bool, timeout:
             with warnings.catch_warnings():
                 # Optuna calls heartbeats experimental; they are used on purpose.
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                rdb = RDBStorage(
-                    storage.sqlalchemy_url,
+                rdb = _rdb_storage(
+                    storage,
                     engine_kwargs=options,
                     heartbeat_interval=heartbeat_interval,
                     grace_period=grace_period,
@@ -227,6 +228,14 @@ def open_rdb(storage: StorageURL, heartbeat_interval: int, write: bool, timeout:
                 error, storage.url
             ) from None
     raise AssertionError("unreachable")
+
+
+def _rdb_storage(storage: StorageURL, **kwargs) -> RDBStorage:
+    """Optuna's RDBStorage of `storage`; an SQLite one claims queued trials one at a time
+    (studies.storage.claims: SQLite cannot lock the row a claim reads)."""
+    if storage.kind == "sqlite":
+        return SQLiteStorage(storage.sqlalchemy_url, storage.path.parent, **kwargs)
+    return RDBStorage(storage.sqlalchemy_url, **kwargs)
 
 
 def sqlite_is_writable(storage: StorageURL) -> bool:
