@@ -210,7 +210,7 @@ def render(measured: dict, stages: list[str], info: dict[str, str]) -> str:
     lines = [
         "## kerasnn's bookkeeping at scale",
         "",
-        f"Command: `{measured.get('command') or command_of(cases)}`",
+        commands_line(measured.get("command") or command_of(cases)),
         "",
         "**Training is replaced by a stand-in in these figures** (`benchmarks/stand_in.py`: a "
         "sleep of each case's seconds a run and a seeded 20-epoch history); every other step "
@@ -291,6 +291,15 @@ def _growth_verdict(growths: dict[str, Growth]) -> str:
     linear = [f"{step} ({g.rate('ms', 1000)})" for step, g in known.items() if g.word == "linear"]
     verdict = "**met**" if not faster else f"**not met**: {'; '.join(faster)}"
     return verdict + (f"; linear per trial: {'; '.join(linear)}" if linear else "; all constant")
+
+
+def commands_line(command: str | list[str]) -> str:
+    """The section's command line; of runs combined, the first and each that re-measured
+    some of its cases."""
+    if isinstance(command, str):
+        return f"Command: `{command}`"
+    again = ", then ".join(f"`{c}`" for c in command[1:])
+    return f"Commands: `{command[0]}`, then {again}, whose cases replace the same cases before"
 
 
 def command_of(cases: list[dict]) -> str:

@@ -227,3 +227,26 @@ def test_the_targets_are_judged_on_the_target_case_from_its_figures():
     assert "75.0 s, 900 MB: **not met**" in bad
     assert "wrongly retried trial, in any case: **not met**" in bad
     assert scale_report.targets([{**case(lambda n: 0.01, 1.0), "part": "quick"}]) == []
+
+
+def test_a_case_measured_again_by_a_later_run_replaces_the_earlier_one_in_its_place():
+    def case(storage, workers, part, problems):
+        shape = {"sizes": [200], "seconds": 1.0, "sampler": "random"}
+        return {"storage": storage, "workers": workers, "part": part, "problems": problems} | shape
+
+    first = {"command": "python -m benchmarks.scale", "sampling": {"first": 1}}
+    first["cases"] = [
+        case("sqlite", 4, "worker sweep", ["trained twice"]),
+        case("journal", 4, "worker sweep", []),
+    ]
+    again = {"command": "python -m benchmarks.scale --storages sqlite", "sampling": {}}
+    again["cases"] = [case("sqlite", 4, "custom", [])]
+    combined = scale.combine([first, again])
+    assert [(c["storage"], c["part"], c["problems"]) for c in combined["cases"]] == [
+        ("sqlite", "worker sweep", []),
+        ("journal", "worker sweep", []),
+    ]
+    assert combined["sampling"] == {"first": 1}
+    line = scale_report.commands_line(combined["command"])
+    assert line.startswith("Commands: `python -m benchmarks.scale`, then `python -m benchmarks")
+    assert scale.combine([first]) == first
