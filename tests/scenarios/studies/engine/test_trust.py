@@ -154,8 +154,8 @@ def test_a_timeout_mid_search_exits_0_and_says_how_to_go_on(tmp_path, capsys, da
     assert "stopped: timeout" in summary and "without a --timeout" in summary
 
 
-def test_workers_rerun_on_a_finished_study_train_its_effects(tmp_path, data_dir):
-    assert process(options(tmp_path)).code == 0
+def test_workers_rerun_on_a_finished_study_train_its_effects(tmp_path, finished_once):
+    finished(tmp_path, finished_once)
     done = process([*options(tmp_path), "--workers", "2", "--effects-seeds", "1"])
     assert done.code == 0, done.err
     assert "only 0" not in done.out
