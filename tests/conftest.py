@@ -37,14 +37,6 @@ def require(condition: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
-def pytest_collection_modifyitems(items) -> None:
-    """The modules holding a test marked slow first, each module whole, in its order
-    otherwise: run in parallel, the long ones start early and the many short ones fill the
-    end."""
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)
-
-
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     folder = os.environ.get("KERASNN_DATA_DIR")
