@@ -40,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import cli, dashboard_load, report, sampler_cost, scale_plan
+from benchmarks import cli, dashboard_load, report, sampler_cost, scale_plan, scale_report
 from benchmarks.scale_plan import Case
 from benchmarks.scale_report import OPTUNA_STEPS, render
 from studies.cli.options import positive_float, positive_int
@@ -470,7 +470,7 @@ def parser() -> argparse.ArgumentParser:
 def measure(p: argparse.ArgumentParser, args) -> dict:
     """A run's measures: made now, or read back from an earlier run's JSON (--from-json)."""
     if args.from_json is not None:
-        return combine([read_run(path) for path in args.from_json])
+        return scale_report.combine([read_run(path) for path in args.from_json])
     cli.require_data_dir(p)
     measured = benchmark(scale_plan.plan(args), args)
     measured["load_average"] = report.load_average()
@@ -482,29 +482,6 @@ def read_run(path: Path) -> dict:
     if not isinstance(measured, dict) or not {"sampling", "cases"} <= measured.keys():
         raise ValueError(f"{path} holds no run of this benchmark")
     return measured
-
-
-def combine(runs: list[dict]) -> dict:
-    """One run's measures from several: the first run's sampling and cases in its order,
-    each case a later run measured again (same storage, workers, sizes, seconds and
-    sampler) replaced by the later one, keeping its part of the plan; the commands of all."""
-    keys = ("storage", "workers", "sizes", "seconds", "sampler")
-    combined = {**runs[0], "cases": list(runs[0]["cases"])}
-    for later in runs[1:]:
-        for case in later["cases"]:
-            same = [i for i, c in enumerate(combined["cases"]) if _key(c, keys) == _key(case, keys)]
-            if same:
-                replaced = combined["cases"][same[0]]
-                combined["cases"][same[0]] = {**case, "part": replaced["part"]}
-            else:
-                combined["cases"].append(case)
-    commands = [run.get("command", "not recorded") for run in runs]
-    combined["command"] = commands[0] if len(runs) == 1 else commands
-    return combined
-
-
-def _key(case: dict, keys: tuple[str, ...]) -> tuple:
-    return tuple(tuple(case[k]) if isinstance(case[k], list) else case[k] for k in keys)
 
 
 def main(argv=None) -> int:

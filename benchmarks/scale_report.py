@@ -293,6 +293,25 @@ def _growth_verdict(growths: dict[str, Growth]) -> str:
     return verdict + (f"; linear per trial: {'; '.join(linear)}" if linear else "; all constant")
 
 
+# What makes two runs' cases the same case.
+CASE_KEYS = ("storage", "workers", "sizes", "seconds", "sampler")
+
+
+def combine(runs: list[dict]) -> dict:
+    """One run's measures from several: the first run's sampling, its cases in their order,
+    each case a later run measured again replaced by the later one in its place (keeping
+    its part of the plan), the later runs' new cases after them; the commands of all."""
+    cases: dict[tuple, dict] = {}
+    for run in runs:
+        for case in run["cases"]:
+            key = tuple(str(case[name]) for name in CASE_KEYS)
+            earlier = cases.get(key)  # A dict keeps a replaced key in its place.
+            cases[key] = case if earlier is None else {**case, "part": earlier["part"]}
+    commands = [run.get("command", "not recorded") for run in runs]
+    command = commands[0] if len(runs) == 1 else commands
+    return {**runs[0], "cases": list(cases.values()), "command": command}
+
+
 def commands_line(command: str | list[str]) -> str:
     """The section's command line; of runs combined, the first and each that re-measured
     some of its cases."""

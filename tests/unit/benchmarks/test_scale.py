@@ -241,7 +241,7 @@ def test_a_case_measured_again_by_a_later_run_replaces_the_earlier_one_in_its_pl
     ]
     again = {"command": "python -m benchmarks.scale --storages sqlite", "sampling": {}}
     again["cases"] = [case("sqlite", 4, "custom", [])]
-    combined = scale.combine([first, again])
+    combined = scale_report.combine([first, again])
     assert [(c["storage"], c["part"], c["problems"]) for c in combined["cases"]] == [
         ("sqlite", "worker sweep", []),
         ("journal", "worker sweep", []),
@@ -249,4 +249,4 @@ def test_a_case_measured_again_by_a_later_run_replaces_the_earlier_one_in_its_pl
     assert combined["sampling"] == {"first": 1}
     line = scale_report.commands_line(combined["command"])
     assert line.startswith("Commands: `python -m benchmarks.scale`, then `python -m benchmarks")
-    assert scale.combine([first]) == first
+    assert scale_report.combine([first]) == first
