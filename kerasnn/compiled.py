@@ -25,6 +25,12 @@ COMPILED_CACHE_SIZE = 16
 # and building the graph takes about 0.3 s where XLA compiles for 1.5 s per new shape.
 XLA_BELOW_BATCH_SIZE = 512
 
+# A float32 run of fewer steps than this (epochs x batches an epoch) trains in TensorFlow's
+# graph whatever its batch size: XLA compiles a new shape for about a second longer than the
+# graph takes to build, more than it saves on so few steps (`python -m benchmarks.short_runs`
+# times both paths side by side on the runs of a small study).
+XLA_FROM_STEPS = 500
+
 
 class _OwnTracesFilter(logging.Filter):
     """Drops TensorFlow's "excessive retracing" warning about kerasnn's compiled epochs.
@@ -90,6 +96,7 @@ class _CompiledNetwork:
         self.run_seed = tf.Variable(0, dtype=tf.int64, trainable=False)
         if jit_compile is None:
             jit_compile = uses_xla(batch_size, mirror.compute_dtypes(model))
+        self.xla = jit_compile
         self.epoch = tf.function(self._epoch, jit_compile=jit_compile, autograph=False)
 
     def start(self, model: keras.Model, seed: int) -> None:
@@ -205,17 +212,22 @@ _TENSORS: weakref.WeakKeyDictionary[Dataset, dict] = weakref.WeakKeyDictionary()
 _COMPILED: collections.OrderedDict[tuple, _CompiledNetwork] = collections.OrderedDict()
 
 
-def _compiled(model: keras.Model, batch_size: int, train_size: int) -> _CompiledNetwork:
-    """The compiled network mirroring `model`, compiled now only if no earlier run was."""
+def _compiled(
+    model: keras.Model, batch_size: int, train_size: int, epochs: int | None = None
+) -> _CompiledNetwork:
+    """The compiled network mirroring `model`, compiled now only if no earlier run was;
+    `epochs` (None: a long run) decides with the batch size whether it is XLA's."""
     reason = mirror.cannot_mirror(model)
     if reason:
         raise ValueError(f"the compiled path cannot mirror this model: {reason}")
     dropout = any(rate > 0 for rate in mirror.dropout_rates(model))
     regularized = any(layer.kernel_regularizer is not None for layer in mirror.dense_layers(model))
-    key = (_program(model), dropout, regularized, batch_size, train_size)
+    steps = None if epochs is None else epochs * -(-train_size // batch_size)
+    xla = uses_xla(batch_size, mirror.compute_dtypes(model), steps)
+    key = (_program(model), dropout, regularized, batch_size, train_size, xla)
     if key not in _COMPILED:
         _COMPILED[key] = _CompiledNetwork(
-            model, dropout=dropout, regularized=regularized, batch_size=batch_size
+            model, dropout=dropout, regularized=regularized, batch_size=batch_size, jit_compile=xla
         )
     _COMPILED.move_to_end(key)
     while len(_COMPILED) > COMPILED_CACHE_SIZE:
@@ -254,7 +266,9 @@ class CompiledRun:
     """
 
     def __init__(self, model: keras.Model, train_config, dataset: Dataset):
-        self.network = _compiled(model, train_config.batch_size, len(dataset.y_train))
+        self.network = _compiled(
+            model, train_config.batch_size, len(dataset.y_train), train_config.epochs
+        )
         self.network.start(model, train_config.seed)
         self.dataset, self.shuffle = dataset, train_config.shuffle
         self.rng = np.random.default_rng(train_config.seed)
@@ -291,13 +305,16 @@ class CompiledRun:
         self.network.template.set_weights(weights)
 
 
-def uses_xla(batch_size: int, compute_dtypes) -> bool:
-    """Whether an epoch of this batch size and these layers' compute dtypes runs as XLA.
+def uses_xla(batch_size: int, compute_dtypes, steps: int | None = None) -> bool:
+    """Whether an epoch of this batch size and these layers' compute dtypes, in a run of
+    `steps` steps (None: a long run), runs as XLA.
 
-    float32 below `XLA_BELOW_BATCH_SIZE`. bfloat16 never: XLA on the CPU does not hand its
-    bfloat16 products to oneDNN as TensorFlow's graph does, and measured here
+    float32 below `XLA_BELOW_BATCH_SIZE`, in runs of at least `XLA_FROM_STEPS` steps.
+    bfloat16 never: XLA on the CPU does not hand its bfloat16 products to oneDNN as TensorFlow's graph does, and measured here
     (benchmarks/precision.py, the step's table) its epochs ran several times slower than
     the graph's from batch 1000 up, while at batch 128 neither was faster consistently
     across runs on this shared CPU.
     """
-    return batch_size < XLA_BELOW_BATCH_SIZE and all(dtype == "float32" for dtype in compute_dtypes)
+    long_enough = steps is None or steps >= XLA_FROM_STEPS
+    small_batches = batch_size < XLA_BELOW_BATCH_SIZE
+    return long_enough and small_batches and all(dtype == "float32" for dtype in compute_dtypes)

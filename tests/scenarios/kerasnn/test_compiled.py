@@ -30,6 +30,27 @@ def small(fashion):
     return fashion.subset(TRAIN_SIZE)
 
 
+@pytest.fixture(autouse=True)
+def xla_whatever_the_run_length(monkeypatch):
+    """The runs here are short, and the paths checked are the batch size's (XLA below
+    XLA_BELOW_BATCH_SIZE): every run counts as long enough for XLA, but in the test of
+    the run-length rule itself."""
+    monkeypatch.setattr(compiled, "XLA_FROM_STEPS", 0)
+
+
+def test_a_run_shorter_than_xla_from_steps_trains_in_the_graph(monkeypatch):
+    monkeypatch.setattr(compiled, "XLA_FROM_STEPS", 500)
+    model = build_model(ModelConfig(hidden_units=16))
+
+    def xla(batch_size, train_size, epochs):
+        return compiled._compiled(model, batch_size, train_size, epochs).xla
+
+    # 1,001 images at batch 100 are 11 steps an epoch: 45 epochs make 495 steps, 46 make 506.
+    assert (xla(100, 1001, 45), xla(100, 1001, 46)) == (False, True)
+    assert xla(512, 100_000, 50) is False  # Large batches: the graph, however long the run.
+    assert xla(100, 1001, None) is True  # No run length given: a long run.
+
+
 def chain(*hidden, output=None, input_shape=(28, 28), optimizer="adam", loss=None):
     """Input -> Flatten -> `hidden` layers -> `output` (Dense(10, softmax)), compiled."""
     inputs = keras.Input(shape=input_shape)
