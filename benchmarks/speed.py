@@ -107,7 +107,7 @@ def rows_table(rows: list[dict]) -> str:
 
 def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: float) -> str:
     from benchmarks.timing import DROPOUT_RATE, MATMUL_SIZE, SEED
-    from kerasnn.compiled import XLA_BELOW_BATCH_SIZE
+    from kerasnn.compiled import XLA_BELOW_BATCH_SIZE, XLA_FROM_STEPS
 
     first = rows[0]
     return "\n".join(
@@ -123,8 +123,8 @@ def markdown(rows: list[dict], info: dict, loads: tuple[str, str], seconds: floa
             "medians over the epochs after the first. *Plain* is `model.fit` on "
             "`build_model(config)` with Keras' default compile (no XLA on CPU, one step per "
             "call). *kerasnn* is the training pass of `kerasnn.train`: one XLA program per "
-            f"epoch below batch {XLA_BELOW_BATCH_SIZE}, one TensorFlow graph per "
-            "epoch from there on; it is timed between the plain fit's epochs, each followed "
+            f"epoch below batch {XLA_BELOW_BATCH_SIZE} in runs of at least {XLA_FROM_STEPS} "
+            "steps, one TensorFlow graph per epoch otherwise; it is timed between the plain fit's epochs, each followed "
             "by a sample of the matrix-multiply throughput, so that all three see the same "
             "load from other processes. *incl. measurement* is `train`'s whole epoch, which "
             "also measures the training and validation sets in inference mode (60,000 "

@@ -32,8 +32,19 @@ def plot_curves(
     distance between the two lines is the overfitting the objective penalises.
     """
     rows = max(1, len(histories))
-    figure = Figure(figsize=(10, 3.2 * rows))
+    height = 3.2 * rows
+    figure = Figure(figsize=(10, height))
+    # Margins fixed in inches (a title above each panel, the epoch axis below), not found by
+    # a layout pass: every trial of a study draws this figure, and the pass doubles its cost.
     axes = figure.subplots(rows, 2, squeeze=False)
+    figure.subplots_adjust(
+        left=0.075,
+        right=0.985,
+        bottom=0.55 / height,
+        top=1 - 0.35 / height,
+        wspace=0.22,
+        hspace=0.9 / (3.2 - 0.9),
+    )
     for (label, history), (loss_axis, accuracy_axis) in zip(histories.items(), axes, strict=False):
         epochs = np.arange(1, len(history["val_loss"]) + 1)
         for axis, metric, name in (
@@ -49,7 +60,9 @@ def plot_curves(
         loss_axis.set_title(f"{label}: cross-entropy", fontsize=9)
         accuracy_axis.set_title(f"{label}: accuracy", fontsize=9)
         accuracy_axis.legend(fontsize=8)
-    return _finished(figure, path)
+    if path is not None:
+        save(figure, path)
+    return figure
 
 
 def _finished(figure: Figure, path: str | os.PathLike | None) -> Figure:
@@ -108,16 +121,43 @@ def plot_weights(
     columns = min(units, 8 if units > 10 else units)
     rows = math.ceil(units / columns)
     scale = float(np.abs(kernel[:, :units]).max()) or 1.0
+    height, width = weight_image(kernel[:, 0]).shape
+    caption = max(2, height // 3)  # White pixel rows above each tile for its caption.
     figure = Figure(figsize=(1.4 * columns, 1.5 * rows + 0.4))
-    axes = figure.subplots(rows, columns, squeeze=False)
-    for index, axis in enumerate(axes.flat):
-        axis.axis("off")
-        if index < units:
-            axis.imshow(weight_image(kernel[:, index]), cmap="seismic", vmin=-scale, vmax=scale)
-            axis.set_title(labels[index] if labels else f"unit {index}", fontsize=7)
+    # One image of all the tiles, not an axes each: 32 axes and their layout pass cost most
+    # of a second to draw.
+    top = 1 - 0.4 / figure.get_figheight() if title else 1
+    axis = figure.add_axes((0.01, 0.01, 0.98, top - 0.01))
+    axis.axis("off")
+    mosaic = _mosaic(kernel[:, :units], columns, caption)
+    axis.imshow(mosaic, cmap="seismic", vmin=-scale, vmax=scale, interpolation="nearest")
+    for index in range(units):
+        row, column = divmod(index, columns)
+        x = 1 + column * (width + 1) + (width - 1) / 2
+        y = 1 + row * (caption + height + 1) + (caption - 1) / 2
+        label = labels[index] if labels else f"unit {index}"
+        axis.text(x, y, label, ha="center", va="center", fontsize=7)
     if title:
-        figure.suptitle(title, fontsize=9)
-    return _finished(figure, path)
+        figure.suptitle(title, fontsize=9, y=1 - 0.2 / figure.get_figheight(), va="center")
+    if path is not None:
+        save(figure, path)
+    return figure
+
+
+def _mosaic(kernel: np.ndarray, columns: int, caption: int = 0) -> np.ndarray:
+    """Every column of `kernel` as a tile (see `weight_image`), `columns` to a row, with a
+    pixel of zero (white on a scale centred at zero) between and around the tiles and
+    `caption` rows of zeros above each."""
+    units = kernel.shape[1]
+    height, width = weight_image(kernel[:, 0]).shape
+    cell_height, cell_width = caption + height + 1, width + 1
+    rows = math.ceil(units / columns)
+    mosaic = np.zeros((rows * cell_height + 1, columns * cell_width + 1), dtype=np.float32)
+    for index in range(units):
+        row, column = divmod(index, columns)
+        top, left = 1 + row * cell_height + caption, 1 + column * cell_width
+        mosaic[top : top + height, left : left + width] = weight_image(kernel[:, index])
+    return mosaic
 
 
 def save_weight_mosaic(
@@ -126,22 +166,15 @@ def save_weight_mosaic(
     """The first `limit` columns of an (inputs, units) kernel as tiles in one PNG (28x28
     for MNIST's; see `weight_image`).
 
-    The quick sibling of `plot_weights` (no captions, no axes, no layout pass), cheap enough
+    The quick sibling of `plot_weights` (no captions, no title, no figure), cheap enough
     for every trial of a study to store one for the dashboard.
     Blue is negative, red positive, on a scale shared by all tiles.
     """
     kernel = _checked_kernel(kernel)
     units = min(kernel.shape[1], limit)
     columns = min(units, columns)
-    rows = math.ceil(units / columns)
     scale = float(np.abs(kernel[:, :units]).max()) or 1.0
-    height, width = weight_image(kernel[:, 0]).shape
-    # One pixel of white (zero) between tiles.
-    mosaic = np.zeros((rows * (height + 1) + 1, columns * (width + 1) + 1), dtype=np.float32)
-    for index in range(units):
-        row, column = divmod(index, columns)
-        top, left = 1 + row * (height + 1), 1 + column * (width + 1)
-        mosaic[top : top + height, left : left + width] = weight_image(kernel[:, index])
+    mosaic = _mosaic(kernel[:, :units], columns)
     enlarged = np.kron(mosaic, np.ones((3, 3), dtype=np.float32))
     matplotlib.image.imsave(path, enlarged, cmap="seismic", vmin=-scale, vmax=scale)
 

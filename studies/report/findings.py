@@ -133,8 +133,13 @@ def plot_findings(
     """One row per hyperparameter: validation accuracy and gap against it; confirmed ringed.
     Saved to `path` when one is given."""
     names = [name for name in scientific if name in frame and frame[name].notna().sum()]
-    figure = Figure(figsize=(10, 2.6 * max(1, len(names))))
+    height = 2.6 * max(1, len(names))
+    figure = Figure(figsize=(10, height))
     axes = figure.subplots(max(1, len(names)), 2, squeeze=False)
+    # Margins fixed in inches (tilted tick labels and the name below each panel) instead of
+    # a layout pass, which costs as much as drawing this many panels.
+    bottom, top, gap = 0.75 / height, 1 - 0.15 / height, 0.8 / (2.6 - 0.8)
+    figure.subplots_adjust(left=0.08, right=0.985, bottom=bottom, top=top, hspace=gap, wspace=0.2)
     for row, name in enumerate(names):
         values = frame[frame[name].notna()]
         numeric = _is_numeric(values[name])
@@ -160,7 +165,6 @@ def plot_findings(
             axis.tick_params(axis="x", labelrotation=30, labelsize=8)
     if names:
         axes[0][0].legend(loc="lower right", fontsize=8)
-    figure.tight_layout()
     if path is not None:
         save(figure, path)
     return figure
