@@ -84,22 +84,26 @@ def postgres():
 
 @pytest.fixture(scope="session")
 def jax_check(data_dir, tmp_path_factory):
-    """Runs a check of tests/jax_checks.py on the JAX backend, TensorFlow made unimportable,
-    in a subprocess (the Keras backend is fixed per process); returns the arrays it wrote."""
+    """Runs checks of tests/jax_checks.py on the JAX backend, TensorFlow made unimportable,
+    in one subprocess (the Keras backend is fixed per process); returns the arrays each
+    wrote, by the check's name."""
     require(importlib.util.find_spec("jax") is not None, "JAX is not installed: pip install jax")
 
-    def run(check: str) -> dict[str, np.ndarray]:
-        output = tmp_path_factory.mktemp("jax") / f"{check}.npz"
+    def run(*checks: str) -> dict[str, dict[str, np.ndarray]]:
+        folder = tmp_path_factory.mktemp("jax")
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         completed = subprocess.run(
-            [sys.executable, str(ROOT / "tests" / "jax_checks.py"), check, str(output)],
+            [sys.executable, str(ROOT / "tests" / "jax_checks.py"), str(folder), *checks],
             env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": path},
             capture_output=True,
             text=True,
             timeout=900,
         )
         assert completed.returncode == 0, completed.stderr[-4000:]
-        with np.load(output) as arrays:
-            return dict(arrays)
+        results = {}
+        for check in checks:
+            with np.load(folder / f"{check}.npz") as arrays:
+                results[check] = dict(arrays)
+        return results
 
     return run

@@ -1,10 +1,11 @@
 """Checks that need the JAX backend, run in a subprocess by tests/scenarios/kerasnn/ (test_population.py, test_training.py).
 
-    KERAS_BACKEND=jax python tests/jax_checks.py CHECK OUTPUT.npz
+    KERAS_BACKEND=jax python tests/jax_checks.py FOLDER CHECK [CHECK ...]
 
 The Keras backend is fixed per process and the test suite runs on TensorFlow, so these run
-apart and write what they measured into an .npz file that the tests judge. TensorFlow is
-made unimportable first, as on a machine that has JAX alone.
+apart and write what they measured into FOLDER/CHECK.npz, which the tests judge. TensorFlow is
+made unimportable first, as on a machine that has JAX alone. Several checks share one process
+(the framework starts once); each begins with no compiled program kept, as in a new process.
 """
 
 from __future__ import annotations
@@ -223,5 +224,9 @@ CHECKS = {
 }
 
 if __name__ == "__main__":
-    check, output = sys.argv[1:]
-    np.savez(output, **CHECKS[check](small_dataset()))
+    folder, *checks = sys.argv[1:]
+    dataset = small_dataset()
+    for check in checks:
+        population_module._PROGRAMS.clear()
+        keras.backend.clear_session()
+        np.savez(f"{folder}/{check}.npz", **CHECKS[check](dataset))

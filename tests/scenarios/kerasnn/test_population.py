@@ -46,22 +46,31 @@ def assert_members_train_as_alone(arrays: dict) -> None:
             )
 
 
-def test_members_of_one_program_end_each_epoch_with_the_weights_train_gives_each_alone(
-    jax_check,
-):
-    arrays = jax_check("one_program")
+# Every check of this module, run in one JAX process (the framework starts once); "stopping"
+# first, though each check starts with no compiled program kept.
+CHECKS = ("stopping", "one_program", "other_programs", "fixed_shapes", "other_fixed_shapes")
+CHECKS += ("dropout",)
+
+
+@pytest.fixture(scope="module")
+def checks(jax_check):
+    return jax_check(*CHECKS)
+
+
+def test_members_of_one_program_end_each_epoch_with_the_weights_train_gives_each_alone(checks):
+    arrays = checks["one_program"]
     assert arrays["programs/1"].tolist() == [1, 1]
     assert arrays["programs/2"].tolist() == [1, 0]  # The second run reused the first's.
     assert_members_train_as_alone(arrays)
 
 
 @pytest.mark.slow
-def test_other_optimizers_layer_counts_and_clamped_batches_train_as_alone_too(jax_check):
-    assert_members_train_as_alone(jax_check("other_programs"))
+def test_other_optimizers_layer_counts_and_clamped_batches_train_as_alone_too(checks):
+    assert_members_train_as_alone(checks["other_programs"])
 
 
-def test_members_padded_to_fixed_shapes_train_as_alone(jax_check):
-    arrays = jax_check("fixed_shapes")
+def test_members_padded_to_fixed_shapes_train_as_alone(checks):
+    arrays = checks["fixed_shapes"]
     assert arrays["programs/2"].tolist() == [1, 0]
     # One program: 64 units wide, 8 places for 4 members, every activation, dropout masks.
     width, members, activations, dropout = arrays["spec/2"][-1]
@@ -70,12 +79,12 @@ def test_members_padded_to_fixed_shapes_train_as_alone(jax_check):
 
 
 @pytest.mark.slow
-def test_other_programs_padded_to_fixed_shapes_train_as_alone_too(jax_check):
-    assert_members_train_as_alone(jax_check("other_fixed_shapes"))
+def test_other_programs_padded_to_fixed_shapes_train_as_alone_too(checks):
+    assert_members_train_as_alone(checks["other_fixed_shapes"])
 
 
-def test_dropout_masks_drop_at_each_members_rate_independently_of_the_others(jax_check):
-    arrays = jax_check("dropout")
+def test_dropout_masks_drop_at_each_members_rate_independently_of_the_others(checks):
+    arrays = checks["dropout"]
     masks = arrays["masks/0/0"]  # (member, row, unit); every unit was 1 before dropout.
     dropped = masks == 0
     draws = dropped[0].size
@@ -92,8 +101,8 @@ def test_dropout_masks_drop_at_each_members_rate_independently_of_the_others(jax
 
 
 @pytest.fixture(scope="module")
-def stopping(jax_check):
-    return jax_check("stopping")
+def stopping(checks):
+    return checks["stopping"]
 
 
 def assert_same_member(arrays: dict, first: str, second: str) -> None:

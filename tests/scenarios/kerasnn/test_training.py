@@ -166,7 +166,7 @@ def test_both_training_paths_are_training_runs(small):
 
 
 def test_train_runs_on_jax_with_tensorflow_absent(jax_check):
-    arrays = jax_check("train")
+    arrays = jax_check("train")["train"]
     assert str(arrays["backend"]) == "jax"
     assert not arrays["tensorflow_loaded"]
     assert len(arrays["train/val_accuracy"]) == 2
