@@ -29,6 +29,12 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="kera
 REQUIRE_ALL = os.environ.get("KERASNN_REQUIRE_ALL") == "1"
 
 
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: one test process more than the cores. Scenario tests wait part of their
+    time on the processes and servers they start; one more test process fills those waits."""
+    return len(os.sched_getaffinity(0)) + 1
+
+
 def require(condition: bool, reason: str) -> None:
     """Skips the test with `reason` unless the condition holds; fails instead in CI."""
     if not condition:

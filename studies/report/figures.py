@@ -58,7 +58,15 @@ def optuna_figure(study, name: str, notes: list[str]) -> Figure:
             panel.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     # Optuna's colour bar is an extra axis that tight_layout lays over the last panel.
     colorbars = [extra for extra in figure.axes if extra not in panels]
-    figure.tight_layout(rect=(0, 0, 0.96 if colorbars else 1, 1))
+    right = 0.96 if colorbars else 1
+    if len(panels) > 1:
+        # Margins fixed in inches: a layout pass over a panel per hyperparameter costs more
+        # than drawing them, and the panels share their y axis and its labels.
+        width, height = figure.get_size_inches()
+        bottom, top = 0.9 / height, 1 - 0.45 / height
+        figure.subplots_adjust(left=0.7 / width, right=right - 0.01, bottom=bottom, top=top)
+    else:
+        figure.tight_layout(rect=(0, 0, right, 1))
     for colorbar in colorbars:
         colorbar.set_position((0.965, 0.15, 0.008, 0.7))
     return figure

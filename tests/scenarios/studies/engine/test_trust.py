@@ -154,9 +154,10 @@ def test_a_timeout_mid_search_exits_0_and_says_how_to_go_on(tmp_path, capsys, da
     assert "stopped: timeout" in summary and "without a --timeout" in summary
 
 
-def test_workers_rerun_on_a_finished_study_train_its_effects(tmp_path, finished_once):
+def test_workers_rerun_on_a_finished_study_train_its_effects(tmp_path, finished_once, capsys):
     finished(tmp_path, finished_once)
-    done = process([*options(tmp_path), "--workers", "2", "--effects-seeds", "1"])
+    # The parent in this process, its two workers apart.
+    done = cli([*options(tmp_path), "--workers", "2", "--effects-seeds", "1"], capsys)
     assert done.code == 0, done.err
     assert "only 0" not in done.out
     table = pd.read_csv(tmp_path / "reports" / NAME / "effects.csv")
@@ -215,7 +216,9 @@ def test_a_confirmation_stopped_by_a_full_disk_trains_its_planned_runs_on_the_ne
         confirmation_runs(journal)
 
 
-def test_a_worker_killed_in_the_confirmation_is_retried_as_its_planned_run(tmp_path, data_dir):
+def test_a_worker_killed_in_the_confirmation_is_retried_as_its_planned_run(
+    tmp_path, data_dir, capsys
+):
     journal = tmp_path / "j.log"
     arguments = [*options(tmp_path), "--epochs", "6", "--workers", "2"]
     parent = start_worker(arguments, tmp_path / "parent.log")
@@ -226,7 +229,7 @@ def test_a_worker_killed_in_the_confirmation_is_retried_as_its_planned_run(tmp_p
     finally:
         stop(parent)
     assert code == 1, (tmp_path / "parent.log").read_text()
-    again = process(arguments)
+    again = cli(arguments, capsys)  # The rerun's parent in this process.
     assert again.code == 0 and "Traceback" not in again.err, again
     runs = confirmation_runs(journal)
     (killed,) = [other for other in runs if other.number == run.number]

@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 from services import (
     POSTGRES_PASSWORD,
     SMALL,
+    cli,
     create_database,
     finish,
     start_worker,
@@ -103,18 +104,15 @@ def test_three_workers_on_postgresql_share_one_study_and_run_exactly_the_target(
 
 
 def test_workers_option_runs_local_processes_on_a_journal_file_and_reports_the_study(
-    data, tmp_path
+    data, tmp_path, capsys
 ):
     journal = tmp_path / "study.log"
     reports = tmp_path / "reports"
     arguments = [*SMALL, "--storage", str(journal), "--study-name", "local", "--trials", "4"]
-    code = finish(
-        [*arguments, "--reports", str(reports), "--workers", "3"],
-        tmp_path / "parent.log",
-        timeout=400,
-    )
-    output = read(tmp_path / "parent.log")
-    assert code == 0, output
+    # The parent in this process (as `run_study(..., workers=3)` runs it), its workers apart.
+    done = cli([*arguments, "--reports", str(reports), "--workers", "3"], capsys)
+    output = done.out + done.err
+    assert done.code == 0, output
     assert "with 3 workers" in output
     assert "4/4 done" in output  # Progress counts the whole study, not one worker's share.
 
@@ -130,7 +128,7 @@ def test_workers_option_runs_local_processes_on_a_journal_file_and_reports_the_s
 
 
 def test_a_worker_killed_mid_trial_on_a_journal_file_is_failed_and_retried_by_the_next(
-    data, tmp_path
+    data, tmp_path, capsys
 ):
     journal = str(tmp_path / "study.log")
     arguments = [*SMALL, "--storage", journal, "--study-name", "killed", "--trials", "2"]
@@ -147,18 +145,14 @@ def test_a_worker_killed_mid_trial_on_a_journal_file_is_failed_and_retried_by_th
     assert load(journal, "killed").trials[doomed.number].state == TrialState.RUNNING
 
     # Rebuilding the report only reads: the trial stays RUNNING. The next worker notices the
-    # process is gone, fails the trial, queues its whole configuration and runs it.
-    rebuild = start_worker([*arguments, "--report-only"], tmp_path / "rebuild.log")
-    assert rebuild.wait(timeout=120) == 0, read(tmp_path / "rebuild.log")
+    # process is gone, fails the trial, queues its whole configuration and runs it. Both
+    # run in this process (the victim's death is all that matters of the other's).
+    rebuild = cli([*arguments, "--report-only"], capsys)
+    assert rebuild.code == 0, rebuild
     assert load(journal, "killed").trials[doomed.number].state == TrialState.RUNNING
-    survivor = start_worker(arguments, tmp_path / "survivor.log")
-    try:
-        code = survivor.wait(timeout=300)
-    finally:
-        stop(survivor)
-    output = read(tmp_path / "survivor.log")
-    assert code == 0, output
-    assert f"trial {doomed.number}'s worker died" in output
+    survivor = cli(arguments, capsys)
+    assert survivor.code == 0, survivor
+    assert f"trial {doomed.number}'s worker died" in survivor.out + survivor.err
 
     study = load(journal, "killed")
     dead = study.trials[doomed.number]
@@ -333,7 +327,7 @@ def test_workers_on_postgresql_follow_every_stage_and_keep_passwords_out_of_all_
 
 
 def test_a_report_and_fresh_leave_a_live_workers_trial_alone_whatever_their_heartbeat(
-    data, tmp_path
+    data, tmp_path, capsys
 ):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     reports = tmp_path / "reports"
@@ -346,14 +340,13 @@ def test_a_report_and_fresh_leave_a_live_workers_trial_alone_whatever_their_hear
         trial = wait_for(
             lambda: trial_running_for(url, "beating", worker.pid, 6), 180, "a trial running 6 s"
         )
-        report = start_worker(
-            [*arguments, "--report-only", "--heartbeat", "1"], tmp_path / "report.log"
-        )
-        assert report.wait(timeout=180) == 0, read(tmp_path / "report.log")
+        # The report and --fresh run in this process, another than the worker's.
+        report = cli([*arguments, "--report-only", "--heartbeat", "1"], capsys)
+        assert report.code == 0, report
         # Still running when the report is done: the report did look at a live trial.
         assert load(url, "beating").trials[trial.number].state == TrialState.RUNNING
-        fresh = start_worker([*arguments, "--fresh"], tmp_path / "fresh.log")
-        assert fresh.wait(timeout=180) == 2
+        fresh = cli([*arguments, "--fresh"], capsys)
+        assert fresh.code == 2, fresh
         # Neither touched the trial nor its worker, which trains on until it is stopped.
         assert load(url, "beating").trials[trial.number].state == TrialState.RUNNING
         assert worker.poll() is None
@@ -361,7 +354,7 @@ def test_a_report_and_fresh_leave_a_live_workers_trial_alone_whatever_their_hear
         code = worker.wait(timeout=120)
     finally:
         stop(worker)
-    said = read(tmp_path / "fresh.log")
+    said = fresh.out + fresh.err
     assert said.count("\n") == 1 and "has 1 trial(s) running in another process" in said, said
     assert code == 130, read(tmp_path / "worker.log")
     study = load(url, "beating")
@@ -369,7 +362,7 @@ def test_a_report_and_fresh_leave_a_live_workers_trial_alone_whatever_their_hear
     # Failed by its own worker's stop, not as a dead worker's trial by the others.
     assert study.trials[trial.number].user_attrs["fail_reason"].startswith("interrupted")
     assert study.user_attrs["heartbeat"] == 30
-    assert "died" not in read(tmp_path / "report.log")
+    assert "died" not in report.out + report.err
     assert (reports / "beating" / "summary.md").is_file()
 
 
