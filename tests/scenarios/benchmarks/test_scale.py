@@ -16,9 +16,12 @@ SIZE = 40
 
 def test_the_quick_scale_benchmark_loses_no_trial_and_writes_its_section(tmp_path, data_dir):
     rows, written = tmp_path / "rows.json", tmp_path / "benchmarks.md"
-    # The quick form made smaller still (its defaults: 100 trials, 4 workers): every part of
-    # the benchmark runs, on both storages, with several workers at once.
+    # The quick form made smaller still (its defaults: 100 trials, 4 workers, SQLite and a
+    # journal): every part of the benchmark runs, with several workers at once, on the
+    # storage whose claims of queued trials kerasnn locks itself. Workers on a journal are
+    # tested in tests/scenarios/studies/engine/test_workers.py.
     arguments = ["--quick", "--seconds", "0.2", "--workers", "2", "--sizes", str(SIZE)]
+    arguments += ["--storages", "sqlite"]
     arguments += ["--report", str(written), "--json", str(rows)]
     # Many processes, each starting its framework: longer than a usual benchmark's check.
     outcome = subprocess.run(
@@ -30,13 +33,10 @@ def test_the_quick_scale_benchmark_loses_no_trial_and_writes_its_section(tmp_pat
         timeout=1800,
     )
     assert outcome.returncode == 0, outcome.stderr[-2000:]
-    assert "no-loss rule: held in all 2 studies" in outcome.stdout
+    assert "no-loss rule: held in every study measured (1)" in outcome.stdout
     measured = json.loads(rows.read_text())
     cases = measured["cases"]
-    assert {(case["storage"], case["workers"]) for case in cases} == {
-        ("sqlite", 2),
-        ("journal", 2),
-    }
+    assert [(case["storage"], case["workers"]) for case in cases] == [("sqlite", 2)]
     for case in cases:
         assert case["problems"] == []
         assert [(s["from"], s["size"]) for s in case["segments"]] == [(0, SIZE)]
@@ -57,5 +57,5 @@ def test_the_quick_scale_benchmark_loses_no_trial_and_writes_its_section(tmp_pat
     assert "<!-- section: scale -->" in section
     assert "Training is replaced by a stand-in" in section
     assert "Optuna's own sampling time per trial" in section
-    assert "`--sampler tpe` in the quick cases" in section
+    assert "`--sampler tpe` in the quick case" in section
     assert "dashboard study page s (list page)" in section

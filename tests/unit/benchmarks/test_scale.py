@@ -250,3 +250,13 @@ def test_a_case_measured_again_by_a_later_run_replaces_the_earlier_one_in_its_pl
     line = scale_report.commands_line(combined["command"])
     assert line.startswith("Commands: `python -m benchmarks.scale`, then `python -m benchmarks")
     assert scale_report.combine([first]) == first
+
+
+def test_each_file_storage_is_fresh_in_its_cases_folder(tmp_path):
+    with scale.Storages() as storages:
+        assert storages.fresh("sqlite", tmp_path) == (
+            f"sqlite:///{tmp_path}/s.db",
+            tmp_path / "s.db",
+        )
+        assert storages.fresh("journal", tmp_path) == (str(tmp_path / "s.log"), tmp_path / "s.log")
+        assert storages.server is None  # No server is started for a file.

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from services import SMALL, cli, full_tmpfs, process
+from services import SMALL, cli, full_tmpfs
 
 from studies.storage import artifacts
 
@@ -109,7 +109,7 @@ def test_a_run_on_a_full_disk_warns_naming_the_file_and_its_report_rebuilds_late
         assert [path.name for path in folder.iterdir()] == ["filler"]
 
         filler.unlink()
-        rebuilt = process(study_options(tmp_path, "--report-only"))
+        rebuilt = cli(study_options(tmp_path, "--report-only"), capsys)
     assert rebuilt.code == 0 and "Traceback" not in rebuilt.err, rebuilt
     summary = (tmp_path / "r" / "kept" / "summary.md").read_text()
     assert "weights.png not drawn: trial 0 has no stored weights*.npy" in summary
@@ -125,7 +125,7 @@ def test_a_truncated_weights_file_left_by_an_earlier_run_is_drawn_as_missing(
         if path.read_bytes()[:6] == b"\x93NUMPY"
     ]
     os.truncate(stored, stored.stat().st_size // 2)
-    rebuilt = process(study_options(tmp_path, "--report-only"))
+    rebuilt = cli(study_options(tmp_path, "--report-only"), capsys)
     assert rebuilt.code == 0 and "Traceback" not in rebuilt.err, rebuilt
     summary = (tmp_path / "r" / "kept" / "summary.md").read_text()
     assert "weights.png not drawn: the stored weights*.npy of trial 0" in summary
