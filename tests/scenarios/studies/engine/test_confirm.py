@@ -9,7 +9,7 @@ import sys
 import optuna
 import pandas as pd
 import pytest
-from services import ROOT, worker_environment
+from services import ROOT, cli, worker_environment
 
 from studies.engine import confirm, planned
 from studies.engine import runs as trial_steps
@@ -135,7 +135,7 @@ def test_every_planned_run_trains_to_the_end_even_where_a_pruner_would_stop_it(t
 
 
 @pytest.mark.parametrize("kind", ["journal", "sqlite"])
-def test_a_confirmation_killed_hard_finishes_on_the_next_run(tmp_path, kind, data_dir):
+def test_a_confirmation_killed_hard_finishes_on_the_next_run(tmp_path, kind, data_dir, capsys):
     # SIGKILL just after the first confirmation run: the run in flight is left RUNNING (or
     # queued), and the same command again must finish every planned run and exit 0.
     storage = str(tmp_path / "j.log") if kind == "journal" else f"sqlite:///{tmp_path}/s.db"
@@ -152,16 +152,14 @@ def test_a_confirmation_killed_hard_finishes_on_the_next_run(tmp_path, kind, dat
             break
     first.wait(timeout=60)
     assert first.returncode == -signal.SIGKILL
-    again = subprocess.run(
-        command, cwd=ROOT, env=worker_environment(), capture_output=True, text=True, timeout=600
-    )
-    assert again.returncode == 0, again.stderr[-2000:]
+    again = cli(command[3:], capsys)  # The same command, in this process.
+    assert again.code == 0, again.err[-2000:]
     table = pd.read_csv(
         tmp_path / "reports" / "overfitting-mnist-subset1000-epochs2" / "confirm.csv"
     )
     complete = table[table["state"] == "COMPLETE"]
     assert len(complete[["source_trial", "seed"]].drop_duplicates()) == 4
-    assert "Traceback" not in again.stderr
+    assert "Traceback" not in again.err
     # Every retried run trained exactly its planned configuration: its source's parameters.
     stored = open_storage(storage)
     search = optuna.load_study(study_name="overfitting-mnist-subset1000-epochs2", storage=stored)
