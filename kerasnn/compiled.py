@@ -310,7 +310,8 @@ def uses_xla(batch_size: int, compute_dtypes, steps: int | None = None) -> bool:
     `steps` steps (None: a long run), runs as XLA.
 
     float32 below `XLA_BELOW_BATCH_SIZE`, in runs of at least `XLA_FROM_STEPS` steps.
-    bfloat16 never: XLA on the CPU does not hand its bfloat16 products to oneDNN as TensorFlow's graph does, and measured here
+    bfloat16 never: XLA on the CPU does not hand its bfloat16 products to oneDNN as
+    TensorFlow's graph does, and measured here
     (benchmarks/precision.py, the step's table) its epochs ran several times slower than
     the graph's from batch 1000 up, while at batch 128 neither was faster consistently
     across runs on this shared CPU.

@@ -32,19 +32,11 @@ def plot_curves(
     distance between the two lines is the overfitting the objective penalises.
     """
     rows = max(1, len(histories))
-    height = 3.2 * rows
-    figure = Figure(figsize=(10, height))
-    # Margins fixed in inches (a title above each panel, the epoch axis below), not found by
-    # a layout pass: every trial of a study draws this figure, and the pass doubles its cost.
+    figure = Figure(figsize=(10, 3.2 * rows))
     axes = figure.subplots(rows, 2, squeeze=False)
-    figure.subplots_adjust(
-        left=0.075,
-        right=0.985,
-        bottom=0.55 / height,
-        top=1 - 0.35 / height,
-        wspace=0.22,
-        hspace=0.9 / (3.2 - 0.9),
-    )
+    # A title above each panel, the epoch axis below. Every trial of a study draws this
+    # figure, and a layout pass would double its cost.
+    fixed_margins(figure, left=0.75, right=0.15, below=0.55, above=0.35, between=0.9, wspace=0.22)
     for (label, history), (loss_axis, accuracy_axis) in zip(histories.items(), axes, strict=False):
         epochs = np.arange(1, len(history["val_loss"]) + 1)
         for axis, metric, name in (
@@ -63,6 +55,35 @@ def plot_curves(
     if path is not None:
         save(figure, path)
     return figure
+
+
+def fixed_margins(
+    figure: Figure,
+    *,
+    left: float,
+    right: float,
+    below: float,
+    above: float,
+    between: float = 0.0,
+    wspace: float | None = None,
+) -> None:
+    """Places `figure`'s grid of panels with margins in inches: `left`, `right`, `below` and
+    `above` the grid, and `between` its rows (`wspace` between columns as matplotlib takes it).
+
+    Instead of a layout pass (`tight_layout`), which draws every panel once more to measure
+    its labels: the figures that many panels or many trials draw know their labels' room.
+    """
+    width, height = figure.get_size_inches()
+    rows = figure.axes[0].get_subplotspec().get_gridspec().nrows
+    panel_height = (height - below - above - between * (rows - 1)) / rows
+    figure.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=below / height,
+        top=1 - above / height,
+        hspace=between / panel_height,
+        wspace=wspace,
+    )
 
 
 def _finished(figure: Figure, path: str | os.PathLike | None) -> Figure:
@@ -132,11 +153,16 @@ def plot_weights(
     mosaic = _mosaic(kernel[:, :units], columns, caption)
     axis.imshow(mosaic, cmap="seismic", vmin=-scale, vmax=scale, interpolation="nearest")
     for index in range(units):
-        row, column = divmod(index, columns)
-        x = 1 + column * (width + 1) + (width - 1) / 2
-        y = 1 + row * (caption + height + 1) + (caption - 1) / 2
+        top, left = _cell(index, columns, (caption + height + 1, width + 1))
         label = labels[index] if labels else f"unit {index}"
-        axis.text(x, y, label, ha="center", va="center", fontsize=7)
+        axis.text(
+            left + (width - 1) / 2,
+            top + (caption - 1) / 2,
+            label,
+            ha="center",
+            va="center",
+            fontsize=7,
+        )
     if title:
         figure.suptitle(title, fontsize=9, y=1 - 0.2 / figure.get_figheight(), va="center")
     if path is not None:
@@ -154,10 +180,17 @@ def _mosaic(kernel: np.ndarray, columns: int, caption: int = 0) -> np.ndarray:
     rows = math.ceil(units / columns)
     mosaic = np.zeros((rows * cell_height + 1, columns * cell_width + 1), dtype=np.float32)
     for index in range(units):
-        row, column = divmod(index, columns)
-        top, left = 1 + row * cell_height + caption, 1 + column * cell_width
+        top, left = _cell(index, columns, (cell_height, cell_width))
+        top += caption
         mosaic[top : top + height, left : left + width] = weight_image(kernel[:, index])
     return mosaic
+
+
+def _cell(index: int, columns: int, cell: tuple[int, int]) -> tuple[int, int]:
+    """The top-left pixel of tile `index`'s cell (its caption rows, then the tile) in a
+    mosaic of `columns` cells of `cell` (height, width) pixels, each with a pixel border."""
+    row, column = divmod(index, columns)
+    return 1 + row * cell[0], 1 + column * cell[1]
 
 
 def save_weight_mosaic(

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from optuna.visualization import matplotlib as optuna_plots
 
 from kerasnn.data import CLASS_NAMES
-from kerasnn.plots import plot_curves, plot_weights, save
+from kerasnn.plots import fixed_margins, plot_curves, plot_weights, save
 from studies.storage import artifacts
 
 CURVES_OF_BEST = 3
@@ -58,15 +58,13 @@ def optuna_figure(study, name: str, notes: list[str]) -> Figure:
             panel.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     # Optuna's colour bar is an extra axis that tight_layout lays over the last panel.
     colorbars = [extra for extra in figure.axes if extra not in panels]
-    right = 0.96 if colorbars else 1
+    colour_bar = 0.04 if colorbars else 0  # Of the figure's width.
     if len(panels) > 1:
-        # Margins fixed in inches: a layout pass over a panel per hyperparameter costs more
-        # than drawing them, and the panels share their y axis and its labels.
-        width, height = figure.get_size_inches()
-        bottom, top = 0.9 / height, 1 - 0.45 / height
-        figure.subplots_adjust(left=0.7 / width, right=right - 0.01, bottom=bottom, top=top)
+        # A panel per hyperparameter, sharing the y axis and its labels.
+        right = (0.01 + colour_bar) * figure.get_figwidth()
+        fixed_margins(figure, left=0.7, right=right, below=0.9, above=0.45)
     else:
-        figure.tight_layout(rect=(0, 0, right, 1))
+        figure.tight_layout(rect=(0, 0, 1 - colour_bar, 1))
     for colorbar in colorbars:
         colorbar.set_position((0.965, 0.15, 0.008, 0.7))
     return figure

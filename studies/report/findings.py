@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
-from kerasnn.plots import save
+from kerasnn.plots import fixed_margins, save
 
 MEASURES = {"val_accuracy": "validation accuracy", "gap": "gap (train - validation)"}
 # A group's median says something only over a few trials; smaller groups are left out of
@@ -133,13 +133,10 @@ def plot_findings(
     """One row per hyperparameter: validation accuracy and gap against it; confirmed ringed.
     Saved to `path` when one is given."""
     names = [name for name in scientific if name in frame and frame[name].notna().sum()]
-    height = 2.6 * max(1, len(names))
-    figure = Figure(figsize=(10, height))
+    figure = Figure(figsize=(10, 2.6 * max(1, len(names))))
     axes = figure.subplots(max(1, len(names)), 2, squeeze=False)
-    # Margins fixed in inches (tilted tick labels and the name below each panel) instead of
-    # a layout pass, which costs as much as drawing this many panels.
-    bottom, top, gap = 0.75 / height, 1 - 0.15 / height, 0.8 / (2.6 - 0.8)
-    figure.subplots_adjust(left=0.08, right=0.985, bottom=bottom, top=top, hspace=gap, wspace=0.2)
+    # Tilted tick labels and the hyperparameter's name below each panel.
+    fixed_margins(figure, left=0.8, right=0.15, below=0.75, above=0.15, between=0.8, wspace=0.2)
     for row, name in enumerate(names):
         values = frame[frame[name].notna()]
         numeric = _is_numeric(values[name])
