@@ -101,6 +101,23 @@ OTHER_PROGRAMS = [
 FIXED_SHAPES = population_module.FixedShapes(width=64, members=8)
 
 
+def alone(dataset, runs) -> dict[str, np.ndarray]:
+    """Each run trained by `train` alone: its weights after every epoch, its last history."""
+    out = {}
+    for index, (config, train_config) in enumerate(runs):
+        recorder = EpochWeights()
+        result = train(config, train_config, dataset, callbacks=[recorder], test=False)
+        for epoch, weights in enumerate(recorder.weights):
+            out |= weight_arrays(f"alone/{index}/{epoch + 1}", weights)
+        out |= history_arrays(f"alone/{index}/2", result)
+    return out
+
+
+# What `alone` gave, by the members' list: the checks with and without fixed shapes compare
+# the same members with the same training alone, which is trained once.
+ALONE: dict[str, dict[str, np.ndarray]] = {}
+
+
 def check_equivalence(dataset, members, fixed_shapes=None) -> dict[str, np.ndarray]:
     """Each member after epochs 1 and 2 of a population, and `train` of it alone."""
     out = {}
@@ -121,13 +138,10 @@ def check_equivalence(dataset, members, fixed_shapes=None) -> dict[str, np.ndarr
             out[f"best_epoch/population/{index}/{epochs}"] = np.array(member.best_epoch)
             out |= weight_arrays(f"population/{index}/{epochs}", member.model.get_weights())
             out |= history_arrays(f"population/{index}/{epochs}", member)
-    for index, (config, train_config) in enumerate(runs):
-        recorder = EpochWeights()
-        result = train(config, train_config, dataset, callbacks=[recorder], test=False)
-        for epoch, weights in enumerate(recorder.weights):
-            out |= weight_arrays(f"alone/{index}/{epoch + 1}", weights)
-        out |= history_arrays(f"alone/{index}/2", result)
-    return out
+    key = repr(members)
+    if key not in ALONE:
+        ALONE[key] = alone(dataset, runs)
+    return out | ALONE[key]
 
 
 def check_dropout(dataset) -> dict[str, np.ndarray]:

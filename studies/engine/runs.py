@@ -29,6 +29,7 @@ from kerasnn import DivergedError, ModelConfig, TrainConfig, build_model, scorin
 from kerasnn.plots import plot_curves, save_weight_mosaic
 from kerasnn.training import divergence
 from studies.engine import failures
+from studies.engine.stopping import raise_if_stopped
 from studies.storage import artifacts
 
 
@@ -74,6 +75,9 @@ class _Record(keras.callbacks.Callback):
         self.epochs = 0
 
     def on_epoch_end(self, epoch, logs=None):
+        # A stop signal whose KeyboardInterrupt was dropped (it landed in a garbage
+        # collection's callback) stops the run here, not after its last epoch.
+        raise_if_stopped()
         self.epochs = epoch + 1
         if logs is not None and "val_accuracy" in logs:
             logs["objective"] = scoring.score(
@@ -306,6 +310,7 @@ class _Judge:
         self.trials, self.jobs = trials, jobs
 
     def __call__(self, index: int, epoch: int, logs: dict[str, float]) -> bool:
+        raise_if_stopped()  # As `_Record` does: a dropped stop signal ends the population.
         trial, job = self.trials[index], self.jobs[index]
         trial.set_user_attr("epochs", epoch + 1)
         if not job.prunable or job.objective != "penalized" or divergence(logs, epoch):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
+import os
+import signal
+import time
 import types
 
 import optuna
@@ -9,8 +14,9 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from kerasnn import ModelConfig
+from kerasnn import ModelConfig, TrainConfig
 from studies import run
+from studies.engine import runs, stopping
 from studies.storage import open_storage
 
 pytestmark = pytest.mark.slow
@@ -90,3 +96,39 @@ def test_consecutive_failures_stop_the_study_and_its_report_says_every_trial_fai
     assert table["rank"].isna().all()
     for plot in ("history.png", "curves.png", "weights.png"):
         assert (tmp_path / "faulty" / plot).stat().st_size > 0
+
+
+def test_a_stop_signal_dropped_in_a_garbage_collection_stops_the_run_at_its_epochs_end(
+    fashion, monkeypatch
+):
+    # Python drops an exception raised in a garbage collection's callback (JAX keeps one
+    # there), so a SIGTERM handled there raises nothing: the run must still stop, at the end
+    # of the epoch it is in, not after its thousand epochs.
+    data = dataclasses.replace(
+        fashion,
+        **{f"x_{part}": getattr(fashion, f"x_{part}")[:500] for part in ("train", "validation")},
+        **{f"y_{part}": getattr(fashion, f"y_{part}")[:500] for part in ("train", "validation")},
+    )
+    job = runs.Job(ModelConfig(hidden_units=8), TrainConfig(epochs=1000, batch_size=250))
+    trial = optuna.create_study().ask()
+
+    def signal_in_collection(phase, info):
+        if phase == "start" and "train_config" in trial.user_attrs:
+            gc.callbacks.remove(signal_in_collection)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # The handler runs here, and its KeyboardInterrupt is dropped.
+
+    monkeypatch.setattr(stopping, "_stopped", None)
+    threshold = gc.get_threshold()
+    gc.set_threshold(50)  # A collection comes within the first epoch.
+    gc.callbacks.append(signal_in_collection)
+    try:
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            with stopping.stopping_on_signals():
+                runs.train_job(trial, job, data)
+        assert signal_in_collection not in gc.callbacks  # The signal came in a collection.
+    finally:
+        gc.set_threshold(*threshold)
+        if signal_in_collection in gc.callbacks:
+            gc.callbacks.remove(signal_in_collection)
+        monkeypatch.setattr(stopping, "_stopped", None)

@@ -7,7 +7,7 @@ import pytest
 from optuna.trial import TrialState
 
 from kerasnn import ModelConfig, TrainConfig
-from studies.engine import runs
+from studies.engine import runs, stopping
 
 
 def test_an_unexpected_error_while_training_fails_the_run_with_its_reason(monkeypatch, tmp_path):
@@ -31,3 +31,14 @@ def test_a_full_disk_while_training_is_raised_not_counted_as_the_runs(monkeypatc
     trial = optuna.create_study().ask()
     with pytest.raises(OSError):
         runs.alone(trial, runs.Job(ModelConfig(), TrainConfig()), None, tmp_path)
+
+
+def test_a_population_stops_at_its_next_epoch_after_a_dropped_stop_signal(monkeypatch):
+    # The signal's own KeyboardInterrupt was dropped (it landed in a garbage collection's
+    # callback); what it recorded still stops the population when a member ends an epoch.
+    monkeypatch.setattr(stopping, "_stopped", "SIGTERM")
+    trial = optuna.create_study().ask()
+    judge = runs._Judge([trial], [runs.Job(ModelConfig(), TrainConfig())])
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        judge(0, 0, {"val_accuracy": 0.5, "train_accuracy": 0.5, "loss": 1.0})
+    assert "epochs" not in trial.user_attrs  # Nothing of the stopped epoch was recorded.
