@@ -8,7 +8,7 @@ import re
 import keras
 import pytest
 from conftest import ROOT
-from services import cli, immutable, process
+from services import cli, immutable
 
 from studies import StudyResult, open_study, run_study
 from studies.errors import UsageError
@@ -84,9 +84,9 @@ def test_run_study_returns_the_answer_its_tables_and_the_winner(finished):
 
 
 @pytest.mark.slow
-def test_the_python_call_and_the_command_line_give_the_same_answer(finished, tmp_path):
+def test_the_python_call_and_the_command_line_give_the_same_answer(finished, tmp_path, capsys):
     _, result = finished
-    outcome = process([*ARGV, *where_argv(tmp_path)])
+    outcome = cli([*ARGV, *where_argv(tmp_path)], capsys)  # The command line, in this process.
     assert outcome.code == 0
     from_cli = open_study(**where(tmp_path), study_name=NAME).answer
     assert from_cli.trial == result.answer.trial

@@ -13,7 +13,7 @@ import sqlite3
 import optuna
 import pandas as pd
 import pytest
-from services import cli, fill, process, start_worker, stop, tmpfs, wait_for
+from services import cli, fill, start_worker, stop, tmpfs, wait_for
 
 from studies.engine import confirm
 from studies.run import main
@@ -116,13 +116,13 @@ def test_fresh_deletes_every_stage_so_no_run_of_the_old_study_is_in_the_answer(
     assert len(table) == 4
 
 
-def test_fresh_is_refused_while_another_process_works_on_the_study(tmp_path, data_dir):
+def test_fresh_is_refused_while_another_process_works_on_the_study(tmp_path, data_dir, capsys):
     # Three hundred epochs: the first trial still trains when --fresh looks at the journal.
     arguments = [*options(tmp_path), "--trials", "50", "--epochs", "300"]
     first = start_worker(arguments, tmp_path / "first.log")
     try:
         wait_for(lambda: training_search_trial(tmp_path / "j.log"), 240, "a trial")
-        refused = process([*arguments, "--fresh"])
+        refused = cli([*arguments, "--fresh"], capsys)  # In this process, the other apart.
         assert refused.code == 2
         assert "has 1 trial(s) running in another process" in refused.err
         assert "before --fresh deletes the study and its stages" in refused.err
@@ -193,7 +193,7 @@ def training_confirmation_run(journal):
 
 
 def test_a_confirmation_stopped_by_a_full_disk_trains_its_planned_runs_on_the_next_run(
-    tmp_path, data_dir
+    tmp_path, data_dir, capsys
 ):
     disk = tmp_path / "disk"
     with tmpfs(disk, "16m"):
@@ -211,7 +211,7 @@ def test_a_confirmation_stopped_by_a_full_disk_trains_its_planned_runs_on_the_ne
         assert code == 1 and "No space left on device" in said, said
         assert "Traceback" not in said, said
         filler.unlink()
-        again = process(arguments)
+        again = cli(arguments, capsys)  # The next run, in this process.
         assert again.code == 0 and "Traceback" not in again.err, again
         confirmation_runs(journal)
 
