@@ -349,6 +349,11 @@ def _find(folder: Path, stem: str) -> Path:
     raise DataError(f"missing file {folder / stem}.gz (or without .gz) in the dataset folder")
 
 
+def _check_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        raise DataError(f"dataset folder {folder} does not exist")
+
+
 def read_idx_folder(
     folder: str | os.PathLike, classes: int | None = 10
 ) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
@@ -358,8 +363,7 @@ def read_idx_folder(
     here, naming its file; without it the labels are checked with the rest of the arrays.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"dataset folder {folder} does not exist")
+    _check_folder(folder)
     found = {}
     for key, stem in IDX_FILES.items():
         path = _find(folder, stem)
@@ -543,10 +547,35 @@ def _load_file(path: Path, validation_size, seed, scale) -> Dataset:
     if path.is_dir():
         (x_train, y_train), (x_test, y_test) = read_idx_folder(path, classes=None)
         return Dataset.from_arrays(x_train, y_train, x_test, y_test, **options)
-    raise DataError(
+    raise _not_found(path)
+
+
+def _not_found(path: Path) -> DataError:
+    return DataError(
         f"load_dataset: name must be one of {', '.join(DATASETS)}, an .npz file or a dataset "
         f"folder (IDX files or CIFAR-10 batches), got {str(path)!r:.200} (no such file or folder)"
     )
+
+
+def check_found(name: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> None:
+    """Raises the DataError `load_dataset(name, data_dir=data_dir)` raises for a file or
+    folder that is not there, from a few file-system checks and before reading anything: a
+    caller about to import a framework (seconds) refuses a missing dataset at once."""
+    if str(name) not in DATASETS:
+        if not Path(name).exists():
+            raise _not_found(Path(name))
+        return
+    folder = _named_folder(str(name), data_dir)
+    if folder is not None:
+        _check_folder(Path(folder))
+
+
+def _named_folder(name: str, data_dir):
+    """The folder a named dataset is read from (`data_dir`, else KERASNN_DATA_DIR's), or
+    None where it is downloaded."""
+    if data_dir is None and os.environ.get("KERASNN_DATA_DIR"):
+        return Path(os.environ["KERASNN_DATA_DIR"]) / DATASETS[name]
+    return data_dir
 
 
 def raw_arrays(name: str, data_dir: str | os.PathLike | None = None):
@@ -561,8 +590,7 @@ def _read_named(name: str, data_dir):
     from."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    if data_dir is None and os.environ.get("KERASNN_DATA_DIR"):
-        data_dir = Path(os.environ["KERASNN_DATA_DIR"]) / DATASETS[name]
+    data_dir = _named_folder(name, data_dir)
     if data_dir is not None:
         arrays_read = read_idx_folder(data_dir)
         source = f"IDX files in {data_dir}"

@@ -41,8 +41,13 @@ def quiet_optuna() -> None:
 def load_data(settings: Settings, given=None):
     """The study's dataset (cut to `--subset`), or the `given` one; bad or missing files
     are a UsageError, and the data's warnings are said on stderr."""
-    from kerasnn.data import DataError, load_dataset
+    from kerasnn.data import DataError, check_found, load_dataset
 
+    try:  # A missing file or folder is said at once, not after TensorFlow's import.
+        if given is None:
+            check_found(settings.dataset)
+    except DataError as error:
+        raise UsageError(str(error)) from None
     # The files are read (NumPy, no TensorFlow) while TensorFlow imports, which shortens the
     # wait before the first trial (benchmarks/startup.py measures it).
     with concurrent.futures.ThreadPoolExecutor(1) as pool:

@@ -31,6 +31,24 @@ def test_a_smoke_run_leaves_the_default_study_free(tmp_path, data_dir):
     ids=["list", "help", "bad-count", "unknown-study", "prefix"],
 )
 def test_help_list_and_usage_errors_answer_without_importing_tensorflow(argv):
+    done = answered(argv, {"tensorflow", "keras", "optuna"})
+    assert "heavy: []" in done.stdout, done.stdout + done.stderr
+    assert "code: 0" in done.stdout if argv[0] in ("--list", "--help") else "code: 2" in done.stdout
+
+
+def test_a_missing_data_folder_is_refused_before_tensorflow_is_imported(tmp_path):
+    where = ["--storage", str(tmp_path / "s.log"), "--reports", str(tmp_path / "r")]
+    folder = tmp_path / "nowhere"
+    done = answered(where, {"tensorflow", "keras"}, KERASNN_DATA_DIR=str(folder))
+    assert "heavy: []" in done.stdout and "code: 2" in done.stdout, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"python -m studies.run: error: dataset folder {folder / 'fashion-mnist'} does not exist"
+    ]
+
+
+def answered(argv: list[str], heavy: set[str], **environment) -> subprocess.CompletedProcess:
+    """`run.main(argv)` in a fresh process; it prints which of the `heavy` modules it
+    imported and its exit status."""
     script = (
         "import sys\n"
         "from studies import run\n"
@@ -38,14 +56,17 @@ def test_help_list_and_usage_errors_answer_without_importing_tensorflow(argv):
         f"    code = run.main({argv!r})\n"
         "except SystemExit as exit:\n"
         "    code = exit.code\n"
-        "print('heavy:', sorted({'tensorflow', 'keras', 'optuna'} & set(sys.modules)))\n"
+        f"print('heavy:', sorted({heavy!r} & set(sys.modules)))\n"
         "print('code:', code)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    assert "heavy: []" in done.stdout, done.stdout + done.stderr
-    assert "code: 0" in done.stdout if argv[0] in ("--list", "--help") else "code: 2" in done.stdout
 
 
 def test_the_command_that_made_a_study_is_kept_and_continuations_are_listed(tmp_path, data_dir):
