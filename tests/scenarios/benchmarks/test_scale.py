@@ -11,7 +11,7 @@ from services import ROOT, worker_environment
 
 pytestmark = pytest.mark.slow
 
-SIZE = 40
+SIZE = 20
 
 
 def test_the_quick_scale_benchmark_loses_no_trial_and_writes_its_section(tmp_path, data_dir):

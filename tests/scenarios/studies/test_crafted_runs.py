@@ -1,5 +1,5 @@
-"""Real runs over a crafted or edited journal: one line and an exit status, or a report that
-leaves the bad record out and says so; never a traceback."""
+"""Real runs over a crafted or edited journal: one line and an exit status (a real process),
+or a report that leaves the bad record out and says so; never a traceback."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.storages.journal import JournalFileBackend, JournalStorage
-from services import ROOT
+from services import ROOT, cli
+
+from studies.run import main
 
 TINY = ["--dataset", "mnist", "--subset", "1000", "--epochs", "1", "--confirm-top", "0"]
 
@@ -36,19 +38,8 @@ def finished(tmp_path_factory, data_dir) -> Path:
     """A journal holding a real study S of two trials."""
     folder = tmp_path_factory.mktemp("finished")
     path = folder / "study.log"
-    done = study_run(
-        *TINY,
-        "--trials",
-        "2",
-        "--storage",
-        str(path),
-        "--study-name",
-        "S",
-        "--no-report",
-        "--reports",
-        str(folder / "reports"),
-    )
-    assert done.returncode == 0, done.stderr
+    where = ["--storage", str(path), "--study-name", "S", "--reports", str(folder / "reports")]
+    assert main([*TINY, "--trials", "2", "--no-report", *where]) == 0
     return path
 
 
@@ -72,14 +63,14 @@ def edited(finished: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_report_leaves_out_a_crafted_history_and_a_text_objective_and_says_so(finished, tmp_path):
+def test_a_report_leaves_out_a_crafted_history_and_a_text_objective_and_says_so(
+    finished, tmp_path, capsys
+):
     path = edited(finished, tmp_path)
     reports = tmp_path / "reports"
-    done = study_run(
-        "--report-only", "--storage", str(path), "--study-name", "S", "--reports", str(reports)
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
+    where = ["--storage", str(path), "--study-name", "S", "--reports", str(reports)]
+    done = cli(["--report-only", *where], capsys)  # In this process: a traceback fails it.
+    assert done.code == 0, done.err
     summary = (reports / "S" / "summary.md").read_text()
     assert "curves.png leaves out trial 2: its stored history has no list of train_loss" in summary
     assert (
@@ -88,22 +79,12 @@ def test_a_report_leaves_out_a_crafted_history_and_a_text_objective_and_says_so(
 
 
 @pytest.mark.slow
-def test_a_run_continues_a_study_with_edited_trials(finished, tmp_path):
+def test_a_run_continues_a_study_with_edited_trials(finished, tmp_path, capsys):
     path = edited(finished, tmp_path)
-    done = study_run(
-        *TINY,
-        "--trials",
-        "5",
-        "--storage",
-        str(path),
-        "--study-name",
-        "S",
-        "--reports",
-        str(tmp_path / "reports"),
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
-    assert "trial   4 COMPLETE" in done.stdout
+    where = ["--storage", str(path), "--study-name", "S", "--reports", str(tmp_path / "reports")]
+    done = cli([*TINY, "--trials", "5", *where], capsys)  # In this process, as above.
+    assert done.code == 0, done.err
+    assert "trial   4 COMPLETE" in done.out
 
 
 @pytest.mark.slow

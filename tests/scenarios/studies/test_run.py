@@ -126,7 +126,7 @@ def test_a_study_runs_on_jax_with_tensorflow_absent(tmp_path):
 
 @pytest.mark.slow
 def test_a_population_search_trains_its_trials_together_and_prunes_them_one_by_one(tmp_path):
-    options = ["--trials", "12", "--population", "6", "--study-name", "pop"]
+    options = ["--trials", "10", "--population", "5", "--study-name", "pop"]
     options += ["--confirm-top", "2", "--confirm-seeds", "2"]
     # Left unset, the compiled programs go to the user's cache (XDG_CACHE_HOME here).
     environment = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
@@ -143,7 +143,7 @@ def test_a_population_search_trains_its_trials_together_and_prunes_them_one_by_o
         ),
     )
     states = [trial.state.name for trial in study.trials]
-    assert len(states) == 12 and set(states) <= {"COMPLETE", "PRUNED"}
+    assert len(states) == 10 and set(states) <= {"COMPLETE", "PRUNED"}
     assert "PRUNED" in states  # The second population's members are judged one by one.
     for trial in study.trials:
         assert trial.user_attrs["model_config"] and trial.user_attrs["epochs"] >= 1
