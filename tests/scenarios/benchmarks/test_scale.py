@@ -17,10 +17,11 @@ SIZE = 20
 def test_the_quick_scale_benchmark_loses_no_trial_and_writes_its_section(tmp_path, data_dir):
     rows, written = tmp_path / "rows.json", tmp_path / "benchmarks.md"
     # The quick form made smaller still (its defaults: 100 trials, 4 workers, SQLite and a
-    # journal): every part of the benchmark runs, with several workers at once, on the
-    # storage whose claims of queued trials kerasnn locks itself. Workers on a journal are
-    # tested in tests/scenarios/studies/engine/test_workers.py.
-    arguments = ["--quick", "--seconds", "0.2", "--workers", "2", "--sizes", str(SIZE)]
+    # journal): every part of the benchmark runs, on the storage whose claims of queued
+    # trials kerasnn locks itself, in one process. Several processes on one study are
+    # tested in tests/scenarios/studies/engine/test_workers.py (journal, PostgreSQL) and
+    # tests/unit/studies/storage/test_claims.py (SQLite's claims).
+    arguments = ["--quick", "--seconds", "0.2", "--workers", "1", "--sizes", str(SIZE)]
     arguments += ["--storages", "sqlite"]
     arguments += ["--report", str(written), "--json", str(rows)]
     # Many processes, each starting its framework: longer than a usual benchmark's check.
@@ -36,7 +37,7 @@ def test_the_quick_scale_benchmark_loses_no_trial_and_writes_its_section(tmp_pat
     assert "no-loss rule: held in every study measured (1)" in outcome.stdout
     measured = json.loads(rows.read_text())
     cases = measured["cases"]
-    assert [(case["storage"], case["workers"]) for case in cases] == [("sqlite", 2)]
+    assert [(case["storage"], case["workers"]) for case in cases] == [("sqlite", 1)]
     for case in cases:
         assert case["problems"] == []
         assert [(s["from"], s["size"]) for s in case["segments"]] == [(0, SIZE)]

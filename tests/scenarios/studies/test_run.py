@@ -161,7 +161,7 @@ def test_a_population_search_trains_its_trials_together_and_prunes_them_one_by_o
 def test_population_programs_of_fixed_shapes_are_reused_by_the_confirmation_and_a_second_run(
     tmp_path,
 ):
-    options = ["--trials", "4", "--population", "4", "--confirm-top", "1", "--confirm-seeds", "2"]
+    options = ["--trials", "4", "--population", "4", "--no-report"]
     environment = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
     environment["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path / "cache")
     environment["KERASNN_FIXED_SHAPES"] = "1"
@@ -174,12 +174,17 @@ def test_population_programs_of_fixed_shapes_are_reused_by_the_confirmation_and_
         assert all(trial.user_attrs["fixed_shapes"] for trial in trials)
         return round(sum(trial.user_attrs[key] for trial in trials))
 
-    first = jax_study(tmp_path, *options, "--study-name", "first", environment=environment)
+    confirm = ["--confirm-top", "1", "--confirm-seeds", "2"]
+    first = jax_study(
+        tmp_path, *options, *confirm, "--study-name", "first", environment=environment
+    )
     assert first.returncode == 0, first.stderr[-3000:]
     # The search compiled its programs (one per batch bucket); the confirmation reused them.
     assert 1 <= programs("first", "programs_compiled") <= 2
     assert programs("first-confirm", "programs_compiled") == 0
-    again = jax_study(tmp_path, *options, "--study-name", "again", environment=environment)
+    again = jax_study(
+        tmp_path, *options, "--confirm-top", "0", "--study-name", "again", environment=environment
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     # The same shapes in a new process: JAX's persistent cache holds every program.
     assert programs("again", "programs_compiled") == 0
