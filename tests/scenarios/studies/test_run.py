@@ -118,7 +118,7 @@ def jax_study(tmp_path, *options, environment=None) -> subprocess.CompletedProce
 
 @pytest.mark.slow
 def test_a_study_runs_on_jax_with_tensorflow_absent(tmp_path):
-    done = jax_study(tmp_path, "--trials", "2", "--confirm-top", "1", "--confirm-seeds", "2")
+    done = jax_study(tmp_path, "--trials", "1", "--confirm-top", "1", "--confirm-seeds", "2")
     assert done.returncode == 0, done.stderr[-3000:]
     table = pd.read_csv(tmp_path / "r" / "overfitting-mnist-subset600-epochs2" / "confirm.csv")
     assert (table["state"] == "COMPLETE").sum() == 2
