@@ -100,6 +100,7 @@ def test_an_interrupted_confirmation_finishes_only_the_missing_runs(
         return original(*args, **kwargs)
 
     arguments = options(tmp_path, "--trials", "2", "--confirm-top", "2", "--confirm-seeds", "2")
+    arguments += ["--no-report"]  # The stored runs are what this test reads.
     monkeypatch.setattr(trial_steps, "train", stopped_in_the_third_confirmation_run)
     assert main(arguments) == 130
     first = {t.number: t.value for t in load(tmp_path, NAME + confirm.SUFFIX).trials if t.value}
@@ -127,7 +128,7 @@ def test_confirm_top_zero_skips_the_stage(tmp_path, data_dir):
 def test_every_planned_run_trains_to_the_end_even_where_a_pruner_would_stop_it(tmp_path, data_dir):
     # Nine runs of two epochs: Optuna's default pruner would judge the sixth on.
     arguments = options(tmp_path, "--trials", "3", "--confirm-top", "3", "--confirm-seeds", "3")
-    arguments += ["--epochs", "2"]
+    arguments += ["--epochs", "2", "--no-report"]
     assert main(arguments) == 0
     name = "overfitting-mnist-subset1000-epochs2" + confirm.SUFFIX
     states = [trial.state.name for trial in load(tmp_path, name).trials]

@@ -148,7 +148,7 @@ def _start(tmp_path) -> subprocess.Popen:
         "from studies import run; run.STUDIES['tiny'] = test_effects.TINY; "
         "sys.exit(run.main(sys.argv[2:]))"
     )
-    command = [sys.executable, "-c", script, str(TESTS), *options(tmp_path)]
+    command = [sys.executable, "-c", script, str(TESTS), *options(tmp_path, "--no-report")]
     environment = {**os.environ, PAUSE: "3"}
     return subprocess.Popen(
         command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -180,7 +180,7 @@ def test_a_sigint_in_the_stage_leaves_only_the_missing_runs_to_train(tmp_path, d
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(STUDIES, "tiny", TINY)
-        assert main(options(tmp_path)) == 0
+        assert main(options(tmp_path, "--no-report")) == 0  # The stored runs are read.
     stage = load(tmp_path, NAME + effects.SUFFIX)
     complete = [t for t in stage.trials if t.state.name == "COMPLETE"]
     runs = [run_of(t) for t in complete]
