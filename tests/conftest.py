@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from services import ROOT, ThrowawayPostgres, postgres_binaries
+from services import ROOT, ThrowawayPostgres, jax_environment, postgres_binaries
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # The README sets a relative KERASNN_DATA_DIR; tests that move to a temporary folder (and
@@ -97,10 +97,9 @@ def jax_check(data_dir, tmp_path_factory):
 
     def run(*checks: str) -> dict[str, dict[str, np.ndarray]]:
         folder = tmp_path_factory.mktemp("jax")
-        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         completed = subprocess.run(
             [sys.executable, str(ROOT / "tests" / "jax_checks.py"), str(folder), *checks],
-            env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": path},
+            env=jax_environment(),
             capture_output=True,
             text=True,
             timeout=900,

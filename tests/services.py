@@ -63,6 +63,21 @@ def worker_environment() -> dict[str, str]:
     return environment
 
 
+# XLA's lowest optimisation level for the programs the suite's JAX processes compile: tiny
+# programs run for a few steps, so compiling them (at the default level, about two thirds
+# of such a process's CPU time) outweighs running them. Each test compares JAX results with
+# JAX results compiled alike; studies run as users run them keep XLA's default.
+JAX_TEST_FLAGS = "--xla_backend_optimization_level=0"
+
+
+def jax_environment(**extra: str) -> dict[str, str]:
+    """The environment of a test's JAX process: Keras on JAX, the repository importable,
+    XLA's quick compiling (`JAX_TEST_FLAGS`), and `extra`."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    flags = " ".join(filter(None, [os.environ.get("XLA_FLAGS"), JAX_TEST_FLAGS]))
+    return {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": path, "XLA_FLAGS": flags, **extra}
+
+
 def start_worker(arguments: list[str], log: Path) -> subprocess.Popen:
     """Starts `python -m studies.run ARGUMENTS` from the repository, output into `log`."""
     with open(log, "w") as stream:

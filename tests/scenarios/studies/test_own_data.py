@@ -5,7 +5,6 @@ folder on the fast paths and the JAX population, and a study refused other data.
 from __future__ import annotations
 
 import importlib.util
-import os
 import pickle
 import re
 import subprocess
@@ -16,7 +15,7 @@ import numpy as np
 import optuna
 import pytest
 from conftest import ROOT, require
-from services import SMALL, cli, refuses
+from services import SMALL, cli, jax_environment, refuses
 
 from kerasnn import compiled, load_dataset
 from kerasnn.data import read_idx_folder
@@ -136,7 +135,7 @@ def test_a_cifar_layout_folder_trains_as_a_jax_population(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", script, *arguments],
         cwd=ROOT,
-        env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)},
+        env=jax_environment(),
         capture_output=True,
         text=True,
         timeout=900,

@@ -9,7 +9,7 @@ import sys
 import optuna
 import pandas as pd
 import pytest
-from services import ROOT, settings_for
+from services import ROOT, jax_environment, settings_for
 
 from studies import run
 from studies.engine import study as engine
@@ -109,7 +109,7 @@ def jax_study(tmp_path, *options, environment=None) -> subprocess.CompletedProce
     return subprocess.run(
         [sys.executable, "-c", script, *arguments, *options],
         cwd=ROOT,
-        env=environment or {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)},
+        env=environment or jax_environment(),
         capture_output=True,
         text=True,
         timeout=900,
@@ -129,9 +129,8 @@ def test_a_population_search_trains_its_trials_together_and_prunes_them_one_by_o
     options = ["--trials", "10", "--population", "5", "--study-name", "pop"]
     options += ["--confirm-top", "2", "--confirm-seeds", "2"]
     # Left unset, the compiled programs go to the user's cache (XDG_CACHE_HOME here).
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
+    environment = jax_environment(XDG_CACHE_HOME=str(tmp_path / "cache"))
     del environment["JAX_COMPILATION_CACHE_DIR"]
-    environment["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     options += ["--pruner", "discard", "--keep", "0.3"]
     done = jax_study(tmp_path, *options, environment=environment)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -162,9 +161,9 @@ def test_population_programs_of_fixed_shapes_are_reused_by_the_confirmation_and_
     tmp_path,
 ):
     options = ["--trials", "4", "--population", "4", "--no-report"]
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
-    environment["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path / "cache")
-    environment["KERASNN_FIXED_SHAPES"] = "1"
+    environment = jax_environment(
+        JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"), KERASNN_FIXED_SHAPES="1"
+    )
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(tmp_path / "s.log"))
     )
