@@ -1,4 +1,5 @@
-"""How a run stops on SIGINT or SIGTERM: at once where it can, and between runs for sure."""
+"""How a run stops on SIGINT or SIGTERM: at once where it can, else at the end of its epoch,
+and between runs for sure."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import signal
 # Python runs a finaliser or a weakref callback (the garbage collection after a trial) is
 # printed and dropped, and one raised inside a library's C code calling back into Python
 # (TensorFlow tracing a graph) comes out as another error (SystemError, AttributeError), so
-# the loops also look here between runs, and the block turns any error after a stop into it.
+# a run's per-epoch callbacks and the loops between runs also look here, and the block turns
+# any error after a stop into it.
 _stopped: str | None = None
 
 
