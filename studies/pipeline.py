@@ -43,11 +43,11 @@ def load_data(settings: Settings, given=None):
     are a UsageError, and the data's warnings are said on stderr."""
     from kerasnn.data import DataError, check_found, load_dataset
 
-    try:  # A missing file or folder is said at once, not after TensorFlow's import.
-        if given is None:
+    if given is None:  # A missing file or folder is said at once, before TensorFlow's import.
+        try:
             check_found(settings.dataset)
-    except DataError as error:
-        raise UsageError(str(error)) from None
+        except DataError as error:
+            raise UsageError(str(error)) from None
     # The files are read (NumPy, no TensorFlow) while TensorFlow imports, which shortens the
     # wait before the first trial (benchmarks/startup.py measures it).
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
